@@ -1,0 +1,10 @@
+/** The Hono environment shared by every route. */
+import type { Services } from './services/container'
+
+export interface AppEnv {
+  Bindings: Env
+  Variables: {
+    services: Services
+    tenant: string
+  }
+}

@@ -1,0 +1,46 @@
+/** The Hono app: global middleware, one error envelope, and the route mounts. */
+import { Hono } from 'hono'
+import { cors } from 'hono/cors'
+import type { AppEnv } from './app-env'
+import { errorResponse } from './lib/envelope'
+import { ApiError } from './lib/errors'
+import { readConfig } from './services/config'
+import { fileRoutes } from './routes/files'
+import { healthRoutes } from './routes/health'
+import { withServices } from './routes/middleware'
+import { modelRoutes } from './routes/models'
+import { runwareRoutes } from './routes/runware'
+import { taskRoutes } from './routes/tasks'
+import { uploadRoutes } from './routes/uploads'
+import { webhookRoutes } from './routes/webhooks'
+
+export const app = new Hono<AppEnv>()
+
+app.use('*', async (c, next) => {
+  const config = readConfig(c.env)
+  const origins = 'CORS_ORIGINS' in config ? config.CORS_ORIGINS : []
+  if (!origins.length) return next()
+  return cors({ origin: origins.includes('*') ? '*' : origins, exposeHeaders: ['retry-after', 'content-range', 'etag'] })(c, next)
+})
+
+app.route('/', healthRoutes)
+app.route('/v1/models', modelRoutes)
+app.use('/v1/*', withServices)
+app.use('/v1', withServices)
+app.use('/files/*', withServices)
+app.use('/uploads/*', withServices)
+app.use('/webhooks/*', withServices)
+app.route('/v1', runwareRoutes)
+app.route('/v1/tasks', taskRoutes)
+app.route('/files', fileRoutes)
+app.route('/uploads', uploadRoutes)
+app.route('/webhooks', webhookRoutes)
+
+app.notFound((c) => errorResponse(new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })))
+
+app.onError((error, c) => {
+  if (error instanceof ApiError) return errorResponse(error)
+  // Unknown errors are logged for operators (name and message only) and never shown to clients.
+  console.error(JSON.stringify({ level: 'error', msg: 'unhandled', path: new URL(c.req.url).pathname, error: String(error) }))
+  return errorResponse(new ApiError(500, { code: 'internalServerError', message: 'Internal error; retry later' }, { 'retry-after': '5' }))
+})

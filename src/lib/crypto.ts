@@ -1,0 +1,44 @@
+/** HMAC keys derived from SIGNING_SECRET, imported once per isolate, plus SHA-256 helpers. */
+import { fromBase64Url, toBase64Url, toHex, utf8 } from './encoding'
+
+/** What a derived key is for; a signature made for one purpose never verifies for another. */
+export type KeyPurpose = 'files' | 'uploads' | 'runware-webhook'
+
+const keyCache = new Map<string, Promise<CryptoKey>>()
+
+async function deriveKey(secret: string, purpose: KeyPurpose): Promise<CryptoKey> {
+  const master = await crypto.subtle.importKey('raw', utf8(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+  const raw = await crypto.subtle.sign('HMAC', master, utf8(`imagine-edge/${purpose}`))
+  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+}
+
+/** The HMAC key for `purpose`, cached so each isolate imports it once. */
+export function hmacKey(secret: string, purpose: KeyPurpose): Promise<CryptoKey> {
+  const id = `${purpose}:${secret}`
+  let key = keyCache.get(id)
+  if (!key) {
+    key = deriveKey(secret, purpose)
+    keyCache.set(id, key)
+  }
+  return key
+}
+
+/** base64url HMAC-SHA256 of `data`. */
+export async function hmacSign(key: CryptoKey, data: string): Promise<string> {
+  return toBase64Url(new Uint8Array(await crypto.subtle.sign('HMAC', key, utf8(data))))
+}
+
+/** Constant-time check of a base64url HMAC (WebCrypto's verify compares in constant time). */
+export async function hmacVerify(key: CryptoKey, data: string, signature: string): Promise<boolean> {
+  const sig = fromBase64Url(signature)
+  if (!sig || sig.length !== 32) return false
+  return crypto.subtle.verify('HMAC', key, sig, utf8(data))
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  return toHex(await crypto.subtle.digest('SHA-256', utf8(text)))
+}
+
+export async function sha256Bytes(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', utf8(text)))
+}

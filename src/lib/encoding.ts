@@ -1,0 +1,37 @@
+/** Byte/text encodings used by signing and image delivery. */
+
+const encoder = new TextEncoder()
+
+export const utf8 = (text: string) => encoder.encode(text) as Uint8Array<ArrayBuffer>
+
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)
+  let out = ''
+  for (const b of view) out += b.toString(16).padStart(2, '0')
+  return out
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  // String.fromCharCode on chunks: fast, and never blows the argument limit.
+  let binary = ''
+  const CHUNK = 0x8000
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK))
+  }
+  return btoa(binary)
+}
+
+export function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+/** Decodes base64url; returns null for malformed input instead of throwing. */
+export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null
+  try {
+    const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
+    return Uint8Array.from(binary, (c) => c.charCodeAt(0))
+  } catch {
+    return null
+  }
+}

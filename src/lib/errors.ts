@@ -1,0 +1,47 @@
+/** Runware-style error objects and the one error class the gateway throws. */
+
+export interface RunwareError {
+  code: string
+  message: string
+  parameter?: string | string[]
+  taskType?: string
+  taskUUID?: string
+  allowedValues?: readonly unknown[]
+  /** Only on getResponse errors, as Runware marks them. */
+  status?: 'error'
+}
+
+export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 416 | 429 | 500 | 502 | 503 | 504
+
+/** An error with an HTTP status, rendered as `{"errors":[…]}` by the app's onError. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ErrorStatus,
+    readonly detail: RunwareError,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail.message)
+    this.name = 'ApiError'
+  }
+
+  /** The same error, tagged with the task it belongs to. */
+  forTask(taskType: string | undefined, taskUUID: string | undefined): ApiError {
+    const detail = { ...this.detail }
+    if (taskType !== undefined) detail.taskType ??= taskType
+    if (taskUUID !== undefined) detail.taskUUID ??= taskUUID
+    return new ApiError(this.status, detail, this.headers)
+  }
+}
+
+export const invalidParameter = (parameter: string, message: string, allowedValues?: readonly unknown[]) =>
+  new ApiError(400, { code: 'invalidParameter', message, parameter, ...(allowedValues ? { allowedValues } : {}) })
+
+// Worst first: the response status of a request with several errors follows the worst one.
+const SEVERITY: readonly number[] = [500, 502, 503, 504, 429, 402, 409, 404, 403, 401, 413, 415, 416, 400]
+
+/** The HTTP status for a response that carries only these errors. */
+export function worstStatus(errors: readonly ApiError[]): ErrorStatus {
+  let worst: ErrorStatus = 400
+  for (const e of errors) if (SEVERITY.indexOf(e.status) < SEVERITY.indexOf(worst)) worst = e.status
+  return worst
+}

@@ -1,0 +1,38 @@
+/**
+ * Every KV key and R2 key the gateway uses, in one place. docs/storage.md documents each
+ * with its value shape and TTL; change both together.
+ */
+import { EXTENSIONS, type ImageFormat } from './image-type'
+
+/** KV: the task record, written at creation and once more at finalization. */
+export const kvTaskKey = (tenant: string, taskUUID: string) => `task:${tenant}:${taskUUID}`
+
+/** KV: one write-once record per result, written only while the task is still incomplete. */
+export const kvResultKey = (tenant: string, taskUUID: string, index: number) => `result:${tenant}:${taskUUID}:${index}`
+
+/** R2: the image bytes of one result. */
+export const imageKey = (tenant: string, taskUUID: string, index: number, format: ImageFormat) =>
+  `images/${tenant}/${taskUUID}/${index}.${EXTENSIONS[format]}`
+
+/** R2: everything the gateway stores for one task's images. */
+export const imagePrefix = (tenant: string, taskUUID: string) => `images/${tenant}/${taskUUID}/`
+
+/** R2: the strongly consistent, write-once state of one task (idempotency and result claims). */
+export const statePrefix = (tenant: string, taskUUID: string) => `state/${tenant}/${taskUUID}/`
+export const stateTaskKey = (tenant: string, taskUUID: string) => `${statePrefix(tenant, taskUUID)}task`
+export const stateResultPrefix = (tenant: string, taskUUID: string) => `${statePrefix(tenant, taskUUID)}results/`
+export const stateResultKey = (tenant: string, taskUUID: string, index: number) =>
+  `${stateResultPrefix(tenant, taskUUID)}${index}`
+export const stateFinalKey = (tenant: string, taskUUID: string) => `${statePrefix(tenant, taskUUID)}final`
+
+const IMAGE_KEY = /^images\/([a-z0-9_]+)\/([0-9a-f-]{36})\/(\d{1,2})\.(jpg|png|webp)$/
+
+/** The parts of an image key, or null when `key` is not one. */
+export function parseImageKey(key: string): { tenant: string; taskUUID: string; index: number } | null {
+  const m = IMAGE_KEY.exec(key)
+  if (!m) return null
+  return { tenant: m[1]!, taskUUID: m[2]!, index: Number(m[3]) }
+}
+
+/** How long task records live in KV. R2 objects follow the bucket's lifecycle rule. */
+export const TASK_RETENTION_SECONDS = 30 * 86_400

@@ -1,0 +1,61 @@
+/** GET/HEAD /files/{key}?exp&sig — signed, streamed image delivery from R2. */
+import { Hono } from 'hono'
+import type { AppEnv } from '../app-env'
+import { ApiError } from '../lib/errors'
+
+const PREFIX = '/files/'
+
+/** The byte span R2 returned for a ranged read. */
+function span(range: R2Range, size: number): { offset: number; length: number } {
+  if ('suffix' in range) return { offset: size - range.suffix, length: range.suffix }
+  const offset = range.offset ?? 0
+  return { offset, length: range.length ?? size - offset }
+}
+
+export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
+  const url = new URL(c.req.url)
+  const key = decodeURIComponent(url.pathname.slice(PREFIX.length))
+  const exp = url.searchParams.get('exp') ?? undefined
+  const check = await c.var.services.signer.checkFile(key, exp, url.searchParams.get('sig') ?? undefined)
+  if (check !== 'ok') {
+    throw new ApiError(403, {
+      code: check === 'expired' ? 'signatureExpired' : 'invalidSignature',
+      message: check === 'expired' ? 'This image URL has expired; fetch the task again for a fresh one' : 'This image URL is not valid',
+    })
+  }
+
+  const headers = c.req.raw.headers
+  const bucket = c.env.IMAGES
+  // Hono runs GET handlers for HEAD; skip the body read then.
+  const isHead = c.req.raw.method === 'HEAD'
+  let object: R2Object | R2ObjectBody | null
+  try {
+    object = isHead ? await bucket.head(key) : await bucket.get(key, { onlyIf: headers, range: headers.has('range') ? headers : undefined })
+  } catch {
+    throw new ApiError(416, { code: 'invalidRange', message: 'The Range header cannot be satisfied' })
+  }
+  if (!object) throw new ApiError(404, { code: 'imageNotFound', message: 'No image at this URL' })
+
+  const maxAge = Math.max(0, Number(exp) - Math.floor(Date.now() / 1000))
+  const out = new Headers({
+    etag: object.httpEtag,
+    'content-type': object.httpMetadata?.contentType ?? 'application/octet-stream',
+    // Never cacheable past the signature's expiry.
+    'cache-control': `private, max-age=${maxAge}`,
+    'accept-ranges': 'bytes',
+  })
+  const notModified = headers.get('if-none-match')?.split(/\s*,\s*/).includes(object.httpEtag)
+  if (notModified || (!isHead && !('body' in object))) return new Response(null, { status: 304, headers: out })
+  if (isHead || !('body' in object)) {
+    out.set('content-length', String(object.size))
+    return new Response(null, { status: 200, headers: out })
+  }
+  if (!object.range) {
+    out.set('content-length', String(object.size))
+    return new Response((object as R2ObjectBody).body, { status: 200, headers: out })
+  }
+  const { offset, length } = span(object.range, object.size)
+  out.set('content-range', `bytes ${offset}-${offset + length - 1}/${object.size}`)
+  out.set('content-length', String(length))
+  return new Response((object as R2ObjectBody).body, { status: 206, headers: out })
+})

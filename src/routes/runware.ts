@@ -1,0 +1,46 @@
+/** POST /v1 — the Runware-compatible endpoint. */
+import { Hono } from 'hono'
+import type { AppEnv } from '../app-env'
+import { envelopeResponse } from '../lib/envelope'
+import { ApiError } from '../lib/errors'
+import { bearerToken, tenantForKey } from '../services/auth'
+import { runTasks } from '../services/runware-api'
+import { authenticationSchema } from '../schemas/tasks'
+import { unauthorized } from './middleware'
+
+const MAX_BODY_BYTES = 1024 * 1024
+
+async function readJson(request: Request): Promise<unknown> {
+  const length = Number(request.headers.get('content-length') ?? 0)
+  if (length > MAX_BODY_BYTES) throw new ApiError(413, { code: 'payloadTooLarge', message: `The request body is larger than ${MAX_BODY_BYTES} bytes` })
+  const text = await request.text()
+  if (text.length > MAX_BODY_BYTES) throw new ApiError(413, { code: 'payloadTooLarge', message: `The request body is larger than ${MAX_BODY_BYTES} bytes` })
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+export const runwareRoutes = new Hono<AppEnv>().post('/', async (c) => {
+  const startedAt = Date.now()
+  const { config } = c.var.services
+  // The header, when present, is checked before the body is read at all.
+  const header = c.req.header('authorization')
+  let tenant: string | null = null
+  if (header !== undefined) {
+    const key = bearerToken(header)
+    tenant = key ? await tenantForKey(config, key) : null
+    if (!tenant) throw unauthorized()
+  }
+  const body = await readJson(c.req.raw)
+  let tasks: unknown[] = Array.isArray(body) ? body : body === undefined ? [] : [body]
+  // Runware's in-body form: a first element {"taskType":"authentication","apiKey":"…"}.
+  const auth = authenticationSchema.safeParse(tasks[0])
+  if (auth.success) tasks = tasks.slice(1)
+  tenant ??= auth.success ? await tenantForKey(config, auth.data.apiKey) : null
+  if (!tenant) throw unauthorized()
+  if (body === undefined) throw new ApiError(400, { code: 'invalidRequestBody', message: 'The request body must be a JSON array of tasks' })
+  const outcome = await runTasks(c.var.services, tenant, tasks, startedAt)
+  return envelopeResponse(outcome.items, outcome.errors)
+})

@@ -1,0 +1,27 @@
+/** PUT /uploads/{key}?exp&sig — worker-mode uploads from Runware into R2, each object once. */
+import { Hono } from 'hono'
+import type { AppEnv } from '../app-env'
+import { ApiError } from '../lib/errors'
+import { parseImageKey } from '../lib/storage-keys'
+import { findModel } from '../models/registry'
+
+const PREFIX = '/uploads/'
+
+export const uploadRoutes = new Hono<AppEnv>().put('/*', async (c) => {
+  const url = new URL(c.req.url)
+  const key = decodeURIComponent(url.pathname.slice(PREFIX.length))
+  const { signer, tasks, images } = c.var.services
+  const check = await signer.checkUpload(key, url.searchParams.get('exp') ?? undefined, url.searchParams.get('sig') ?? undefined)
+  if (check !== 'ok') throw new ApiError(403, { code: check === 'expired' ? 'signatureExpired' : 'invalidSignature', message: 'This upload URL is not valid' })
+
+  const parts = parseImageKey(key)
+  const task = parts ? await tasks.get(parts.tenant, parts.taskUUID) : null
+  if (!task || task.deleted) throw new ApiError(404, { code: 'taskNotFound', message: 'No task for this upload' })
+  // A late upload after the gateway copied the image itself is not an error.
+  if (await images.head(key)) return c.json({ stored: false, reason: 'exists' }, 200)
+
+  const length = c.req.header('content-length')
+  const maxBytes = findModel(task.model)?.maxImageBytes ?? 0
+  const outcome = await images.put(key, c.req.raw.body, length === undefined ? null : Number(length), maxBytes)
+  return c.json({ stored: outcome === 'stored' }, outcome === 'stored' ? 201 : 200)
+})

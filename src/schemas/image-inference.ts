@@ -1,0 +1,88 @@
+/** zod schema for `imageInference` tasks, built from a model's registry entry. */
+import { z } from 'zod'
+import { UUID_V4 } from '../lib/ids'
+import type { ModelSpec } from '../models/registry'
+
+export const taskUUIDSchema = z
+  .string({ error: 'taskUUID is required and must be a UUID v4 string' })
+  .regex(UUID_V4, 'taskUUID must be a UUID v4')
+
+const int = (name: string, min: number, max: number) => {
+  const message = `${name} must be an integer from ${min} to ${max}`
+  return z.number({ error: message }).int(message).min(min, message).max(max, message)
+}
+
+const uri = (name: string) =>
+  z.url({ protocol: /^https?$/, error: `${name} must be an absolute http(s) URL` }).max(2048, `${name} must be at most 2048 characters`)
+
+const enumOf = <T extends readonly [string, ...string[]]>(name: string, values: T) =>
+  z.enum(values, { error: `${name} must be one of ${values.join(', ')}` })
+
+const bool = (name: string) => z.boolean({ error: `${name} must be a boolean` })
+
+/** The `imageInference` schema for one model; sizes, limits and formats come from its entry. */
+export function imageInferenceSchema(model: ModelSpec) {
+  const { prompt, outputQuality: q, numberResults: n } = model
+  const promptMessage = `positivePrompt must be a string of ${prompt.minLength} to ${prompt.maxLength} characters`
+  const sizeNames = model.sizes.map((s) => `${s.width}x${s.height}`)
+  return z
+    .strictObject({
+      taskType: z.literal('imageInference'),
+      taskUUID: taskUUIDSchema,
+      model: z.literal(model.id),
+      positivePrompt: z.string({ error: promptMessage }).min(prompt.minLength, promptMessage).max(prompt.maxLength, promptMessage),
+      width: z.number({ error: 'width must be an integer' }).int('width must be an integer').optional(),
+      height: z.number({ error: 'height must be an integer' }).int('height must be an integer').optional(),
+      outputType: enumOf('outputType', model.outputTypes).default('URL'),
+      outputFormat: enumOf('outputFormat', model.outputFormats as ['JPG', 'PNG', 'WEBP']).default('JPG'),
+      outputQuality: int('outputQuality', q.min, q.max).default(q.default),
+      numberResults: int('numberResults', n.min, n.max).default(n.default),
+      seed: int('seed', 0, Number.MAX_SAFE_INTEGER).optional(),
+      deliveryMethod: enumOf('deliveryMethod', ['sync', 'async'] as const).default('sync'),
+      webhookURL: uri('webhookURL').optional(),
+      uploadEndpoint: uri('uploadEndpoint').optional(),
+      ttl: z.number({ error: 'ttl must be an integer of at least 60 seconds' }).int('ttl must be an integer of at least 60 seconds').min(60, 'ttl must be an integer of at least 60 seconds').optional(),
+      includeCost: bool('includeCost').default(false),
+      safety: z
+        .strictObject({ checkContent: bool('safety.checkContent').optional(), mode: enumOf('safety.mode', ['none', 'fast'] as const).optional() })
+        .optional(),
+      checkNSFW: bool('checkNSFW').optional(),
+      inputs: z.strictObject({ referenceImages: z.array(z.string()).optional() }).optional(),
+    })
+    .superRefine((t, ctx) => {
+      if ((t.width === undefined) !== (t.height === undefined)) {
+        const missing = t.width === undefined ? 'width' : 'height'
+        ctx.addIssue({ code: 'custom', path: [missing], message: 'width and height must be used together', params: { runwareCode: 'missingParameter' } })
+      } else if (t.width !== undefined && !model.sizes.some((s) => s.width === t.width && s.height === t.height)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['width'],
+          message: `${t.width}x${t.height} is not a supported size for ${model.id}`,
+          params: { allowedValues: sizeNames },
+        })
+      }
+      if (t.seed !== undefined && !Number.isSafeInteger(t.seed + t.numberResults - 1)) {
+        ctx.addIssue({ code: 'custom', path: ['seed'], message: 'seed + numberResults - 1 must stay a safe integer' })
+      }
+      if (t.inputs?.referenceImages !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', 'referenceImages'],
+          message: 'inputs.referenceImages (image to image) is not available on this gateway yet',
+          params: { runwareCode: 'unsupportedParameter' },
+        })
+      }
+    })
+    .transform(({ checkNSFW, inputs: _inputs, width, height, safety, ...rest }) => ({
+      ...rest,
+      width: width ?? model.defaultSize.width,
+      height: height ?? model.defaultSize.height,
+      // checkNSFW is the legacy alias of safety.checkContent; Runware's page lists only `safety`.
+      safety:
+        safety?.checkContent || checkNSFW
+          ? { checkContent: true, mode: safety?.mode === 'none' ? ('none' as const) : ('fast' as const) }
+          : undefined,
+    }))
+}
+
+export type InferenceRequest = z.output<ReturnType<typeof imageInferenceSchema>>

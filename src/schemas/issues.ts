@@ -1,0 +1,42 @@
+/** Turns zod issues into Runware-style errors: one per failure, naming the parameter. */
+import type { z } from 'zod'
+import { ApiError } from '../lib/errors'
+
+/** `inputs.referenceImages[2]`-style names for zod paths. */
+export function parameterName(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((name, part) => {
+    if (typeof part === 'number') return `${name}[${part}]`
+    return name ? `${name}.${String(part)}` : String(part)
+  }, '')
+}
+
+function toError(issue: z.core.$ZodIssue): ApiError[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map(
+      (key) =>
+        new ApiError(400, {
+          code: 'unsupportedParameter',
+          message: `${parameterName([...issue.path, key])} is not a supported parameter`,
+          parameter: parameterName([...issue.path, key]),
+        }),
+    )
+  }
+  const parameter = parameterName(issue.path)
+  const params = issue.code === 'custom' ? (issue.params as { runwareCode?: string; allowedValues?: unknown[] } | undefined) : undefined
+  const missing = issue.code === 'invalid_type' && issue.input === undefined
+  const code = params?.runwareCode ?? (missing ? 'missingParameter' : 'invalidParameter')
+  const message = missing ? `${parameter} is required` : issue.message
+  const allowedValues = issue.code === 'invalid_value' ? issue.values : params?.allowedValues
+  return [new ApiError(400, { code, message, parameter, ...(allowedValues ? { allowedValues } : {}) })]
+}
+
+/** Every zod issue as Runware errors, one per parameter. */
+export function issuesToErrors(issues: readonly z.core.$ZodIssue[]): ApiError[] {
+  const seen = new Set<string>()
+  return issues.flatMap(toError).filter((e) => {
+    const key = String(e.detail.parameter)
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}

@@ -1,0 +1,46 @@
+/** Shapes of what the gateway stores about a task (see docs/storage.md). */
+import type { ImageFormat } from '../lib/image-type'
+
+export interface ChildTask {
+  taskUUID: string
+  seed: number
+}
+
+export interface TaskRecord {
+  v: 1
+  tenant: string
+  taskUUID: string
+  /** SHA-256 of the canonical request: the same taskUUID with another body is a conflict. */
+  requestHash: string
+  model: string
+  createdAt: number
+  deliveryMethod: 'sync' | 'async'
+  outputType: 'URL' | 'base64Data' | 'dataURI'
+  outputFormat: ImageFormat
+  width: number
+  height: number
+  includeCost: boolean
+  ttl?: number
+  webhookURL?: string
+  uploadEndpoint?: string
+  /** One per result, in result order. */
+  children: ChildTask[]
+  status: 'processing' | 'succeeded' | 'failed'
+  deleted?: boolean
+  finishedAt?: number
+  /** Present once the task is final. */
+  results?: ResultRecord[]
+}
+
+export type ResultRecord =
+  | {
+      index: number
+      ok: true
+      imageUUID: string
+      seed: number
+      cost?: number
+      nsfw?: boolean
+      objectKey: string
+      at: number
+    }
+  | { index: number; ok: false; code: string; message: string; at: number }

@@ -1,0 +1,66 @@
+/** Builds the services for one request, queue batch or cron run, from bindings and config. */
+import type { Config } from '../schemas/config'
+import { findModel } from '../models/registry'
+import { GenerationService } from './generation'
+import { ImageStore } from './image-store'
+import { Presenter } from './presenter'
+import { presignR2Put } from './r2-presign'
+import { ResultRecorder } from './result-recorder'
+import { RunwareClient } from './runware-client'
+import { TaskStore } from './task-store'
+import { TaskView } from './task-view'
+import { UrlSigner } from './url-signer'
+
+export interface Services {
+  config: Config
+  signer: UrlSigner
+  images: ImageStore
+  tasks: TaskStore
+  recorder: ResultRecorder
+  presenter: Presenter
+  generation: GenerationService
+  view: TaskView
+}
+
+/** The largest image any registered model may produce. */
+const maxImageBytes = (model: string) => findModel(model)?.maxImageBytes ?? 0
+
+/** Runware's own hosts, and the configured upstream's: the only places images are copied from. */
+export function copyAllowed(config: Config): (url: URL) => boolean {
+  const upstream = new URL(config.RUNWARE_API_URL)
+  return (url) =>
+    url.host === upstream.host ||
+    (url.protocol === 'https:' && (url.hostname === 'runware.ai' || url.hostname.endsWith('.runware.ai')))
+}
+
+export function buildServices(env: Env, config: Config, baseUrl: string): Services {
+  const signer = new UrlSigner(config.SIGNING_SECRET, config.PUBLIC_BASE_URL ?? baseUrl)
+  const images = new ImageStore(env.IMAGES)
+  const tasks = new TaskStore(env.TASKS, env.IMAGES)
+  const recorder = new ResultRecorder({ tasks, images, maxImageBytes: maxImageBytes('imagineart:1@5'), mayCopyFrom: copyAllowed(config) })
+  const presenter = new Presenter(signer, env.IMAGES, config.SIGNED_URL_TTL_SECONDS)
+  // Upload URLs need only outlive the task: after its deadline nothing may land.
+  const uploadTtl = config.TASK_DEADLINE_SECONDS
+  const uploadUrl =
+    config.UPLOAD_MODE === 'r2-presigned'
+      ? (key: string) =>
+          presignR2Put({
+            endpoint: config.R2_S3_ENDPOINT,
+            bucket: config.R2_BUCKET_NAME,
+            key,
+            accessKeyId: config.R2_ACCESS_KEY_ID ?? '',
+            secretAccessKey: config.R2_SECRET_ACCESS_KEY ?? '',
+            expiresSeconds: uploadTtl,
+          })
+      : (key: string) => signer.uploadUrl(key, uploadTtl)
+  const generation = new GenerationService({
+    tasks,
+    recorder,
+    presenter,
+    runware: new RunwareClient({ url: config.RUNWARE_API_URL, apiKey: config.RUNWARE_API_KEY }),
+    signer,
+    uploadUrl,
+    syncTimeoutSeconds: config.SYNC_TIMEOUT_SECONDS,
+  })
+  return { config, signer, images, tasks, recorder, presenter, generation, view: new TaskView(tasks, presenter) }
+}

@@ -1,0 +1,101 @@
+/** Image bytes in R2: written once, typed by their magic bytes, streamed rather than buffered. */
+import { ApiError } from '../lib/errors'
+import { CONTENT_TYPES, SNIFF_BYTES, sniffImageFormat } from '../lib/image-type'
+
+export type StoreOutcome = 'stored' | 'exists'
+
+/** Reads the first `n` bytes of a stream and returns them with a stream of the whole body. */
+async function peek(body: ReadableStream<Uint8Array>, n: number): Promise<{ head: Uint8Array; body: ReadableStream<Uint8Array> }> {
+  const reader = body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  let done = false
+  while (size < n && !done) {
+    const next = await reader.read()
+    done = next.done
+    if (next.value) {
+      chunks.push(next.value)
+      size += next.value.byteLength
+    }
+  }
+  const head = new Uint8Array(size)
+  let offset = 0
+  for (const c of chunks) {
+    head.set(c, offset)
+    offset += c.byteLength
+  }
+  const rest = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(head)
+      if (done) controller.close()
+    },
+    async pull(controller) {
+      const next = await reader.read()
+      if (next.done) controller.close()
+      else controller.enqueue(next.value)
+    },
+    cancel: (reason) => reader.cancel(reason),
+  })
+  return { head, body: rest }
+}
+
+/** Buffers a body of unknown length, refusing it once it passes `maxBytes`. */
+async function readBounded(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.byteLength
+    if (size > maxBytes) throw tooLarge(maxBytes)
+    chunks.push(chunk)
+  }
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const c of chunks) {
+    out.set(c, offset)
+    offset += c.byteLength
+  }
+  return out
+}
+
+const tooLarge = (maxBytes: number) =>
+  new ApiError(413, { code: 'payloadTooLarge', message: `The image is larger than ${maxBytes} bytes` })
+
+export class ImageStore {
+  constructor(private readonly bucket: R2Bucket) {}
+
+  head(key: string): Promise<R2Object | null> {
+    return this.bucket.head(key)
+  }
+
+  /**
+   * Stores an image at `key` unless one is already there. JPG, PNG and WEBP only, judged
+   * by magic bytes; the Content-Type is taken from them, never from the sender.
+   */
+  async put(key: string, body: ReadableStream<Uint8Array> | null, length: number | null, maxBytes: number): Promise<StoreOutcome> {
+    if (!body || length === 0) throw new ApiError(400, { code: 'invalidImage', message: 'The image body is empty' })
+    if (length !== null && length > maxBytes) throw tooLarge(maxBytes)
+    const peeked = await peek(body, SNIFF_BYTES)
+    const format = sniffImageFormat(peeked.head)
+    if (!format) {
+      await peeked.body.cancel()
+      throw new ApiError(415, { code: 'unsupportedImageFormat', message: 'The body is not a JPG, PNG or WEBP image', allowedValues: ['JPG', 'PNG', 'WEBP'] })
+    }
+    const value =
+      length === null ? await readBounded(peeked.body, maxBytes) : peeked.body.pipeThrough(new FixedLengthStream(length))
+    const stored = await this.bucket.put(key, value, {
+      onlyIf: { etagDoesNotMatch: '*' },
+      httpMetadata: { contentType: CONTENT_TYPES[format] },
+    })
+    return stored ? 'stored' : 'exists'
+  }
+
+  /** Deletes every object under `prefix`, a page at a time. */
+  async deletePrefix(prefix: string): Promise<void> {
+    let cursor: string | undefined
+    do {
+      const page = await this.bucket.list({ prefix, cursor })
+      if (page.objects.length) await this.bucket.delete(page.objects.map((o) => o.key))
+      cursor = page.truncated ? page.cursor : undefined
+    } while (cursor)
+  }
+}

@@ -1,0 +1,59 @@
+/** Turns stored results into Runware-shaped items: signed URLs, or the bytes inline. */
+import { ApiError, type RunwareError } from '../lib/errors'
+import { toBase64 } from '../lib/encoding'
+import type { ResultRecord, TaskRecord } from '../schemas/records'
+import type { UrlSigner } from './url-signer'
+
+export type ClientItem = Record<string, unknown>
+
+/** An item to be rendered later, so inline images are read from R2 one at a time. */
+export type LazyItem = () => Promise<ClientItem>
+
+export class Presenter {
+  constructor(
+    private readonly signer: UrlSigner,
+    private readonly bucket: R2Bucket,
+    private readonly defaultTtlSeconds: number,
+  ) {}
+
+  /** The signed URL of a stored image; the task's ttl wins over the default. */
+  imageUrl(task: TaskRecord, objectKey: string): Promise<string> {
+    return this.signer.fileUrl(objectKey, task.ttl ?? this.defaultTtlSeconds)
+  }
+
+  /** The sync-response item for a successful result, in the field order of Runware's examples. */
+  item(task: TaskRecord, result: Extract<ResultRecord, { ok: true }>): LazyItem {
+    return async () => {
+      const item: ClientItem = { taskType: 'imageInference', taskUUID: task.taskUUID, imageUUID: result.imageUUID }
+      if (task.outputType === 'URL') item.imageURL = await this.imageUrl(task, result.objectKey)
+      else {
+        const object = await this.bucket.get(result.objectKey)
+        if (!object) throw new ApiError(500, { code: 'internalServerError', message: 'A stored image is missing' })
+        const base64 = toBase64(new Uint8Array(await object.arrayBuffer()))
+        if (task.outputType === 'base64Data') item.imageBase64Data = base64
+        else item.imageDataURI = `data:${object.httpMetadata?.contentType ?? 'image/jpeg'};base64,${base64}`
+      }
+      item.seed = result.seed
+      if (result.nsfw !== undefined) item.NSFWContent = result.nsfw
+      if (task.includeCost && result.cost !== undefined) item.cost = result.cost
+      return item
+    }
+  }
+
+  /** The error object for a failed result. */
+  error(task: TaskRecord, result: Extract<ResultRecord, { ok: false }>): ApiError {
+    const detail: RunwareError = { code: result.code, message: result.message, taskType: 'imageInference', taskUUID: task.taskUUID }
+    return new ApiError(502, detail)
+  }
+
+  /** Items for the successes and errors for the failures, in result order. */
+  split(task: TaskRecord, results: readonly ResultRecord[]): { items: LazyItem[]; errors: ApiError[] } {
+    const items: LazyItem[] = []
+    const errors: ApiError[] = []
+    for (const r of results) {
+      if (r.ok) items.push(this.item(task, r))
+      else errors.push(this.error(task, r))
+    }
+    return { items, errors }
+  }
+}

@@ -1,0 +1,82 @@
+/** POST /v1: runs each task of a Runware request by its taskType, independently. */
+import { sha256Hex } from '../lib/crypto'
+import { canonicalJson } from '../lib/canonical-json'
+import { ApiError } from '../lib/errors'
+import { findModel, MODEL_IDS } from '../models/registry'
+import { imageInferenceSchema } from '../schemas/image-inference'
+import { issuesToErrors } from '../schemas/issues'
+import { getResponseSchema, TASK_TYPES } from '../schemas/tasks'
+import type { Services } from './container'
+import type { TaskOutcome } from './generation'
+
+/** More than this many tasks in one request could exceed a Worker's subrequest limit. */
+export const MAX_TASKS_PER_REQUEST = 10
+
+const failed = (...errors: ApiError[]): TaskOutcome => ({ items: [], errors })
+
+const tagOf = (task: Record<string, unknown>) => ({
+  taskType: typeof task.taskType === 'string' ? task.taskType : undefined,
+  taskUUID: typeof task.taskUUID === 'string' ? task.taskUUID : undefined,
+})
+
+async function imageInference(services: Services, tenant: string, task: Record<string, unknown>, startedAt: number): Promise<TaskOutcome> {
+  if (task.model === undefined) {
+    return failed(new ApiError(400, { code: 'missingParameter', message: 'model is required', parameter: 'model', allowedValues: MODEL_IDS }))
+  }
+  const model = typeof task.model === 'string' ? findModel(task.model) : undefined
+  if (!model) {
+    return failed(
+      new ApiError(400, { code: 'modelNotFound', message: `model ${JSON.stringify(task.model)} is not served by this gateway`, parameter: 'model', allowedValues: MODEL_IDS }),
+    )
+  }
+  const parsed = imageInferenceSchema(model).safeParse(task)
+  if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues))
+  const requestHash = await sha256Hex(canonicalJson(task))
+  return services.generation.submit(tenant, parsed.data, requestHash, startedAt)
+}
+
+async function runTask(services: Services, tenant: string, task: unknown, startedAt: number): Promise<TaskOutcome> {
+  if (!task || typeof task !== 'object' || Array.isArray(task)) {
+    return failed(new ApiError(400, { code: 'invalidRequestBody', message: 'Each task must be a JSON object' }))
+  }
+  const record = task as Record<string, unknown>
+  switch (record.taskType) {
+    case 'imageInference':
+      return imageInference(services, tenant, record, startedAt)
+    case 'getResponse': {
+      const parsed = getResponseSchema.safeParse(record)
+      if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues))
+      return services.view.getResponse(tenant, parsed.data.taskUUID)
+    }
+    case 'ping':
+      return { items: [async () => ({ taskType: 'ping', pong: true })], errors: [] }
+    default:
+      return failed(
+        new ApiError(400, {
+          code: record.taskType === undefined ? 'missingParameter' : 'unsupportedTaskType',
+          message: `taskType must be one of ${TASK_TYPES.join(', ')}`,
+          parameter: 'taskType',
+          allowedValues: TASK_TYPES,
+        }),
+      )
+  }
+}
+
+/** Runs every task; one task's failure never sinks another's result. */
+export async function runTasks(services: Services, tenant: string, tasks: readonly unknown[], startedAt = Date.now()): Promise<TaskOutcome> {
+  if (tasks.length === 0) return failed(new ApiError(400, { code: 'invalidRequestBody', message: 'The request holds no tasks' }))
+  if (tasks.length > MAX_TASKS_PER_REQUEST) {
+    return failed(new ApiError(400, { code: 'tooManyTasks', message: `At most ${MAX_TASKS_PER_REQUEST} tasks per request` }))
+  }
+  const outcomes = await Promise.all(
+    tasks.map(async (task) => {
+      const outcome = await runTask(services, tenant, task, startedAt).catch((error: unknown) => {
+        if (error instanceof ApiError) return failed(error)
+        throw error
+      })
+      const tag = tagOf((task ?? {}) as Record<string, unknown>)
+      return { items: outcome.items, errors: outcome.errors.map((e) => e.forTask(tag.taskType, tag.taskUUID)) }
+    }),
+  )
+  return { items: outcomes.flatMap((o) => o.items), errors: outcomes.flatMap((o) => o.errors) }
+}

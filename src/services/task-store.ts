@@ -1,0 +1,107 @@
+/**
+ * Task state. R2 holds the strongly consistent, write-once truth (the task claim, one claim
+ * per result, one finalization claim); KV holds the fast, edge-cached copy that reads use first.
+ * KV is eventually consistent and takes one write per second per key, so no KV key is ever
+ * written by two writers: R2's conditional put decides who writes. The KV task key is written
+ * once, at finalization; until then reads find the task through its R2 claim.
+ */
+import * as keys from '../lib/storage-keys'
+import type { ResultRecord, TaskRecord } from '../schemas/records'
+
+const WRITE_ONCE = { onlyIf: { etagDoesNotMatch: '*' } } as const
+const KV_OPTIONS = { expirationTtl: keys.TASK_RETENTION_SECONDS }
+
+export class TaskStore {
+  constructor(
+    private readonly kv: KVNamespace,
+    private readonly bucket: R2Bucket,
+  ) {}
+
+  /** Creates the task, or returns the record already claimed under its taskUUID. */
+  async create(record: TaskRecord): Promise<'created' | TaskRecord> {
+    const key = keys.stateTaskKey(record.tenant, record.taskUUID)
+    const put = await this.bucket.put(key, JSON.stringify(record), WRITE_ONCE)
+    if (put) return 'created'
+    const existing = await this.claimedTask(record.tenant, record.taskUUID)
+    // Deleted between our put and get: treat it as ours to retry rather than as a conflict.
+    return existing ?? 'created'
+  }
+
+  /** Forgets a task whose dispatch failed, so a re-send starts it afresh. */
+  async abandon(record: TaskRecord): Promise<void> {
+    await this.bucket.delete(keys.stateTaskKey(record.tenant, record.taskUUID))
+  }
+
+  /** The task, from KV, or from R2 when KV has not caught up. */
+  async get(tenant: string, taskUUID: string): Promise<TaskRecord | null> {
+    const cached = await this.kv.get<TaskRecord>(keys.kvTaskKey(tenant, taskUUID), 'json')
+    return cached ?? this.claimedTask(tenant, taskUUID)
+  }
+
+  private async claimedTask(tenant: string, taskUUID: string): Promise<TaskRecord | null> {
+    const object = await this.bucket.get(keys.stateTaskKey(tenant, taskUUID))
+    return object ? object.json<TaskRecord>() : null
+  }
+
+  /** Every recorded result, by index. Finished tasks answer from their record alone. */
+  async results(task: TaskRecord): Promise<ResultRecord[]> {
+    if (task.results) return task.results
+    const resultKeys = task.children.map((_, i) => keys.kvResultKey(task.tenant, task.taskUUID, i))
+    const cached = await this.kv.get<ResultRecord>(resultKeys, 'json')
+    const found = [...cached.values()].filter((r): r is ResultRecord => r !== null)
+    if (found.length === task.children.length) return sortByIndex(found)
+    // KV lags or a writer stopped between its claim and its KV write: R2 knows for sure.
+    return this.claimedResults(task)
+  }
+
+  /** Claims result `record.index`; false when another writer recorded it first. */
+  async claimResult(task: TaskRecord, record: ResultRecord): Promise<boolean> {
+    const key = keys.stateResultKey(task.tenant, task.taskUUID, record.index)
+    const put = await this.bucket.put(key, '', { ...WRITE_ONCE, customMetadata: { r: JSON.stringify(record) } })
+    return put !== null
+  }
+
+  /** The results claimed so far, read from R2 (strongly consistent) in one list call. */
+  async claimedResults(task: TaskRecord): Promise<ResultRecord[]> {
+    const page = await this.bucket.list({
+      prefix: keys.stateResultPrefix(task.tenant, task.taskUUID),
+      include: ['customMetadata'],
+    })
+    return sortByIndex(page.objects.flatMap((o) => (o.customMetadata?.r ? [JSON.parse(o.customMetadata.r) as ResultRecord] : [])))
+  }
+
+  putResult(task: TaskRecord, record: ResultRecord): Promise<void> {
+    return this.kv.put(keys.kvResultKey(task.tenant, task.taskUUID, record.index), JSON.stringify(record), KV_OPTIONS)
+  }
+
+  /** Records the final state once: only the writer that wins the R2 claim writes KV. */
+  async finalize(task: TaskRecord, results: ResultRecord[], now = Date.now()): Promise<TaskRecord | null> {
+    const claimed = await this.bucket.put(keys.stateFinalKey(task.tenant, task.taskUUID), '', WRITE_ONCE)
+    if (!claimed) return null
+    const final: TaskRecord = {
+      ...task,
+      status: results.some((r) => r.ok) ? 'succeeded' : 'failed',
+      finishedAt: now,
+      results,
+    }
+    await this.kv.put(keys.kvTaskKey(task.tenant, task.taskUUID), JSON.stringify(final), KV_OPTIONS)
+    return final
+  }
+
+  /**
+   * Deletes the task's state and images. The R2 task claim stays as a tombstone, so the
+   * taskUUID cannot start a second generation that Runware would see as a reused UUID.
+   */
+  async delete(task: TaskRecord): Promise<void> {
+    const tombstone: TaskRecord = { ...task, deleted: true, results: undefined }
+    const stateKeys = [keys.stateFinalKey(task.tenant, task.taskUUID), ...task.children.map((_, i) => keys.stateResultKey(task.tenant, task.taskUUID, i))]
+    await Promise.all([
+      this.bucket.put(keys.stateTaskKey(task.tenant, task.taskUUID), JSON.stringify(tombstone)),
+      this.bucket.delete(stateKeys),
+      this.kv.delete(keys.kvTaskKey(task.tenant, task.taskUUID)),
+      ...task.children.map((_, i) => this.kv.delete(keys.kvResultKey(task.tenant, task.taskUUID, i))),
+    ])
+  }
+}
+
+const sortByIndex = (results: ResultRecord[]) => results.sort((a, b) => a.index - b.index)

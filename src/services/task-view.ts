@@ -1,0 +1,83 @@
+/** Reading tasks back: `getResponse` items and the `GET /v1/tasks/{id}` resource. */
+import { ApiError } from '../lib/errors'
+import type { ResultRecord, TaskRecord } from '../schemas/records'
+import type { TaskOutcome } from './generation'
+import type { Presenter } from './presenter'
+import type { TaskStore } from './task-store'
+
+export type TaskStatus = 'processing' | 'succeeded' | 'failed'
+
+const notFound = (taskUUID: string, taskType?: string) =>
+  new ApiError(404, { code: 'taskNotFound', message: `No task ${taskUUID} for this API key`, parameter: 'taskUUID', taskUUID, ...(taskType ? { taskType } : {}) })
+
+/** Status follows from the results themselves, so a lagging KV record never decides it. */
+export function statusOf(task: TaskRecord, results: readonly ResultRecord[]): TaskStatus {
+  if (results.length < task.children.length) return 'processing'
+  return results.some((r) => r.ok) ? 'succeeded' : 'failed'
+}
+
+export class TaskView {
+  constructor(
+    private readonly tasks: TaskStore,
+    private readonly presenter: Presenter,
+  ) {}
+
+  /** The caller's task; another tenant's task does not exist for them. */
+  async load(tenant: string, taskUUID: string, taskType?: string): Promise<{ task: TaskRecord; results: ResultRecord[] }> {
+    const task = await this.tasks.get(tenant, taskUUID.toLowerCase())
+    if (!task || task.deleted) throw notFound(taskUUID, taskType)
+    return { task, results: await this.tasks.results(task) }
+  }
+
+  /** Runware's getResponse: finished items with `status: "success"`, errors with `status: "error"`. */
+  async getResponse(tenant: string, taskUUID: string): Promise<TaskOutcome> {
+    const { task, results } = await this.load(tenant, taskUUID, 'getResponse')
+    const { items, errors } = this.presenter.split(task, results)
+    const withStatus = items.map((item) => async () => ({ ...(await item()), status: 'success' }))
+    if (results.length < task.children.length) {
+      withStatus.push(async () => ({ taskType: 'imageInference', taskUUID: task.taskUUID, status: 'processing' }))
+    }
+    return { items: withStatus, errors: errors.map((e) => new ApiError(e.status, { ...e.detail, status: 'error' })) }
+  }
+
+  /** The resource view: status, timestamps, every result with a fresh signed URL, and errors. */
+  async describe(tenant: string, taskUUID: string): Promise<Record<string, unknown>> {
+    const { task, results } = await this.load(tenant, taskUUID)
+    const status = statusOf(task, results)
+    const rendered = await Promise.all(
+      results.map(async (r) =>
+        r.ok
+          ? {
+              index: r.index,
+              status: 'succeeded',
+              imageUUID: r.imageUUID,
+              imageURL: await this.presenter.imageUrl(task, r.objectKey),
+              seed: r.seed,
+              ...(r.nsfw !== undefined ? { NSFWContent: r.nsfw } : {}),
+              ...(task.includeCost && r.cost !== undefined ? { cost: r.cost } : {}),
+              completedAt: new Date(r.at).toISOString(),
+            }
+          : { index: r.index, status: 'failed', error: { code: r.code, message: r.message }, completedAt: new Date(r.at).toISOString() },
+      ),
+    )
+    return {
+      taskType: 'imageInference',
+      taskUUID: task.taskUUID,
+      model: task.model,
+      status,
+      deliveryMethod: task.deliveryMethod,
+      numberResults: task.children.length,
+      width: task.width,
+      height: task.height,
+      outputFormat: task.outputFormat,
+      createdAt: new Date(task.createdAt).toISOString(),
+      ...(status !== 'processing' ? { completedAt: new Date(Math.max(...results.map((r) => r.at))).toISOString() } : {}),
+      results: rendered,
+    }
+  }
+
+  async delete(tenant: string, taskUUID: string, deleteImages: (task: TaskRecord) => Promise<void>): Promise<void> {
+    const { task } = await this.load(tenant, taskUUID)
+    await Promise.all([deleteImages(task), this.tasks.delete(task)])
+  }
+}

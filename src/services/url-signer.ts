@@ -1,0 +1,62 @@
+/**
+ * Signed URLs and tokens: image reads (/files), worker-mode uploads (/uploads) and
+ * Runware webhooks (/webhooks/runware). Each purpose has its own derived key.
+ */
+import { hmacKey, hmacSign, hmacVerify } from '../lib/crypto'
+
+/** Expiries are rounded up to this bucket so repeated reads get the same URL and caches hit. */
+export const EXPIRY_BUCKET_SECONDS = 300
+
+export type SignatureCheck = 'ok' | 'expired' | 'invalid'
+
+export class UrlSigner {
+  constructor(
+    private readonly secret: string,
+    private readonly baseUrl: string,
+  ) {}
+
+  /** A GET URL for an R2 object, valid at least `ttlSeconds`. */
+  async fileUrl(objectKey: string, ttlSeconds: number, now = Date.now()): Promise<string> {
+    const exp = Math.ceil((now / 1000 + ttlSeconds) / EXPIRY_BUCKET_SECONDS) * EXPIRY_BUCKET_SECONDS
+    const sig = await hmacSign(await hmacKey(this.secret, 'files'), `${objectKey}\n${exp}`)
+    return `${this.baseUrl}/files/${objectKey}?exp=${exp}&sig=${sig}`
+  }
+
+  /** A PUT URL for worker-mode uploads, valid `ttlSeconds`. */
+  async uploadUrl(objectKey: string, ttlSeconds: number, now = Date.now()): Promise<string> {
+    const exp = Math.floor(now / 1000) + ttlSeconds
+    const sig = await hmacSign(await hmacKey(this.secret, 'uploads'), `${objectKey}\n${exp}`)
+    return `${this.baseUrl}/uploads/${objectKey}?exp=${exp}&sig=${sig}`
+  }
+
+  checkFile = (objectKey: string, exp: string | undefined, sig: string | undefined, now = Date.now()) =>
+    this.check('files', objectKey, exp, sig, now)
+
+  checkUpload = (objectKey: string, exp: string | undefined, sig: string | undefined, now = Date.now()) =>
+    this.check('uploads', objectKey, exp, sig, now)
+
+  /** The webhook URL Runware calls for one child; its token is the only proof a webhook is genuine. */
+  async runwareWebhookUrl(tenant: string, taskUUID: string, index: number): Promise<string> {
+    const path = `${tenant}/${taskUUID}/${index}`
+    const token = await hmacSign(await hmacKey(this.secret, 'runware-webhook'), path)
+    return `${this.baseUrl}/webhooks/runware/${path}?token=${token}`
+  }
+
+  async checkRunwareWebhook(tenant: string, taskUUID: string, index: string, token: string | undefined): Promise<boolean> {
+    if (!token) return false
+    return hmacVerify(await hmacKey(this.secret, 'runware-webhook'), `${tenant}/${taskUUID}/${index}`, token)
+  }
+
+  private async check(
+    purpose: 'files' | 'uploads',
+    objectKey: string,
+    exp: string | undefined,
+    sig: string | undefined,
+    now: number,
+  ): Promise<SignatureCheck> {
+    if (!exp || !sig || !/^\d{1,12}$/.test(exp)) return 'invalid'
+    // Verify before looking at the expiry, so a forged URL never learns whether it expired.
+    if (!(await hmacVerify(await hmacKey(this.secret, purpose), `${objectKey}\n${exp}`, sig))) return 'invalid'
+    return Number(exp) * 1000 < now ? 'expired' : 'ok'
+  }
+}
