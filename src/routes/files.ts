@@ -50,7 +50,8 @@ export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
     out.set('content-length', String(object.size))
     return new Response(null, { status: 200, headers: out })
   }
-  if (!object.range) {
+  // R2 reports a range on every read; only a requested one makes a 206.
+  if (!object.range || !headers.has('range')) {
     out.set('content-length', String(object.size))
     return new Response((object as R2ObjectBody).body, { status: 200, headers: out })
   }

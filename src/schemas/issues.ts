@@ -10,7 +10,17 @@ export function parameterName(path: readonly PropertyKey[]): string {
   }, '')
 }
 
-function toError(issue: z.core.$ZodIssue): ApiError[] {
+/** Whether `path` names nothing in `input` (zod does not keep inputs on its issues). */
+function isAbsent(input: unknown, path: readonly PropertyKey[]): boolean {
+  let node: unknown = input
+  for (const part of path) {
+    if (node === null || typeof node !== 'object') return true
+    node = (node as Record<PropertyKey, unknown>)[part]
+  }
+  return node === undefined
+}
+
+function toError(issue: z.core.$ZodIssue, input: unknown): ApiError[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map(
       (key) =>
@@ -23,7 +33,7 @@ function toError(issue: z.core.$ZodIssue): ApiError[] {
   }
   const parameter = parameterName(issue.path)
   const params = issue.code === 'custom' ? (issue.params as { runwareCode?: string; allowedValues?: unknown[] } | undefined) : undefined
-  const missing = issue.code === 'invalid_type' && issue.input === undefined
+  const missing = issue.code === 'invalid_type' && isAbsent(input, issue.path)
   const code = params?.runwareCode ?? (missing ? 'missingParameter' : 'invalidParameter')
   const message = missing ? `${parameter} is required` : issue.message
   const allowedValues = issue.code === 'invalid_value' ? issue.values : params?.allowedValues
@@ -31,9 +41,9 @@ function toError(issue: z.core.$ZodIssue): ApiError[] {
 }
 
 /** Every zod issue as Runware errors, one per parameter. */
-export function issuesToErrors(issues: readonly z.core.$ZodIssue[]): ApiError[] {
+export function issuesToErrors(issues: readonly z.core.$ZodIssue[], input: unknown): ApiError[] {
   const seen = new Set<string>()
-  return issues.flatMap(toError).filter((e) => {
+  return issues.flatMap((issue) => toError(issue, input)).filter((e) => {
     const key = String(e.detail.parameter)
     if (seen.has(key)) return false
     seen.add(key)

@@ -20,7 +20,7 @@ function parse(env: object): Config | ConfigError {
 }
 
 function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required'
+  if (issue.code === 'invalid_type') return 'is required'
   // Never echo zod's message for enums with the received value; name the allowed ones.
   if (issue.code === 'invalid_value') return `must be one of ${issue.values.join(', ')}`
   return issue.message

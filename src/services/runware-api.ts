@@ -30,7 +30,7 @@ async function imageInference(services: Services, tenant: string, task: Record<s
     )
   }
   const parsed = imageInferenceSchema(model).safeParse(task)
-  if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues))
+  if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, task))
   const requestHash = await sha256Hex(canonicalJson(task))
   return services.generation.submit(tenant, parsed.data, requestHash, startedAt)
 }
@@ -45,7 +45,7 @@ async function runTask(services: Services, tenant: string, task: unknown, starte
       return imageInference(services, tenant, record, startedAt)
     case 'getResponse': {
       const parsed = getResponseSchema.safeParse(record)
-      if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues))
+      if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, record))
       return services.view.getResponse(tenant, parsed.data.taskUUID)
     }
     case 'ping':

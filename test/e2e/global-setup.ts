@@ -1,1 +1,25 @@
-export {}
+/** Starts the emulator and the gateway under `wrangler dev` for the end-to-end tests. */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestProject } from 'vitest/node'
+import { startStack } from '../../scripts/stack.ts'
+import { TEST_SECRETS } from '../secrets.ts'
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    gatewayUrl: string
+    emulatorUrl: string
+    gatewayLog: string
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const dir = mkdtempSync(join(tmpdir(), 'imagine-edge-e2e-'))
+  const gatewayLog = join(dir, 'gateway.log')
+  const stack = await startStack({ secrets: TEST_SECRETS, persistTo: join(dir, 'state'), logTo: gatewayLog })
+  project.provide('gatewayUrl', stack.gatewayUrl)
+  project.provide('emulatorUrl', stack.emulator.url)
+  project.provide('gatewayLog', gatewayLog)
+  return () => stack.stop()
+}

@@ -1,0 +1,43 @@
+/** Helpers for tests that call the Worker inside workerd. */
+import { exports } from 'cloudflare:workers'
+import { inject } from 'vitest'
+import { KEY_A } from '../secrets'
+
+export interface Envelope {
+  data?: Record<string, unknown>[]
+  errors?: Record<string, unknown>[]
+}
+
+export const BASE = 'http://gateway.invalid'
+
+export async function call(path: string, init: RequestInit = {}): Promise<Response> {
+  return exports.default.fetch(`${BASE}${path}`, init)
+}
+
+/** POSTs tasks to /v1 with tenant A's key (or `key`). */
+export async function postV1(body: unknown, key: string | null = KEY_A): Promise<{ status: number; headers: Headers; json: Envelope }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (key) headers.authorization = `Bearer ${key}`
+  const res = await call('/v1', { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) })
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Envelope }
+}
+
+export const emulatorUrl = () => `http://127.0.0.1:${inject('emulatorPort')}`
+
+export async function setFault(rule: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${emulatorUrl()}/__emulator/faults`, { method: 'POST', body: JSON.stringify(rule) })
+  if (!res.ok) throw new Error(`fault rule refused: ${res.status}`)
+}
+
+/** The upstream requests the emulator received whose JSON contains `match`. */
+export async function upstreamRequests(match: string): Promise<{ auth: string; body: Record<string, unknown>[] }[]> {
+  return (await fetch(`${emulatorUrl()}/__emulator/requests?match=${encodeURIComponent(match)}`)).json()
+}
+
+export const inference = (overrides: Record<string, unknown> = {}) => ({
+  taskType: 'imageInference',
+  taskUUID: crypto.randomUUID(),
+  model: 'imagineart:1@5',
+  positivePrompt: 'a quiet harbour at dawn',
+  ...overrides,
+})
