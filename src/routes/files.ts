@@ -7,9 +7,10 @@ const PREFIX = '/files/'
 
 /** The byte span R2 returned for a ranged read. */
 function span(range: R2Range, size: number): { offset: number; length: number } {
-  if ('suffix' in range) return { offset: size - range.suffix, length: range.suffix }
-  const offset = range.offset ?? 0
-  return { offset, length: range.length ?? size - offset }
+  // R2 sets every field, some to undefined, so `in` checks would mislead.
+  const { offset, length, suffix } = range as { offset?: number; length?: number; suffix?: number }
+  if (suffix !== undefined) return { offset: size - suffix, length: suffix }
+  return { offset: offset ?? 0, length: length ?? size - (offset ?? 0) }
 }
 
 export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {

@@ -1,0 +1,102 @@
+/** Runware's webhooks: token-checked, any of the three body shapes, idempotent under duplicates. */
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { TEST_SECRETS } from '../secrets'
+import { BASE, call, emulatorUrl, inference, postV1, upstreamRequests } from './helpers'
+
+interface Child {
+  taskUUID: string
+  webhookURL: string
+}
+
+/** Submits an async task; returns the child tasks the gateway dispatched, in result order. */
+async function submit(numberResults: number): Promise<{ taskUUID: string; children: Child[] }> {
+  const marker = `hook-${crypto.randomUUID()}`
+  const body = inference({ positivePrompt: `a heron ${marker}`, numberResults, deliveryMethod: 'async' })
+  expect((await postV1([body])).status).toBe(200)
+  const [request] = await upstreamRequests(marker)
+  const children = (request?.body ?? []).map((t) => ({ taskUUID: String(t.taskUUID), webhookURL: String(t.webhookURL) }))
+  return { taskUUID: body.taskUUID, children }
+}
+
+/** What Runware knows of a child: its finished item, as getResponse reports it. */
+async function upstreamItem(childUUID: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 50; i++) {
+    const res = await fetch(`${emulatorUrl()}/v1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_SECRETS.RUNWARE_API_KEY}` },
+      body: JSON.stringify([{ taskType: 'getResponse', taskUUID: childUUID }]),
+    })
+    const item = ((await res.json()) as { data?: Record<string, unknown>[] }).data?.[0]
+    if (item?.status === 'success') {
+      const { status: _status, ...flat } = item
+      return flat
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error('the emulator never finished the child')
+}
+
+const hook = (url: string, body: unknown) =>
+  call(url.slice(BASE.length), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+
+async function task(taskUUID: string) {
+  const { KEY_A } = await import('../secrets')
+  const res = await call(`/v1/tasks/${taskUUID}`, { headers: { authorization: `Bearer ${KEY_A}` } })
+  return (await res.json()) as { data: { status: string; results: Record<string, unknown>[] } }
+}
+
+async function claims(prefix: string): Promise<number> {
+  return (await env.IMAGES.list({ prefix })).objects.length
+}
+
+describe('POST /webhooks/runware', () => {
+  it('refuses a forged token, or a genuine token moved to another result, and changes nothing', async () => {
+    const { taskUUID, children } = await submit(2)
+    const item = await upstreamItem(children[0]!.taskUUID)
+    const forged = children[0]!.webhookURL.replace(/token=[^&]+/, `token=${'x'.repeat(43)}`)
+    const moved = children[1]!.webhookURL.replace(/token=[^&]+/, /token=([^&]+)/.exec(children[0]!.webhookURL)![0])
+    const missing = children[0]!.webhookURL.replace(/\?token=[^&]+/, '')
+    for (const url of [forged, moved, missing]) {
+      const res = await hook(url, item)
+      expect(res.status).toBe(401)
+    }
+    const state = (await task(taskUUID)).data
+    expect(state.status).toBe('processing')
+    expect(state.results).toEqual([])
+    expect(await claims(`state/`)).toBeGreaterThan(0)
+    expect((await env.IMAGES.list({ prefix: `images/` })).objects.filter((o) => o.key.includes(taskUUID))).toEqual([])
+  })
+
+  it('records flat, {data:[…]} and {errors:[…]} bodies once each, whatever the duplicates', async () => {
+    const { taskUUID, children } = await submit(3)
+    const [a, b, c] = children as [Child, Child, Child]
+    const itemA = await upstreamItem(a.taskUUID)
+    const itemB = await upstreamItem(b.taskUUID)
+
+    // The upload never landed (the gateway's host is unreachable here): it copies from imageURL.
+    const flat = await Promise.all([hook(a.webhookURL, itemA), hook(a.webhookURL, itemA), hook(a.webhookURL, itemA)])
+    expect(flat.map((r) => r.status)).toEqual([200, 200, 200])
+    const wrapped = await Promise.all([hook(b.webhookURL, { data: [itemB] }), hook(b.webhookURL, { data: [itemB] })])
+    expect(wrapped.map((r) => r.status)).toEqual([200, 200])
+    expect((await task(taskUUID)).data.status).toBe('processing')
+
+    const failure = { errors: [{ code: 'providerTimeout', message: 'The provider timed out', taskType: 'imageInference', taskUUID: c.taskUUID }] }
+    expect((await hook(c.webhookURL, failure)).status).toBe(200)
+    expect((await hook(c.webhookURL, itemA)).status).toBe(200) // another child's item: ignored
+
+    const final = (await task(taskUUID)).data
+    expect(final.status).toBe('succeeded')
+    expect(final.results.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'failed'])
+    expect(final.results[0]).toMatchObject({ imageUUID: itemA.imageUUID, seed: itemA.seed })
+    expect(final.results[1]).toMatchObject({ imageUUID: itemB.imageUUID, seed: itemB.seed })
+    expect(final.results[2]).toMatchObject({ error: { code: 'providerTimeout' } })
+    // One write-once claim per result, whatever the number of deliveries.
+    const resultClaims = (await env.IMAGES.list({ prefix: 'state/' })).objects.filter((o) => o.key.includes(`${taskUUID}/results/`))
+    expect(resultClaims).toHaveLength(3)
+
+    // A late duplicate after finalization changes nothing.
+    expect((await hook(a.webhookURL, { ...itemA, imageUUID: crypto.randomUUID() })).status).toBe(200)
+    expect((await task(taskUUID)).data.results[0]).toMatchObject({ imageUUID: itemA.imageUUID })
+  })
+})

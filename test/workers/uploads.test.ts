@@ -1,0 +1,61 @@
+/** Worker-mode uploads: signed, typed by magic bytes, size-limited, and written once. */
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { UrlSigner } from '../../src/services/url-signer'
+import { BASE, call, inference, postV1, upstreamRequests } from './helpers'
+
+const JPG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...Array.from({ length: 100 }, () => 7)])
+
+/** Submits an async task and returns the upload URL the gateway gave Runware for result 0. */
+async function uploadUrlForNewTask(): Promise<string> {
+  const marker = `upload-${crypto.randomUUID()}`
+  const res = await postV1([inference({ positivePrompt: `a kite ${marker}`, deliveryMethod: 'async' })])
+  expect(res.status).toBe(200)
+  const [request] = await upstreamRequests(marker)
+  return String(request?.body[0]?.uploadEndpoint)
+}
+
+describe('PUT /uploads', () => {
+  it('gives Runware a gateway upload URL per child, signed and scoped to the image key', async () => {
+    const url = await uploadUrlForNewTask()
+    expect(url).toMatch(/^http:\/\/gateway\.invalid\/uploads\/images\/t[0-9a-f]+\/[0-9a-f-]{36}\/0\.jpg\?exp=\d+&sig=/)
+  })
+
+  it('stores a JPG once, typed from its bytes; a second PUT changes nothing and still answers 2xx', async () => {
+    const url = (await uploadUrlForNewTask()).slice(BASE.length)
+    const first = await call(url, { method: 'PUT', body: JPG, headers: { 'content-length': String(JPG.length) } })
+    expect(first.status).toBe(201)
+    const key = decodeURIComponent(new URL(url, BASE).pathname.slice('/uploads/'.length))
+    const stored = await env.IMAGES.get(key)
+    expect(stored?.httpMetadata?.contentType).toBe('image/jpeg')
+    expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(JPG)
+
+    const other = new Uint8Array([0xff, 0xd8, 0xff, 0xe1, 1, 2, 3])
+    const second = await call(url, { method: 'PUT', body: other })
+    expect(second.status).toBe(200)
+    expect(new Uint8Array(await (await env.IMAGES.get(key))!.arrayBuffer())).toEqual(JPG)
+  })
+
+  it('refuses bytes that are not JPG, PNG or WEBP with 415, storing nothing', async () => {
+    const url = (await uploadUrlForNewTask()).slice(BASE.length)
+    const res = await call(url, { method: 'PUT', body: new TextEncoder().encode('GIF89a not an accepted image') })
+    expect(res.status).toBe(415)
+    const key = decodeURIComponent(new URL(url, BASE).pathname.slice('/uploads/'.length))
+    expect(await env.IMAGES.head(key)).toBeNull()
+  })
+
+  it('refuses a declared size over the limit with 413', async () => {
+    const url = (await uploadUrlForNewTask()).slice(BASE.length)
+    const res = await call(url, { method: 'PUT', body: JPG, headers: { 'content-length': String(64 * 1024 * 1024) } })
+    expect(res.status).toBe(413)
+  })
+
+  it('refuses a forged or expired signature with 403', async () => {
+    const url = new URL((await uploadUrlForNewTask()), BASE)
+    const forged = `${url.pathname}?exp=${url.searchParams.get('exp')}&sig=${'B'.repeat(43)}`
+    expect((await call(forged, { method: 'PUT', body: JPG })).status).toBe(403)
+    const key = url.pathname.slice('/uploads/'.length)
+    const expired = await new UrlSigner(env.SIGNING_SECRET, BASE).uploadUrl(key, 60, Date.now() - 3_600_000)
+    expect((await call(expired.slice(BASE.length), { method: 'PUT', body: JPG })).status).toBe(403)
+  })
+})
