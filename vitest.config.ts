@@ -4,6 +4,8 @@ import { TEST_SECRETS } from './test/secrets.ts'
 
 export default defineConfig({
   test: {
+    // The JSON report is where .ci/run takes vitest's own pass/fail counts from.
+    reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
     projects: [
       {
         // Unit and integration tests inside workerd, with real local KV and R2.
@@ -24,6 +26,8 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
+          // The emulator renders real 2K images; on a 2-core machine under parallel load that takes a while.
+          testTimeout: 30_000,
           globalSetup: ['./test/workers/global-setup.ts'],
         },
       },

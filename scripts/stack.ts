@@ -75,6 +75,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     stdio: options.logTo === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so stopping it also stops workerd, which wrangler starts as a child.
+    detached: true,
   })
   if (options.logTo !== 'inherit') {
     const log = createWriteStream(options.logTo)
@@ -82,11 +84,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     child.stderr?.pipe(log)
   }
   const stop = async () => {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.pid) {
       const exited = new Promise((r) => child.once('exit', r))
-      child.kill('SIGTERM')
+      process.kill(-child.pid, 'SIGTERM')
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
-      if (child.exitCode === null) child.kill('SIGKILL')
+      if (child.exitCode === null) process.kill(-child.pid, 'SIGKILL')
     }
     await emulator.close()
   }

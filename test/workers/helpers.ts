@@ -30,7 +30,7 @@ export async function setFault(rule: Record<string, unknown>): Promise<void> {
 }
 
 /** The upstream requests the emulator received whose JSON contains `match`. */
-export async function upstreamRequests(match: string): Promise<{ auth: string; body: Record<string, unknown>[] }[]> {
+export async function upstreamRequests(match: string): Promise<{ at: string; auth: string; body: Record<string, unknown>[] }[]> {
   return (await fetch(`${emulatorUrl()}/__emulator/requests?match=${encodeURIComponent(match)}`)).json()
 }
 

@@ -21,7 +21,7 @@ async function submit(numberResults: number): Promise<{ taskUUID: string; childr
 
 /** What Runware knows of a child: its finished item, as getResponse reports it. */
 async function upstreamItem(childUUID: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 50; i++) {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
     const res = await fetch(`${emulatorUrl()}/v1`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TEST_SECRETS.RUNWARE_API_KEY}` },

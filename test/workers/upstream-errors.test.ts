@@ -1,0 +1,73 @@
+/** Every upstream failure of runware-api.md maps to a clear client error, and retries are bounded. */
+import { describe, expect, it } from 'vitest'
+import { TEST_SECRETS } from '../secrets'
+import { inference, postV1, setFault, upstreamRequests } from './helpers'
+
+/** A task whose prompt carries a fresh marker, so a fault rule hits only this test. */
+async function withFault(rule: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
+  const marker = `fault-${crypto.randomUUID()}`
+  await setFault({ match: marker, ...rule })
+  const body = inference({ positivePrompt: `a lantern ${marker}`, ...overrides })
+  const res = await postV1([body])
+  return { res, body, attempts: () => upstreamRequests(marker) }
+}
+
+describe('upstream failures', () => {
+  it('passes a Runware 400 through with its code and parameter, for the client’s taskUUID', async () => {
+    const { res, body, attempts } = await withFault({ httpStatus: { code: 400, errorCode: 'invalidParameter' } })
+    expect(res.status).toBe(400)
+    expect(res.json.errors?.[0]).toMatchObject({ code: 'invalidParameter', parameter: 'positivePrompt', taskType: 'imageInference', taskUUID: body.taskUUID })
+    expect(await attempts()).toHaveLength(1)
+  })
+
+  it('answers 402 insufficientCredits when the operator’s Runware balance is empty', async () => {
+    const { res } = await withFault({ httpStatus: { code: 402 } })
+    expect(res.status).toBe(402)
+    expect(res.json.errors?.[0]?.code).toBe('insufficientCredits')
+  })
+
+  it.each([401, 403])('reports a Runware %i as a gateway configuration problem, never leaking the key', async (code) => {
+    const { res, attempts } = await withFault({ httpStatus: { code } })
+    expect(res.status).toBe(502)
+    expect(res.json.errors?.[0]?.code).toBe('upstreamAuthenticationFailed')
+    expect(JSON.stringify(res.json)).not.toContain(TEST_SECRETS.RUNWARE_API_KEY)
+    expect(await attempts()).toHaveLength(1)
+  })
+
+  it('retries a 429 honouring Retry-After, re-sending the same taskUUIDs, then answers 503 with Retry-After', async () => {
+    const { res, attempts } = await withFault({ httpStatus: { code: 429, retryAfterSeconds: 1 } })
+    expect(res.status).toBe(503)
+    expect(res.json.errors?.[0]?.code).toBe('serviceUnavailable')
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    const sent = await attempts()
+    expect(sent).toHaveLength(4)
+    const times = sent.map((r) => new Date(r.at).getTime())
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(950)
+    const uuids = sent.map((r) => r.body.map((t) => t.taskUUID).join())
+    expect(new Set(uuids).size).toBe(1)
+  })
+
+  it('retries 5xx with growing delays and succeeds once the upstream recovers', async () => {
+    const { res, attempts } = await withFault({ httpStatus: { code: 503, times: 2 } })
+    expect(res.status).toBe(200)
+    expect(res.json.data?.[0]?.imageURL).toBeTruthy()
+    const sent = await attempts()
+    expect(sent.length).toBe(3)
+    const times = sent.map((r) => new Date(r.at).getTime())
+    expect(times[2]! - times[1]!).toBeGreaterThan(times[1]! - times[0]!)
+  })
+
+  it('a re-send after a 503 dispatches again with the same child taskUUIDs', async () => {
+    const marker = `resend-${crypto.randomUUID()}`
+    await setFault({ match: marker, httpStatus: { code: 500, times: 4 } })
+    const body = inference({ positivePrompt: `a bell ${marker}`, numberResults: 2 })
+    const first = await postV1([body])
+    expect(first.status).toBe(503)
+    const second = await postV1([body])
+    expect(second.status).toBe(200)
+    expect(second.json.data).toHaveLength(2)
+    const sent = await upstreamRequests(marker)
+    expect(sent).toHaveLength(5)
+    expect(new Set(sent.map((r) => r.body.map((t) => t.taskUUID).join())).size).toBe(1)
+  })
+})
