@@ -1,7 +1,7 @@
 /** Helpers for tests that call the Worker inside workerd. */
 import { exports } from 'cloudflare:workers'
 import { inject } from 'vitest'
-import { KEY_A } from '../secrets'
+import { KEY_A, TEST_SECRETS } from '../secrets'
 
 export interface Envelope {
   data?: Record<string, unknown>[]
@@ -41,3 +41,25 @@ export const inference = (overrides: Record<string, unknown> = {}) => ({
   positivePrompt: 'a quiet harbour at dawn',
   ...overrides,
 })
+
+/** What Runware knows of a child: its finished item, as getResponse reports it. */
+export async function upstreamItem(childUUID: string): Promise<Record<string, unknown>> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    const res = await fetch(`${emulatorUrl()}/v1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_SECRETS.RUNWARE_API_KEY}` },
+      body: JSON.stringify([{ taskType: 'getResponse', taskUUID: childUUID }]),
+    })
+    const item = ((await res.json()) as { data?: Record<string, unknown>[] }).data?.[0]
+    if (item?.status === 'success') {
+      const { status: _status, ...flat } = item
+      return flat
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error('the emulator never finished the child')
+}
+
+export const hook = (url: string, body: unknown) =>
+  call(url.slice(BASE.length), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+

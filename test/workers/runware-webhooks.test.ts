@@ -1,8 +1,7 @@
 /** Runware's webhooks: token-checked, any of the three body shapes, idempotent under duplicates. */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { TEST_SECRETS } from '../secrets'
-import { BASE, call, emulatorUrl, inference, postV1, upstreamRequests } from './helpers'
+import { call, hook, inference, postV1, upstreamItem, upstreamRequests } from './helpers'
 
 interface Child {
   taskUUID: string
@@ -18,27 +17,6 @@ async function submit(numberResults: number): Promise<{ taskUUID: string; childr
   const children = (request?.body ?? []).map((t) => ({ taskUUID: String(t.taskUUID), webhookURL: String(t.webhookURL) }))
   return { taskUUID: body.taskUUID, children }
 }
-
-/** What Runware knows of a child: its finished item, as getResponse reports it. */
-async function upstreamItem(childUUID: string): Promise<Record<string, unknown>> {
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-    const res = await fetch(`${emulatorUrl()}/v1`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TEST_SECRETS.RUNWARE_API_KEY}` },
-      body: JSON.stringify([{ taskType: 'getResponse', taskUUID: childUUID }]),
-    })
-    const item = ((await res.json()) as { data?: Record<string, unknown>[] }).data?.[0]
-    if (item?.status === 'success') {
-      const { status: _status, ...flat } = item
-      return flat
-    }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('the emulator never finished the child')
-}
-
-const hook = (url: string, body: unknown) =>
-  call(url.slice(BASE.length), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 
 async function task(taskUUID: string) {
   const { KEY_A } = await import('../secrets')
