@@ -17,7 +17,7 @@ export default defineConfig({
                 ...TEST_SECRETS,
                 RUNWARE_API_URL: `http://127.0.0.1:${inject<number>('emulatorPort')}/v1`,
                 // Unreachable on purpose: Runware's uploads fail here, so results are copied from imageURL.
-                PUBLIC_BASE_URL: 'http://gateway.invalid',
+                PUBLIC_BASE_URL: 'http://127.0.0.1:1',
                 ENVIRONMENT: 'development',
               },
             },

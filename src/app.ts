@@ -4,7 +4,7 @@ import { cors } from 'hono/cors'
 import type { AppEnv } from './app-env'
 import { errorResponse } from './lib/envelope'
 import { ApiError } from './lib/errors'
-import { readConfig } from './services/config'
+import { ConfigError, readConfig } from './services/config'
 import { fileRoutes } from './routes/files'
 import { healthRoutes } from './routes/health'
 import { withServices } from './routes/middleware'
@@ -18,23 +18,23 @@ export const app = new Hono<AppEnv>()
 
 app.use('*', async (c, next) => {
   const config = readConfig(c.env)
-  const origins = 'CORS_ORIGINS' in config ? config.CORS_ORIGINS : []
+  const origins = config instanceof ConfigError ? [] : config.CORS_ORIGINS
   if (!origins.length) return next()
   return cors({ origin: origins.includes('*') ? '*' : origins, exposeHeaders: ['retry-after', 'content-range', 'etag'] })(c, next)
 })
 
+// Health and the model list work even when the configuration is bad; everything else needs it.
 app.route('/', healthRoutes)
 app.route('/v1/models', modelRoutes)
-app.use('/v1/*', withServices)
-app.use('/v1', withServices)
-app.use('/files/*', withServices)
-app.use('/uploads/*', withServices)
-app.use('/webhooks/*', withServices)
-app.route('/v1', runwareRoutes)
-app.route('/v1/tasks', taskRoutes)
-app.route('/files', fileRoutes)
-app.route('/uploads', uploadRoutes)
-app.route('/webhooks', webhookRoutes)
+
+const api = new Hono<AppEnv>()
+  .use('*', withServices)
+  .route('/v1', runwareRoutes)
+  .route('/v1/tasks', taskRoutes)
+  .route('/files', fileRoutes)
+  .route('/uploads', uploadRoutes)
+  .route('/webhooks', webhookRoutes)
+app.route('/', api)
 
 app.notFound((c) => errorResponse(new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })))
 

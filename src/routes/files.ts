@@ -15,7 +15,8 @@ function span(range: R2Range, size: number): { offset: number; length: number } 
 
 export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
   const url = new URL(c.req.url)
-  const key = decodeURIComponent(url.pathname.slice(PREFIX.length))
+  // Keys are URL-safe by construction; an encoded path simply fails the signature check.
+  const key = url.pathname.slice(PREFIX.length)
   const exp = url.searchParams.get('exp') ?? undefined
   const check = await c.var.services.signer.checkFile(key, exp, url.searchParams.get('sig') ?? undefined)
   if (check !== 'ok') {

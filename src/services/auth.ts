@@ -10,8 +10,8 @@ const tenantOfHash = (hash: string) => `t${hash.slice(0, 24)}`
 function bootstrapTenants(config: Config): Promise<Map<string, string>> {
   let tenants = tenantsByConfig.get(config)
   if (!tenants) {
-    tenants = Promise.all(config.API_KEYS.map(async (key) => [await sha256Hex(key), tenantOfHash(await sha256Hex(key))] as const)).then(
-      (pairs) => new Map(pairs),
+    tenants = Promise.all(config.API_KEYS.map(async (key) => sha256Hex(key))).then(
+      (hashes) => new Map(hashes.map((hash) => [hash, tenantOfHash(hash)])),
     )
     tenantsByConfig.set(config, tenants)
   }

@@ -1,6 +1,6 @@
 /** Builds the services for one request, queue batch or cron run, from bindings and config. */
 import type { Config } from '../schemas/config'
-import { findModel } from '../models/registry'
+import { MODELS } from '../models/registry'
 import { GenerationService } from './generation'
 import { ImageStore } from './image-store'
 import { Presenter } from './presenter'
@@ -23,7 +23,7 @@ export interface Services {
 }
 
 /** The largest image any registered model may produce. */
-const maxImageBytes = (model: string) => findModel(model)?.maxImageBytes ?? 0
+const MAX_IMAGE_BYTES = Math.max(...MODELS.map((m) => m.maxImageBytes))
 
 /** Runware's own hosts, and the configured upstream's: the only places images are copied from. */
 export function copyAllowed(config: Config): (url: URL) => boolean {
@@ -37,7 +37,7 @@ export function buildServices(env: Env, config: Config, baseUrl: string): Servic
   const signer = new UrlSigner(config.SIGNING_SECRET, config.PUBLIC_BASE_URL ?? baseUrl)
   const images = new ImageStore(env.IMAGES)
   const tasks = new TaskStore(env.TASKS, env.IMAGES)
-  const recorder = new ResultRecorder({ tasks, images, maxImageBytes: maxImageBytes('imagineart:1@5'), mayCopyFrom: copyAllowed(config) })
+  const recorder = new ResultRecorder({ tasks, images, maxImageBytes: MAX_IMAGE_BYTES, mayCopyFrom: copyAllowed(config) })
   const presenter = new Presenter(signer, env.IMAGES, config.SIGNED_URL_TTL_SECONDS)
   // Upload URLs need only outlive the task: after its deadline nothing may land.
   const uploadTtl = config.TASK_DEADLINE_SECONDS

@@ -2,6 +2,7 @@
 import { ApiError, type RunwareError } from '../lib/errors'
 import { toBase64 } from '../lib/encoding'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
+import { statusOfFailure } from './upstream-errors'
 import type { UrlSigner } from './url-signer'
 
 export type ClientItem = Record<string, unknown>
@@ -43,7 +44,7 @@ export class Presenter {
   /** The error object for a failed result. */
   error(task: TaskRecord, result: Extract<ResultRecord, { ok: false }>): ApiError {
     const detail: RunwareError = { code: result.code, message: result.message, taskType: 'imageInference', taskUUID: task.taskUUID }
-    return new ApiError(502, detail)
+    return new ApiError(statusOfFailure(result.code), detail)
   }
 
   /** Items for the successes and errors for the failures, in result order. */

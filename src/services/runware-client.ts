@@ -3,14 +3,14 @@
  * errors with bounded backoff. Every attempt re-sends the same body, so the same taskUUIDs.
  */
 import { backoffDelayMs, parseRetryAfterMs, sleep, type BackoffPolicy } from '../lib/retry'
-import { parseUpstreamBody, type UpstreamBody } from '../schemas/upstream'
+import { parseUpstreamBody, type UpstreamBody, type UpstreamError } from '../schemas/upstream'
 
 export type UpstreamResult =
   | ({ kind: 'ok' } & UpstreamBody)
   /** Runware refused the request itself (4xx): not worth retrying. */
   | ({ kind: 'rejected'; status: number } & UpstreamBody)
   /** Still 429/5xx/unreachable after retries; `retryAfterMs` is what to tell the client. */
-  | { kind: 'unavailable'; status: number | null; retryAfterMs: number }
+  | { kind: 'unavailable'; status: number | null; retryAfterMs: number; taskErrors?: UpstreamError[] }
   /** No answer in time: the work may or may not have been accepted. */
   | { kind: 'timeout' }
 
@@ -38,11 +38,13 @@ export class RunwareClient {
     const deadline = Date.now() + budgetMs
     const body = JSON.stringify(tasks)
     let last: UpstreamResult = { kind: 'timeout' }
+    const verdicts: UpstreamError[] = []
     for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
       const remaining = deadline - Date.now()
       if (remaining <= 0) return last
       const { result, retryAfterMs } = await this.attempt(body, remaining)
-      if (result.kind !== 'unavailable') return result
+      if (result.kind !== 'unavailable') return withVerdicts(result, verdicts)
+      verdicts.push(...(result.taskErrors ?? []))
       last = result
       const wait = retryAfterMs ?? backoffDelayMs(this.backoff, attempt)
       // Waiting past the budget helps nobody: hand the delay to the client instead.
@@ -71,8 +73,23 @@ export class RunwareClient {
     if (response.ok) return { result: { kind: 'ok', ...parsed }, retryAfterMs: null }
     if (RETRYABLE.has(response.status)) {
       const retryAfterMs = parseRetryAfterMs(response.headers.get('retry-after'))
-      return { result: { kind: 'unavailable', status: response.status, retryAfterMs: retryAfterMs ?? 0 }, retryAfterMs }
+      const unavailable = { kind: 'unavailable', status: response.status, retryAfterMs: retryAfterMs ?? 0, taskErrors: parsed.errors.filter((e) => e.taskUUID) } as const
+      return { result: unavailable, retryAfterMs }
     }
     return { result: { kind: 'rejected', status: response.status, ...parsed }, retryAfterMs: null }
   }
+}
+
+/**
+ * A 5xx may carry a task's own failure (a failed generation), and the retry then meets only
+ * conflictTaskUUID, because Runware has seen the task. The earlier answer is the verdict:
+ * report it instead of the conflict, so the result is recorded as failed rather than lost.
+ */
+function withVerdicts(result: Exclude<UpstreamResult, { kind: 'unavailable' }>, verdicts: UpstreamError[]): UpstreamResult {
+  if (!verdicts.length || result.kind === 'timeout') return result
+  const conflicted = new Set(result.errors.filter((e) => e.code === 'conflictTaskUUID').map((e) => e.taskUUID))
+  const known = verdicts.filter((v) => conflicted.has(v.taskUUID))
+  if (!known.length) return result
+  if (result.kind === 'rejected' && conflicted.size < result.errors.length) return result
+  return { kind: 'ok', items: result.items, errors: [...known, ...result.errors] }
 }

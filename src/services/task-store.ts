@@ -5,6 +5,7 @@
  * written by two writers: R2's conditional put decides who writes. The KV task key is written
  * once, at finalization; until then reads find the task through its R2 claim.
  */
+import { ApiError } from '../lib/errors'
 import * as keys from '../lib/storage-keys'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 
@@ -20,11 +21,13 @@ export class TaskStore {
   /** Creates the task, or returns the record already claimed under its taskUUID. */
   async create(record: TaskRecord): Promise<'created' | TaskRecord> {
     const key = keys.stateTaskKey(record.tenant, record.taskUUID)
-    const put = await this.bucket.put(key, JSON.stringify(record), WRITE_ONCE)
-    if (put) return 'created'
-    const existing = await this.claimedTask(record.tenant, record.taskUUID)
-    // Deleted between our put and get: treat it as ours to retry rather than as a conflict.
-    return existing ?? 'created'
+    // Twice at most: a claim can vanish between our put and get when a racing dispatch fails.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (await this.bucket.put(key, JSON.stringify(record), WRITE_ONCE)) return 'created'
+      const existing = await this.claimedTask(record.tenant, record.taskUUID)
+      if (existing) return existing
+    }
+    throw new ApiError(503, { code: 'serviceUnavailable', message: 'The task is being retried by another request; retry shortly' }, { 'retry-after': '1' })
   }
 
   /** Forgets a task whose dispatch failed, so a re-send starts it afresh. */

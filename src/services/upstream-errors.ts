@@ -1,5 +1,5 @@
 /** Maps Runware's answers to what the gateway's own clients should see. */
-import { ApiError, type RunwareError } from '../lib/errors'
+import { ApiError, type ErrorStatus, type RunwareError } from '../lib/errors'
 import type { UpstreamError } from '../schemas/upstream'
 import type { UpstreamResult } from './runware-client'
 
@@ -55,3 +55,17 @@ function uniqueErrors(errors: UpstreamError[]): UpstreamError[] {
 }
 
 export const isConflict = (e: UpstreamError) => e.code === 'conflictTaskUUID'
+
+const RESULT_FAILURE_STATUS: Record<string, ErrorStatus> = {
+  contentPolicyViolation: 400,
+  nsfwContentDetected: 400,
+  invalidParameter: 400,
+  unsupportedParameter: 400,
+  incompatibleParameters: 400,
+  insufficientCredits: 402,
+  timeoutProvider: 504,
+  providerTimeout: 504,
+}
+
+/** The HTTP status a failed result stands for: the request's fault, or the provider's. */
+export const statusOfFailure = (code: string): ErrorStatus => RESULT_FAILURE_STATUS[code] ?? 502

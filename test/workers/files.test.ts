@@ -75,6 +75,12 @@ describe('GET /files', () => {
     expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('signatureExpired')
   })
 
+  it('answers 403, not a server error, for a malformed or encoded path', async () => {
+    for (const bad of ['/files/%E0%A4%A?exp=1&sig=x', '/files/images%2Fa?exp=99999999999&sig=abc', '/files/?exp=&sig=']) {
+      expect((await call(bad)).status).toBe(403)
+    }
+  })
+
   it('answers 404 for a signed URL whose object is gone', async () => {
     const res = await call(path(await signer().fileUrl('images/tfiletest/00000000-0000-4000-8000-000000000001/9.png', 600)))
     expect(res.status).toBe(404)

@@ -8,7 +8,8 @@ export interface Envelope {
   errors?: Record<string, unknown>[]
 }
 
-export const BASE = 'http://gateway.invalid'
+/** PUBLIC_BASE_URL in the workers project: refused at once, so Runware's uploads and webhooks fail fast. */
+export const BASE = 'http://127.0.0.1:1'
 
 export async function call(path: string, init: RequestInit = {}): Promise<Response> {
   return exports.default.fetch(`${BASE}${path}`, init)

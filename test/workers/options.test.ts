@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { app } from '../../src/app'
 import { imagineArt15 } from '../../src/models/imagineart-1-5'
 import { KEY_A } from '../secrets'
-import { call, hook, inference, postV1, setFault, upstreamItem, upstreamRequests } from './helpers'
+import { BASE, call, hook, inference, postV1, setFault, upstreamItem, upstreamRequests } from './helpers'
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47]
 const bytesOf = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))
@@ -64,7 +64,7 @@ describe('imageInference options', () => {
     await setFault({ match: marker, latencyMs: 2500 })
     const body = inference({ positivePrompt: `a glacier ${marker}` })
     const quick = { ...env, SYNC_TIMEOUT_SECONDS: '1' }
-    const res = await app.fetch(new Request('http://gateway.invalid/v1', { method: 'POST', headers: { authorization: `Bearer ${KEY_A}` }, body: JSON.stringify([body]) }), quick, createExecutionContext())
+    const res = await app.fetch(new Request(`${BASE}/v1`, { method: 'POST', headers: { authorization: `Bearer ${KEY_A}` }, body: JSON.stringify([body]) }), quick, createExecutionContext())
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ data: [{ taskType: 'imageInference', taskUUID: body.taskUUID, status: 'processing' }] })
 

@@ -18,7 +18,7 @@ async function uploadUrlForNewTask(): Promise<string> {
 describe('PUT /uploads', () => {
   it('gives Runware a gateway upload URL per child, signed and scoped to the image key', async () => {
     const url = await uploadUrlForNewTask()
-    expect(url).toMatch(/^http:\/\/gateway\.invalid\/uploads\/images\/t[0-9a-f]+\/[0-9a-f-]{36}\/0\.jpg\?exp=\d+&sig=/)
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:1\/uploads\/images\/t[0-9a-f]+\/[0-9a-f-]{36}\/0\.jpg\?exp=\d+&sig=/)
   })
 
   it('stores a JPG once, typed from its bytes; a second PUT changes nothing and still answers 2xx', async () => {

@@ -1,7 +1,7 @@
 /** Every upstream failure of runware-api.md maps to a clear client error, and retries are bounded. */
 import { describe, expect, it } from 'vitest'
-import { TEST_SECRETS } from '../secrets'
-import { inference, postV1, setFault, upstreamRequests } from './helpers'
+import { KEY_A, TEST_SECRETS } from '../secrets'
+import { call, inference, postV1, setFault, upstreamRequests } from './helpers'
 
 /** A task whose prompt carries a fresh marker, so a fault rule hits only this test. */
 async function withFault(rule: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
@@ -69,5 +69,19 @@ describe('upstream failures', () => {
     const sent = await upstreamRequests(marker)
     expect(sent).toHaveLength(5)
     expect(new Set(sent.map((r) => r.body.map((t) => t.taskUUID).join())).size).toBe(1)
+  })
+})
+
+describe('failed generations', () => {
+  it('reports each failed result as an error beside the successes, and fails a task whose results all failed', async () => {
+    const { res, body } = await withFault({ failGenerationRate: 1 }, { numberResults: 2 })
+    expect(res.status).toBe(502)
+    expect(res.json.data).toBeUndefined()
+    expect(res.json.errors).toHaveLength(2)
+    for (const e of res.json.errors!) expect(e).toMatchObject({ code: 'internalServerError', taskType: 'imageInference', taskUUID: body.taskUUID })
+    const task = await call(`/v1/tasks/${body.taskUUID}`, { headers: { authorization: `Bearer ${KEY_A}` } })
+    const data = ((await task.json()) as { data: { status: string; results: { status: string }[] } }).data
+    expect(data.status).toBe('failed')
+    expect(data.results.map((r) => r.status)).toEqual(['failed', 'failed'])
   })
 })
