@@ -1,4 +1,4 @@
-/** GET/HEAD /files/{key}?exp&sig — signed, streamed image delivery from R2. */
+/** GET/HEAD /files/{key}?exp&sig — signed, streamed image delivery from R2 and the edge cache. */
 import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
@@ -26,39 +26,45 @@ export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
     })
   }
 
-  const headers = c.req.raw.headers
-  const bucket = c.env.IMAGES
+  const request = c.req.raw.headers
   // Hono runs GET handlers for HEAD; skip the body read then.
   const isHead = c.req.raw.method === 'HEAD'
+  const ranged = request.has('range')
+  // Never cacheable past the signature's expiry.
+  const headers = new Headers({ 'cache-control': `private, max-age=${Math.max(0, Number(exp) - Math.floor(Date.now() / 1000))}`, 'accept-ranges': 'bytes' })
+  const respond = (etag: string, status: number, body: ReadableStream | null, meta: Record<string, string>) => {
+    headers.set('etag', etag)
+    for (const [name, value] of Object.entries(meta)) headers.set(name, value)
+    const notModified = request.get('if-none-match')?.split(/\s*,\s*/).includes(etag)
+    if (notModified) {
+      void body?.cancel()
+      return new Response(null, { status: 304, headers })
+    }
+    return new Response(isHead ? null : body, { status, headers })
+  }
+
+  const { cache } = c.var.services
+  const hit = isHead || ranged ? undefined : await cache.match(key)
+  if (hit) {
+    const type = hit.headers.get('content-type') ?? 'application/octet-stream'
+    return respond(hit.headers.get('etag') ?? '', 200, hit.body, { 'content-type': type, 'content-length': hit.headers.get('content-length') ?? '' })
+  }
+
+  // Only If-None-Match is passed on, so a body-less answer from R2 always means 304.
+  const ifNoneMatch = request.get('if-none-match')
+  const onlyIf = ifNoneMatch ? new Headers({ 'if-none-match': ifNoneMatch }) : undefined
   let object: R2Object | R2ObjectBody | null
   try {
-    object = isHead ? await bucket.head(key) : await bucket.get(key, { onlyIf: headers, range: headers.has('range') ? headers : undefined })
+    object = isHead ? await c.env.IMAGES.head(key) : await c.env.IMAGES.get(key, { onlyIf, range: ranged ? request : undefined })
   } catch {
     throw new ApiError(416, { code: 'invalidRange', message: 'The Range header cannot be satisfied' })
   }
   if (!object) throw new ApiError(404, { code: 'imageNotFound', message: 'No image at this URL' })
-
-  const maxAge = Math.max(0, Number(exp) - Math.floor(Date.now() / 1000))
-  const out = new Headers({
-    etag: object.httpEtag,
-    'content-type': object.httpMetadata?.contentType ?? 'application/octet-stream',
-    // Never cacheable past the signature's expiry.
-    'cache-control': `private, max-age=${maxAge}`,
-    'accept-ranges': 'bytes',
-  })
-  const notModified = headers.get('if-none-match')?.split(/\s*,\s*/).includes(object.httpEtag)
-  if (notModified || (!isHead && !('body' in object))) return new Response(null, { status: 304, headers: out })
-  if (isHead || !('body' in object)) {
-    out.set('content-length', String(object.size))
-    return new Response(null, { status: 200, headers: out })
-  }
+  const meta = { 'content-type': object.httpMetadata?.contentType ?? 'application/octet-stream', 'content-length': String(object.size) }
+  if (isHead || !('body' in object)) return respond(object.httpEtag, 200, null, meta)
+  const body = object as R2ObjectBody
   // R2 reports a range on every read; only a requested one makes a 206.
-  if (!object.range || !headers.has('range')) {
-    out.set('content-length', String(object.size))
-    return new Response((object as R2ObjectBody).body, { status: 200, headers: out })
-  }
-  const { offset, length } = span(object.range, object.size)
-  out.set('content-range', `bytes ${offset}-${offset + length - 1}/${object.size}`)
-  out.set('content-length', String(length))
-  return new Response((object as R2ObjectBody).body, { status: 206, headers: out })
+  if (!ranged || !body.range) return respond(body.httpEtag, 200, cache.fill(key, body, (p) => c.executionCtx.waitUntil(p)), meta)
+  const { offset, length } = span(body.range, body.size)
+  return respond(body.httpEtag, 206, body.body, { ...meta, 'content-range': `bytes ${offset}-${offset + length - 1}/${body.size}`, 'content-length': String(length) })
 })

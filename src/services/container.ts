@@ -2,6 +2,7 @@
 import type { Config } from '../schemas/config'
 import { MODELS } from '../models/registry'
 import { GenerationService } from './generation'
+import { ImageCache } from './image-cache'
 import { ImageStore } from './image-store'
 import { Presenter } from './presenter'
 import { presignR2Put } from './r2-presign'
@@ -15,6 +16,7 @@ export interface Services {
   config: Config
   signer: UrlSigner
   images: ImageStore
+  cache: ImageCache
   tasks: TaskStore
   recorder: ResultRecorder
   presenter: Presenter
@@ -62,5 +64,5 @@ export function buildServices(env: Env, config: Config, baseUrl: string): Servic
     uploadUrl,
     syncTimeoutSeconds: config.SYNC_TIMEOUT_SECONDS,
   })
-  return { config, signer, images, tasks, recorder, presenter, generation, view: new TaskView(tasks, presenter) }
+  return { config, signer, images, cache: new ImageCache(caches.default), tasks, recorder, presenter, generation, view: new TaskView(tasks, presenter) }
 }

@@ -89,13 +89,17 @@ export class ImageStore {
     return stored ? 'stored' : 'exists'
   }
 
-  /** Deletes every object under `prefix`, a page at a time. */
-  async deletePrefix(prefix: string): Promise<void> {
+  /** Deletes every object under `prefix`, a page at a time, and returns their keys. */
+  async deletePrefix(prefix: string): Promise<string[]> {
+    const deleted: string[] = []
     let cursor: string | undefined
     do {
       const page = await this.bucket.list({ prefix, cursor })
-      if (page.objects.length) await this.bucket.delete(page.objects.map((o) => o.key))
+      const keys = page.objects.map((o) => o.key)
+      if (keys.length) await this.bucket.delete(keys)
+      deleted.push(...keys)
       cursor = page.truncated ? page.cursor : undefined
     } while (cursor)
+    return deleted
   }
 }

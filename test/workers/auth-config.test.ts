@@ -49,10 +49,13 @@ describe('tenancy and deletion', () => {
     expect((await as(KEY_B)).status).toBe(404)
     expect((await as(KEY_B, 'DELETE')).status).toBe(404)
     expect((await as(KEY_A)).status).toBe(200)
+    const image = new URL(imageURL).pathname + new URL(imageURL).search
+    expect((await (await call(image)).arrayBuffer()).byteLength).toBeGreaterThan(0) // now in the edge cache too
+    await new Promise((r) => setTimeout(r, 50))
 
     expect((await as(KEY_A, 'DELETE')).status).toBe(200)
     expect((await as(KEY_A)).status).toBe(404)
-    expect((await call(new URL(imageURL).pathname + new URL(imageURL).search)).status).toBe(404)
+    expect((await call(image)).status).toBe(404)
     const reuse = await postV1([body])
     expect(reuse.status).toBe(409)
     expect(reuse.json.errors?.[0]?.code).toBe('conflictTaskUUID')

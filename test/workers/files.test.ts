@@ -81,6 +81,24 @@ describe('GET /files', () => {
     }
   })
 
+  it('serves repeat reads from the edge cache, keyed by object, whatever the signature', async () => {
+    const key = 'images/tfiletest/00000000-0000-4000-8000-000000000002/0.png'
+    await env.IMAGES.put(key, PNG, { httpMetadata: { contentType: 'image/png' } })
+    const first = await call(path(await signer().fileUrl(key, 600)))
+    expect(first.status).toBe(200)
+    await first.arrayBuffer()
+    await new Promise((r) => setTimeout(r, 50)) // the cache fill runs after the response
+    // Gone from R2 behind the gateway's back: only the edge cache can still answer.
+    await env.IMAGES.delete(key)
+    const again = await call(path(await signer().fileUrl(key, 3600)))
+    expect(again.status).toBe(200)
+    expect(again.headers.get('content-type')).toBe('image/png')
+    expect(new Uint8Array(await again.arrayBuffer())).toEqual(PNG)
+    expect(Number(/max-age=(\d+)/.exec(again.headers.get('cache-control') ?? '')?.[1])).toBeGreaterThan(600)
+    const revalidate = await call(path(await signer().fileUrl(key, 600)), { headers: { 'if-none-match': again.headers.get('etag') ?? '' } })
+    expect(revalidate.status).toBe(304)
+  })
+
   it('answers 404 for a signed URL whose object is gone', async () => {
     const res = await call(path(await signer().fileUrl('images/tfiletest/00000000-0000-4000-8000-000000000001/9.png', 600)))
     expect(res.status).toBe(404)
