@@ -117,3 +117,21 @@ describe('secrets', () => {
     }
   })
 })
+
+describe('CORS', () => {
+  it('answers preflights only for the configured origins', async () => {
+    const withCors = { ...env, CORS_ORIGINS: 'https://app.example' }
+    const preflight = (origin: string) =>
+      app.fetch(
+        new Request('http://gw/v1', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } }),
+        withCors,
+        createExecutionContext(),
+      )
+    const allowed = await preflight('https://app.example')
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    const other = await preflight('https://evil.example')
+    expect(other.headers.get('access-control-allow-origin')).toBeNull()
+    const none = await call('/v1', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } })
+    expect(none.headers.get('access-control-allow-origin')).toBeNull()
+  })
+})
