@@ -1,56 +1,56 @@
 /** Fault injection rules, so tests can make the emulator misbehave the way Runware can. */
-import { randomUUID } from 'node:crypto';
-import type { ApiError } from './types.ts';
+import { randomUUID } from 'node:crypto'
+import type { ApiError } from './types.ts'
 
 /** Makes a whole `POST /v1` request answer with an error status. */
 export interface HttpStatusFault {
   /** 400 | 401 | 402 | 403 | 429 | 500 | 503 | 504 (any 4xx/5xx works). */
-  code: number;
+  code: number
   /** How many requests it hits before it stops; default unlimited. */
-  times?: number;
+  times?: number
   /** Probability 0..1 that a matching request is hit; default 1. */
-  rate?: number;
+  rate?: number
   /** Sets a Retry-After header. */
-  retryAfterSeconds?: number;
+  retryAfterSeconds?: number
   /** Overrides the Runware error code chosen from the status. */
-  errorCode?: string;
+  errorCode?: string
 }
 
 /** One fault rule; a task uses the most recently added rule that matches it. */
 export interface FaultRule {
   /** Applies only to imageInference tasks whose positivePrompt contains this; absent = every task. */
-  match?: string;
+  match?: string
   /** Simulated generation time per result. */
-  latencyMs?: number;
-  httpStatus?: HttpStatusFault;
+  latencyMs?: number
+  httpStatus?: HttpStatusFault
   /** Sends each webhook this many times, concurrently; default 1. */
-  webhookCopies?: number;
+  webhookCopies?: number
   /** Probability that a webhook is never sent. */
-  dropWebhookRate?: number;
+  dropWebhookRate?: number
   /** Delay before a webhook's first attempt. */
-  webhookDelayMs?: number;
+  webhookDelayMs?: number
   /** Probability that an upload fails (the PUT is not made). */
-  failUploadRate?: number;
+  failUploadRate?: number
   /** Probability that a result fails to generate. */
-  failGenerationRate?: number;
+  failGenerationRate?: number
   /** Leaves imageURL out of URL results (Runware's behaviour with uploadEndpoint is undocumented). */
-  omitImageURL?: boolean;
+  omitImageURL?: boolean
   /** Sends this Content-Type on the upload PUT; by default none is sent. */
-  uploadContentType?: string;
+  uploadContentType?: string
 }
 
 /** What a rule is matched against: the task's type and, for imageInference, its prompt. */
 export interface FaultTarget {
-  taskType: string;
-  taskUUID?: string;
-  positivePrompt?: string;
+  taskType: string
+  taskUUID?: string
+  positivePrompt?: string
 }
 
 /** A decided HTTP fault: status, headers and the Runware-style error body. */
 export interface HttpFaultHit {
-  status: number;
-  headers: Record<string, string>;
-  error: ApiError;
+  status: number
+  headers: Record<string, string>
+  error: ApiError
 }
 
 const DEFAULT_CODES: Record<number, string> = {
@@ -62,45 +62,45 @@ const DEFAULT_CODES: Record<number, string> = {
   500: 'internalServerError',
   503: 'serviceUnavailable',
   504: 'timeoutProvider',
-};
+}
 
 /** True with probability `rate`; an absent rate never applies. */
-export const roll = (rate: number | undefined): boolean => rate !== undefined && rate > 0 && Math.random() < rate;
+export const roll = (rate: number | undefined): boolean => rate !== undefined && rate > 0 && Math.random() < rate
 
 interface ActiveRule {
-  id: string;
-  rule: FaultRule;
+  id: string
+  rule: FaultRule
   /** Hits left for httpStatus; Infinity when `times` is absent. */
-  httpLeft: number;
+  httpLeft: number
 }
 
 /** The active fault rules, newest last. */
 export class FaultSet {
-  private rules: ActiveRule[] = [];
+  private rules: ActiveRule[] = []
 
   /** Adds a rule and returns its id. */
   add(rule: FaultRule): string {
-    const id = randomUUID();
-    this.rules.push({ id, rule, httpLeft: rule.httpStatus?.times ?? Number.POSITIVE_INFINITY });
-    return id;
+    const id = randomUUID()
+    this.rules.push({ id, rule, httpLeft: rule.httpStatus?.times ?? Number.POSITIVE_INFINITY })
+    return id
   }
 
   clear(): void {
-    this.rules = [];
+    this.rules = []
   }
 
   /** The most recently added rule that matches the target, if any. */
   forTask(target: FaultTarget): FaultRule | undefined {
-    return this.activeFor(target)?.rule;
+    return this.activeFor(target)?.rule
   }
 
   /** Decides whether this request is answered by an httpStatus fault, consuming one hit. */
   httpFault(targets: readonly FaultTarget[]): HttpFaultHit | undefined {
     for (const target of targets) {
-      const active = this.activeFor(target);
-      const fault = active?.rule.httpStatus;
-      if (!active || !fault || active.httpLeft <= 0 || !roll(fault.rate ?? 1)) continue;
-      active.httpLeft -= 1;
+      const active = this.activeFor(target)
+      const fault = active?.rule.httpStatus
+      if (!active || !fault || active.httpLeft <= 0 || !roll(fault.rate ?? 1)) continue
+      active.httpLeft -= 1
       return {
         status: fault.code,
         headers: fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {},
@@ -112,41 +112,43 @@ export class FaultSet {
           taskType: target.taskType,
           ...(target.taskUUID !== undefined ? { taskUUID: target.taskUUID } : {}),
         },
-      };
+      }
     }
-    return undefined;
+    return undefined
   }
 
   private activeFor(target: FaultTarget): ActiveRule | undefined {
     for (let i = this.rules.length - 1; i >= 0; i -= 1) {
-      const active = this.rules[i];
-      if (active && matches(active.rule, target)) return active;
+      const active = this.rules[i]
+      if (active && matches(active.rule, target)) return active
     }
-    return undefined;
+    return undefined
   }
 }
 
 function matches(rule: FaultRule, target: FaultTarget): boolean {
-  if (rule.match === undefined) return true;
-  return target.taskType === 'imageInference' && (target.positivePrompt ?? '').includes(rule.match);
+  if (rule.match === undefined) return true
+  return target.taskType === 'imageInference' && (target.positivePrompt ?? '').includes(rule.match)
 }
 
 /** Parses an untrusted FaultRule from the HTTP control endpoint; returns an error message when bad. */
 export function parseFaultRule(value: unknown): FaultRule | string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a FaultRule must be a JSON object';
-  const rule = value as Record<string, unknown>;
-  const numbers = ['latencyMs', 'webhookCopies', 'dropWebhookRate', 'webhookDelayMs', 'failUploadRate', 'failGenerationRate'];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a FaultRule must be a JSON object'
+  const rule = value as Record<string, unknown>
+  const numbers = ['latencyMs', 'webhookCopies', 'dropWebhookRate', 'webhookDelayMs', 'failUploadRate', 'failGenerationRate']
   for (const key of numbers) {
-    if (rule[key] !== undefined && (typeof rule[key] !== 'number' || (rule[key] as number) < 0)) return `${key} must be a non-negative number`;
+    if (rule[key] !== undefined && (typeof rule[key] !== 'number' || (rule[key] as number) < 0))
+      return `${key} must be a non-negative number`
   }
-  if (rule.match !== undefined && typeof rule.match !== 'string') return 'match must be a string';
-  if (rule.uploadContentType !== undefined && typeof rule.uploadContentType !== 'string') return 'uploadContentType must be a string';
-  if (rule.omitImageURL !== undefined && typeof rule.omitImageURL !== 'boolean') return 'omitImageURL must be a boolean';
-  const http = rule.httpStatus;
+  if (rule.match !== undefined && typeof rule.match !== 'string') return 'match must be a string'
+  if (rule.uploadContentType !== undefined && typeof rule.uploadContentType !== 'string') return 'uploadContentType must be a string'
+  if (rule.omitImageURL !== undefined && typeof rule.omitImageURL !== 'boolean') return 'omitImageURL must be a boolean'
+  const http = rule.httpStatus
   if (http !== undefined) {
-    if (typeof http !== 'object' || http === null) return 'httpStatus must be an object';
-    const { code } = http as Record<string, unknown>;
-    if (typeof code !== 'number' || !Number.isInteger(code) || code < 400 || code > 599) return 'httpStatus.code must be a 4xx or 5xx status';
+    if (typeof http !== 'object' || http === null) return 'httpStatus must be an object'
+    const { code } = http as Record<string, unknown>
+    if (typeof code !== 'number' || !Number.isInteger(code) || code < 400 || code > 599)
+      return 'httpStatus.code must be a 4xx or 5xx status'
   }
-  return rule as FaultRule;
+  return rule as FaultRule
 }

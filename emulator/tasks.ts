@@ -1,126 +1,133 @@
 /** Runs imageInference tasks and remembers them for getResponse and conflictTaskUUID. */
-import { randomInt, randomUUID } from 'node:crypto';
-import type { Delivery } from './delivery.ts';
-import { roll, type FaultRule } from './faults.ts';
-import { EXTENSIONS, MIME_TYPES, renderImage, type ImageStore } from './images.ts';
-import type { ApiError, ImageTask, Log, ResultItem } from './types.ts';
-import { Background, sleep } from './util.ts';
+import { randomInt, randomUUID } from 'node:crypto'
+import type { Delivery } from './delivery.ts'
+import { roll, type FaultRule } from './faults.ts'
+import { EXTENSIONS, MIME_TYPES, renderImage, type ImageStore } from './images.ts'
+import type { ApiError, ImageTask, Log, ResultItem } from './types.ts'
+import { Background, sleep } from './util.ts'
 
-const COST_PER_IMAGE_USD = 0.03;
+const COST_PER_IMAGE_USD = 0.03
 // Records are small (images live in ImageStore); the bound only guards a long-running dev server.
-const KEPT_TASKS = 10_000;
+const KEPT_TASKS = 10_000
 
 interface TaskRecord {
-  expected: number;
-  items: ResultItem[];
-  errors: ApiError[];
+  expected: number
+  items: ResultItem[]
+  errors: ApiError[]
 }
 
 /** What getResponse reports for one task. */
 export interface TaskStatus {
-  data: (ResultItem & { status: 'success' } | { taskType: 'imageInference'; taskUUID: string; status: 'processing' })[];
-  errors: ApiError[];
+  data: ((ResultItem & { status: 'success' }) | { taskType: 'imageInference'; taskUUID: string; status: 'processing' })[]
+  errors: ApiError[]
 }
 
 export interface TaskEngineDeps {
-  images: ImageStore;
-  delivery: Delivery;
+  images: ImageStore
+  delivery: Delivery
   /** The emulator's own base URL, for imageURL. */
-  baseUrl: () => string;
-  signal: AbortSignal;
-  log: Log;
+  baseUrl: () => string
+  signal: AbortSignal
+  log: Log
 }
 
 /** Owns every accepted task: generation, result records and per-UUID run counts. */
 export class TaskEngine {
-  private readonly records = new Map<string, TaskRecord>();
-  readonly generations = new Map<string, number>();
-  private readonly background: Background;
+  private readonly records = new Map<string, TaskRecord>()
+  readonly generations = new Map<string, number>()
+  private readonly background: Background
 
   constructor(private readonly deps: TaskEngineDeps) {
-    this.background = new Background((error) => deps.log(`task error: ${String(error)}`));
+    this.background = new Background((error) => deps.log(`task error: ${String(error)}`))
   }
 
   /** True if this taskUUID was already accepted (a reuse is a conflict). */
   has(taskUUID: string): boolean {
-    return this.records.has(taskUUID);
+    return this.records.has(taskUUID)
   }
 
   /** Accepts a task and runs it; the promise settles when every result is generated and uploaded. */
   start(task: ImageTask, rule: FaultRule | undefined): Promise<void> {
-    const record: TaskRecord = { expected: task.numberResults, items: [], errors: [] };
-    this.records.set(task.taskUUID, record);
+    const record: TaskRecord = { expected: task.numberResults, items: [], errors: [] }
+    this.records.set(task.taskUUID, record)
     for (const oldest of this.records.keys()) {
-      if (this.records.size <= KEPT_TASKS) break;
-      this.records.delete(oldest);
+      if (this.records.size <= KEPT_TASKS) break
+      this.records.delete(oldest)
     }
-    this.generations.set(task.taskUUID, (this.generations.get(task.taskUUID) ?? 0) + 1);
-    const results = Array.from({ length: task.numberResults }, (_, i) => this.runOne(task, rule, i, record));
-    const all = Promise.all(results).then(() => undefined);
+    this.generations.set(task.taskUUID, (this.generations.get(task.taskUUID) ?? 0) + 1)
+    const results = Array.from({ length: task.numberResults }, (_, i) => this.runOne(task, rule, i, record))
+    const all = Promise.all(results).then(() => undefined)
     // Tracked so close() can wait for async tasks that nobody awaits.
-    this.background.run(all);
-    return all;
+    this.background.run(all)
+    return all
   }
 
   /** The task's results so far, as `data` items and `errors`, or undefined if unknown. */
   results(taskUUID: string): { items: ResultItem[]; errors: ApiError[] } | undefined {
-    const record = this.records.get(taskUUID);
-    return record && { items: [...record.items], errors: [...record.errors] };
+    const record = this.records.get(taskUUID)
+    return record && { items: [...record.items], errors: [...record.errors] }
   }
 
   /** The getResponse view of a task, or undefined if unknown. */
   status(taskUUID: string): TaskStatus | undefined {
-    const record = this.records.get(taskUUID);
-    if (!record) return undefined;
-    const data: TaskStatus['data'] = record.items.map((item) => ({ ...item, status: 'success' as const }));
+    const record = this.records.get(taskUUID)
+    if (!record) return undefined
+    const data: TaskStatus['data'] = record.items.map((item) => ({ ...item, status: 'success' as const }))
     if (record.items.length + record.errors.length < record.expected) {
-      data.push({ taskType: 'imageInference', taskUUID, status: 'processing' });
+      data.push({ taskType: 'imageInference', taskUUID, status: 'processing' })
     }
-    return { data, errors: record.errors.map((error) => ({ ...error, status: 'error' as const })) };
+    return { data, errors: record.errors.map((error) => ({ ...error, status: 'error' as const })) }
   }
 
   drain(): Promise<void> {
-    return this.background.drain();
+    return this.background.drain()
   }
 
   private async runOne(task: ImageTask, rule: FaultRule | undefined, index: number, record: TaskRecord): Promise<void> {
-    const { delivery, images, signal } = this.deps;
-    await sleep(rule?.latencyMs ?? 0, signal);
-    const seed = task.seed !== undefined ? task.seed + index : randomInt(2 ** 31);
-    let bytes: Buffer;
+    const { delivery, images, signal } = this.deps
+    await sleep(rule?.latencyMs ?? 0, signal)
+    const seed = task.seed !== undefined ? task.seed + index : randomInt(2 ** 31)
+    let bytes: Buffer
     try {
-      if (signal.aborted) throw new Error('emulator shutting down');
-      if (roll(rule?.failGenerationRate)) throw new Error('injected generation failure');
+      if (signal.aborted) throw new Error('emulator shutting down')
+      if (roll(rule?.failGenerationRate)) throw new Error('injected generation failure')
       bytes = await renderImage({
-        prompt: task.positivePrompt, seed, width: task.width, height: task.height,
-        format: task.outputFormat, quality: task.outputQuality,
-      });
+        prompt: task.positivePrompt,
+        seed,
+        width: task.width,
+        height: task.height,
+        format: task.outputFormat,
+        quality: task.outputQuality,
+      })
     } catch (error) {
       const failure: ApiError = {
         code: 'internalServerError',
         message: `Image generation failed: ${error instanceof Error ? error.message : String(error)}.`,
         taskType: 'imageInference',
         taskUUID: task.taskUUID,
-      };
-      record.errors.push(failure);
-      if (task.webhookURL) delivery.webhook(task.webhookURL, { errors: [failure] }, rule);
-      return;
+      }
+      record.errors.push(failure)
+      if (task.webhookURL) delivery.webhook(task.webhookURL, { errors: [failure] }, rule)
+      return
     }
-    const imageUUID = randomUUID();
-    images.put(imageUUID, { bytes, format: task.outputFormat });
-    if (task.uploadEndpoint) await delivery.upload(task.uploadEndpoint, bytes, rule);
-    const item = this.item(task, rule, imageUUID, seed, bytes);
-    record.items.push(item);
-    if (task.webhookURL) delivery.webhook(task.webhookURL, item, rule);
+    const imageUUID = randomUUID()
+    images.put(imageUUID, { bytes, format: task.outputFormat })
+    if (task.uploadEndpoint) await delivery.upload(task.uploadEndpoint, bytes, rule)
+    const item = this.item(task, rule, imageUUID, seed, bytes)
+    record.items.push(item)
+    if (task.webhookURL) delivery.webhook(task.webhookURL, item, rule)
   }
 
   private item(task: ImageTask, rule: FaultRule | undefined, imageUUID: string, seed: number, bytes: Buffer): ResultItem {
-    const base64 = (): string => bytes.toString('base64');
+    const base64 = (): string => bytes.toString('base64')
     const output =
-      task.outputType === 'base64Data' ? { imageBase64Data: base64() }
-      : task.outputType === 'dataURI' ? { imageDataURI: `data:${MIME_TYPES[task.outputFormat]};base64,${base64()}` }
-      : rule?.omitImageURL ? {}
-      : { imageURL: `${this.deps.baseUrl()}/images/${imageUUID}.${EXTENSIONS[task.outputFormat]}` };
+      task.outputType === 'base64Data'
+        ? { imageBase64Data: base64() }
+        : task.outputType === 'dataURI'
+          ? { imageDataURI: `data:${MIME_TYPES[task.outputFormat]};base64,${base64()}` }
+          : rule?.omitImageURL
+            ? {}
+            : { imageURL: `${this.deps.baseUrl()}/images/${imageUUID}.${EXTENSIONS[task.outputFormat]}` }
     return {
       taskType: 'imageInference',
       taskUUID: task.taskUUID,
@@ -129,6 +136,6 @@ export class TaskEngine {
       seed,
       ...(task.includeCost ? { cost: COST_PER_IMAGE_USD } : {}),
       ...(task.checkContent ? { NSFWContent: false } : {}),
-    };
+    }
   }
 }

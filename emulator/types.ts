@@ -2,64 +2,64 @@
 
 /** A Runware-style error, as it appears in an `errors` array. */
 export interface ApiError {
-  code: string;
-  message: string;
+  code: string
+  message: string
   /** An array when a constraint spans several fields (width × height), as Runware does. */
-  parameter?: string | string[];
-  taskType?: string;
-  taskUUID?: string;
-  allowedValues?: readonly (string | number)[];
+  parameter?: string | string[]
+  taskType?: string
+  taskUUID?: string
+  allowedValues?: readonly (string | number)[]
   /** Only on getResponse answers. */
-  status?: 'error';
+  status?: 'error'
 }
 
-export type OutputType = 'URL' | 'base64Data' | 'dataURI';
-export type OutputFormat = 'JPG' | 'PNG' | 'WEBP';
-export type DeliveryMethod = 'sync' | 'async';
+export type OutputType = 'URL' | 'base64Data' | 'dataURI'
+export type OutputFormat = 'JPG' | 'PNG' | 'WEBP'
+export type DeliveryMethod = 'sync' | 'async'
 
 /** A validated imageInference task with every default filled in. */
 export interface ImageTask {
-  taskUUID: string;
-  positivePrompt: string;
-  width: number;
-  height: number;
-  outputType: OutputType;
-  outputFormat: OutputFormat;
-  outputQuality: number;
-  numberResults: number;
-  seed?: number;
-  deliveryMethod: DeliveryMethod;
-  webhookURL?: string;
-  uploadEndpoint?: string;
-  includeCost: boolean;
+  taskUUID: string
+  positivePrompt: string
+  width: number
+  height: number
+  outputType: OutputType
+  outputFormat: OutputFormat
+  outputQuality: number
+  numberResults: number
+  seed?: number
+  deliveryMethod: DeliveryMethod
+  webhookURL?: string
+  uploadEndpoint?: string
+  includeCost: boolean
   /** True when safety.checkContent or checkNSFW asked for a safety check. */
-  checkContent: boolean;
+  checkContent: boolean
 }
 
 /** One generated image, exactly as sent in `data` and to webhooks. */
 export interface ResultItem {
-  taskType: 'imageInference';
-  taskUUID: string;
-  imageUUID: string;
-  imageURL?: string;
-  imageBase64Data?: string;
-  imageDataURI?: string;
-  seed: number;
-  cost?: number;
-  NSFWContent?: boolean;
+  taskType: 'imageInference'
+  taskUUID: string
+  imageUUID: string
+  imageURL?: string
+  imageBase64Data?: string
+  imageDataURI?: string
+  seed: number
+  cost?: number
+  NSFWContent?: boolean
 }
 
 /** Counters exposed by `GET /__emulator/stats`. */
 export interface Stats {
   /** POST /v1 requests received, whatever their outcome. */
-  requests: number;
+  requests: number
   /** How many times each taskUUID was accepted and run (a healthy client never exceeds 1). */
-  generations: Record<string, number>;
+  generations: Record<string, number>
   /** One count per PUT: ok = 2xx, failed = network error, non-2xx or injected failure. */
-  uploads: { ok: number; failed: number };
+  uploads: { ok: number; failed: number }
   /** One count per webhook POST attempt: sent = answered 2xx, failed = anything else. */
-  webhooks: { sent: number; failed: number };
+  webhooks: { sent: number; failed: number }
 }
 
 /** A line logger; the emulator never passes it secrets or full presigned URLs. */
-export type Log = (line: string) => void;
+export type Log = (line: string) => void

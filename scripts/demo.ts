@@ -19,11 +19,18 @@ const ms = () => `${Math.round(performance.now() - started)} ms`
 
 let stack: Stack | undefined
 let gateway = `http://127.0.0.1:${DEV_PORT}`
-const running = await fetch(`${gateway}/healthz`).then((r) => r.ok, () => false)
+const running = await fetch(`${gateway}/healthz`).then(
+  (r) => r.ok,
+  () => false,
+)
 if (running) console.log(`using the running gateway at ${gateway}`)
 else {
   console.log('no gateway running: starting the emulator and wrangler dev …')
-  stack = await startStack({ secrets, persistTo: mkdtempSync(join(tmpdir(), 'imagine-edge-demo-')), logTo: join(tmpdir(), 'imagine-edge-demo.log') })
+  stack = await startStack({
+    secrets,
+    persistTo: mkdtempSync(join(tmpdir(), 'imagine-edge-demo-')),
+    logTo: join(tmpdir(), 'imagine-edge-demo.log'),
+  })
   gateway = stack.gatewayUrl
   console.log(`  started at ${gateway} (${ms()})`)
 }

@@ -50,7 +50,10 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`)
-    const ok = await fetch(`${url}/healthz`).then((r) => r.status === 200, () => false)
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.status === 200,
+      () => false,
+    )
     if (ok) return
     await new Promise((r) => setTimeout(r, 250))
   }
@@ -58,7 +61,11 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
-  const emulator = await startEmulator({ port: options.emulatorPort ?? 0, apiKey: options.secrets.RUNWARE_API_KEY, quiet: options.logTo !== 'inherit' })
+  const emulator = await startEmulator({
+    port: options.emulatorPort ?? 0,
+    apiKey: options.secrets.RUNWARE_API_KEY,
+    quiet: options.logTo !== 'inherit',
+  })
   const port = options.gatewayPort ?? (await freePort())
   const gatewayUrl = `http://127.0.0.1:${port}`
   const vars: Record<string, string> = {
@@ -69,7 +76,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...options.secrets,
     ...options.vars,
   }
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', options.persistTo, '--show-interactive-dev-session=false']
+  const args = [
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--persist-to',
+    options.persistTo,
+    '--show-interactive-dev-session=false',
+  ]
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`)
   const child = spawn(`${ROOT}node_modules/.bin/wrangler`, args, {
     cwd: ROOT,

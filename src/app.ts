@@ -36,7 +36,9 @@ const api = new Hono<AppEnv>()
   .route('/webhooks', webhookRoutes)
 app.route('/', api)
 
-app.notFound((c) => errorResponse(new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })))
+app.notFound((c) =>
+  errorResponse(new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })),
+)
 
 app.onError((error, c) => {
   if (error instanceof ApiError) return errorResponse(error)

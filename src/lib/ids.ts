@@ -23,5 +23,6 @@ export async function childTaskUUID(tenant: string, taskUUID: string, index: num
 
 /** A random 31-bit seed, as Runware's own random seeds are. */
 export function randomSeed(): number {
-  return crypto.getRandomValues(new Uint32Array(1))[0]! >>> 1
+  const [value = 0] = crypto.getRandomValues(new Uint32Array(1))
+  return value >>> 1
 }

@@ -21,17 +21,16 @@ export const imagePrefix = (tenant: string, taskUUID: string) => `images/${tenan
 export const statePrefix = (tenant: string, taskUUID: string) => `state/${tenant}/${taskUUID}/`
 export const stateTaskKey = (tenant: string, taskUUID: string) => `${statePrefix(tenant, taskUUID)}task`
 export const stateResultPrefix = (tenant: string, taskUUID: string) => `${statePrefix(tenant, taskUUID)}results/`
-export const stateResultKey = (tenant: string, taskUUID: string, index: number) =>
-  `${stateResultPrefix(tenant, taskUUID)}${index}`
+export const stateResultKey = (tenant: string, taskUUID: string, index: number) => `${stateResultPrefix(tenant, taskUUID)}${index}`
 export const stateFinalKey = (tenant: string, taskUUID: string) => `${statePrefix(tenant, taskUUID)}final`
 
 const IMAGE_KEY = /^images\/([a-z0-9_]+)\/([0-9a-f-]{36})\/(\d{1,2})\.(jpg|png|webp)$/
 
 /** The parts of an image key, or null when `key` is not one. */
 export function parseImageKey(key: string): { tenant: string; taskUUID: string; index: number } | null {
-  const m = IMAGE_KEY.exec(key)
-  if (!m) return null
-  return { tenant: m[1]!, taskUUID: m[2]!, index: Number(m[3]) }
+  const [, tenant, taskUUID, index] = IMAGE_KEY.exec(key) ?? []
+  if (!tenant || !taskUUID) return null
+  return { tenant, taskUUID, index: Number(index) }
 }
 
 /** How long task records live in KV. R2 objects follow the bucket's lifecycle rule. */

@@ -31,11 +31,17 @@ export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
   const isHead = c.req.raw.method === 'HEAD'
   const ranged = request.has('range')
   // Never cacheable past the signature's expiry.
-  const headers = new Headers({ 'cache-control': `private, max-age=${Math.max(0, Number(exp) - Math.floor(Date.now() / 1000))}`, 'accept-ranges': 'bytes' })
+  const headers = new Headers({
+    'cache-control': `private, max-age=${Math.max(0, Number(exp) - Math.floor(Date.now() / 1000))}`,
+    'accept-ranges': 'bytes',
+  })
   const respond = (etag: string, status: number, body: ReadableStream | null, meta: Record<string, string>) => {
     headers.set('etag', etag)
     for (const [name, value] of Object.entries(meta)) headers.set(name, value)
-    const notModified = request.get('if-none-match')?.split(/\s*,\s*/).includes(etag)
+    const notModified = request
+      .get('if-none-match')
+      ?.split(/\s*,\s*/)
+      .includes(etag)
     if (notModified) {
       void body?.cancel()
       return new Response(null, { status: 304, headers })
@@ -47,7 +53,10 @@ export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
   const hit = isHead || ranged ? undefined : await cache.match(key)
   if (hit) {
     const type = hit.headers.get('content-type') ?? 'application/octet-stream'
-    return respond(hit.headers.get('etag') ?? '', 200, hit.body, { 'content-type': type, 'content-length': hit.headers.get('content-length') ?? '' })
+    return respond(hit.headers.get('etag') ?? '', 200, hit.body, {
+      'content-type': type,
+      'content-length': hit.headers.get('content-length') ?? '',
+    })
   }
 
   // Only If-None-Match is passed on, so a body-less answer from R2 always means 304.
@@ -64,7 +73,17 @@ export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
   if (isHead || !('body' in object)) return respond(object.httpEtag, 200, null, meta)
   const body = object as R2ObjectBody
   // R2 reports a range on every read; only a requested one makes a 206.
-  if (!ranged || !body.range) return respond(body.httpEtag, 200, cache.fill(key, body, (p) => c.executionCtx.waitUntil(p)), meta)
+  if (!ranged || !body.range)
+    return respond(
+      body.httpEtag,
+      200,
+      cache.fill(key, body, (p) => c.executionCtx.waitUntil(p)),
+      meta,
+    )
   const { offset, length } = span(body.range, body.size)
-  return respond(body.httpEtag, 206, body.body, { ...meta, 'content-range': `bytes ${offset}-${offset + length - 1}/${body.size}`, 'content-length': String(length) })
+  return respond(body.httpEtag, 206, body.body, {
+    ...meta,
+    'content-range': `bytes ${offset}-${offset + length - 1}/${body.size}`,
+    'content-length': String(length),
+  })
 })

@@ -12,9 +12,11 @@ const MAX_BODY_BYTES = 1024 * 1024
 
 async function readJson(request: Request): Promise<unknown> {
   const length = Number(request.headers.get('content-length') ?? 0)
-  if (length > MAX_BODY_BYTES) throw new ApiError(413, { code: 'payloadTooLarge', message: `The request body is larger than ${MAX_BODY_BYTES} bytes` })
+  if (length > MAX_BODY_BYTES)
+    throw new ApiError(413, { code: 'payloadTooLarge', message: `The request body is larger than ${MAX_BODY_BYTES} bytes` })
   const text = await request.text()
-  if (text.length > MAX_BODY_BYTES) throw new ApiError(413, { code: 'payloadTooLarge', message: `The request body is larger than ${MAX_BODY_BYTES} bytes` })
+  if (text.length > MAX_BODY_BYTES)
+    throw new ApiError(413, { code: 'payloadTooLarge', message: `The request body is larger than ${MAX_BODY_BYTES} bytes` })
   try {
     return JSON.parse(text)
   } catch {

@@ -13,6 +13,8 @@ export const taskRoutes = new Hono<AppEnv>()
   .delete('/:taskUUID', async (c) => {
     const { view, images, cache } = c.var.services
     const taskUUID = c.req.param('taskUUID')
-    await view.delete(c.var.tenant, taskUUID, async (task) => cache.purge(await images.deletePrefix(imagePrefix(task.tenant, task.taskUUID))))
+    await view.delete(c.var.tenant, taskUUID, async (task) =>
+      cache.purge(await images.deletePrefix(imagePrefix(task.tenant, task.taskUUID))),
+    )
     return c.json({ data: { taskUUID: taskUUID.toLowerCase(), deleted: true } })
   })

@@ -12,7 +12,11 @@ export const uploadRoutes = new Hono<AppEnv>().put('/*', async (c) => {
   const key = url.pathname.slice(PREFIX.length)
   const { signer, tasks, images } = c.var.services
   const check = await signer.checkUpload(key, url.searchParams.get('exp') ?? undefined, url.searchParams.get('sig') ?? undefined)
-  if (check !== 'ok') throw new ApiError(403, { code: check === 'expired' ? 'signatureExpired' : 'invalidSignature', message: 'This upload URL is not valid' })
+  if (check !== 'ok')
+    throw new ApiError(403, {
+      code: check === 'expired' ? 'signatureExpired' : 'invalidSignature',
+      message: 'This upload URL is not valid',
+    })
 
   const parts = parseImageKey(key)
   const task = parts ? await tasks.get(parts.tenant, parts.taskUUID) : null

@@ -24,7 +24,10 @@ export const webhookRoutes = new Hono<AppEnv>().post('/runware/:tenant/:taskUUID
     ...body.items.filter((item) => item.taskUUID === child.taskUUID).map((item) => ({ index: i, item })),
     ...body.errors
       .filter((e) => (e.taskUUID ?? child.taskUUID) === child.taskUUID && e.code !== 'conflictTaskUUID')
-      .map((e) => ({ index: i, error: { code: e.code ?? 'generationFailed', message: e.message ?? 'The image provider reported a failure' } })),
+      .map((e) => ({
+        index: i,
+        error: { code: e.code ?? 'generationFailed', message: e.message ?? 'The image provider reported a failure' },
+      })),
   ]
   if (!reports.length) return c.json({ ok: true, ignored: 'no result for this task' })
 

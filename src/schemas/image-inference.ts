@@ -41,10 +41,17 @@ export function imageInferenceSchema(model: ModelSpec) {
       deliveryMethod: enumOf('deliveryMethod', ['sync', 'async'] as const).default('sync'),
       webhookURL: uri('webhookURL').optional(),
       uploadEndpoint: uri('uploadEndpoint').optional(),
-      ttl: z.number({ error: 'ttl must be an integer of at least 60 seconds' }).int('ttl must be an integer of at least 60 seconds').min(60, 'ttl must be an integer of at least 60 seconds').optional(),
+      ttl: z
+        .number({ error: 'ttl must be an integer of at least 60 seconds' })
+        .int('ttl must be an integer of at least 60 seconds')
+        .min(60, 'ttl must be an integer of at least 60 seconds')
+        .optional(),
       includeCost: bool('includeCost').default(false),
       safety: z
-        .strictObject({ checkContent: bool('safety.checkContent').optional(), mode: enumOf('safety.mode', ['none', 'fast'] as const).optional() })
+        .strictObject({
+          checkContent: bool('safety.checkContent').optional(),
+          mode: enumOf('safety.mode', ['none', 'fast'] as const).optional(),
+        })
         .optional(),
       checkNSFW: bool('checkNSFW').optional(),
       inputs: z.strictObject({ referenceImages: z.array(z.string()).optional() }).optional(),
@@ -52,7 +59,12 @@ export function imageInferenceSchema(model: ModelSpec) {
     .superRefine((t, ctx) => {
       if ((t.width === undefined) !== (t.height === undefined)) {
         const missing = t.width === undefined ? 'width' : 'height'
-        ctx.addIssue({ code: 'custom', path: [missing], message: 'width and height must be used together', params: { runwareCode: 'missingParameter' } })
+        ctx.addIssue({
+          code: 'custom',
+          path: [missing],
+          message: 'width and height must be used together',
+          params: { runwareCode: 'missingParameter' },
+        })
       } else if (t.width !== undefined && !model.sizes.some((s) => s.width === t.width && s.height === t.height)) {
         ctx.addIssue({
           code: 'custom',

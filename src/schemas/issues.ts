@@ -43,10 +43,12 @@ function toError(issue: z.core.$ZodIssue, input: unknown): ApiError[] {
 /** Every zod issue as Runware errors, one per parameter. */
 export function issuesToErrors(issues: readonly z.core.$ZodIssue[], input: unknown): ApiError[] {
   const seen = new Set<string>()
-  return issues.flatMap((issue) => toError(issue, input)).filter((e) => {
-    const key = String(e.detail.parameter)
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
-  })
+  return issues
+    .flatMap((issue) => toError(issue, input))
+    .filter((e) => {
+      const key = String(e.detail.parameter)
+      if (seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
 }

@@ -31,8 +31,7 @@ const MAX_IMAGE_BYTES = Math.max(...MODELS.map((m) => m.maxImageBytes))
 export function copyAllowed(config: Config): (url: URL) => boolean {
   const upstream = new URL(config.RUNWARE_API_URL)
   return (url) =>
-    url.host === upstream.host ||
-    (url.protocol === 'https:' && (url.hostname === 'runware.ai' || url.hostname.endsWith('.runware.ai')))
+    url.host === upstream.host || (url.protocol === 'https:' && (url.hostname === 'runware.ai' || url.hostname.endsWith('.runware.ai')))
 }
 
 export function buildServices(env: Env, config: Config, baseUrl: string): Services {
@@ -64,5 +63,15 @@ export function buildServices(env: Env, config: Config, baseUrl: string): Servic
     uploadUrl,
     syncTimeoutSeconds: config.SYNC_TIMEOUT_SECONDS,
   })
-  return { config, signer, images, cache: new ImageCache(caches.default), tasks, recorder, presenter, generation, view: new TaskView(tasks, presenter) }
+  return {
+    config,
+    signer,
+    images,
+    cache: new ImageCache(caches.default),
+    tasks,
+    recorder,
+    presenter,
+    generation,
+    view: new TaskView(tasks, presenter),
+  }
 }

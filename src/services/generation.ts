@@ -33,8 +33,12 @@ export interface GenerationDeps {
   asyncDispatchBudgetMs?: number
 }
 
-const ack = (taskUUID: string): LazyItem => async () => ({ taskType: 'imageInference', taskUUID })
-const processing = (taskUUID: string): LazyItem => async () => ({ taskType: 'imageInference', taskUUID, status: 'processing' })
+const ack =
+  (taskUUID: string): LazyItem =>
+  async () => ({ taskType: 'imageInference', taskUUID })
+const processing =
+  (taskUUID: string): LazyItem =>
+  async () => ({ taskType: 'imageInference', taskUUID, status: 'processing' })
 
 export class GenerationService {
   constructor(private readonly deps: GenerationDeps) {}
@@ -54,7 +58,11 @@ export class GenerationService {
     }
     const reports = this.reports(record, result)
     if (request.deliveryMethod === 'async') {
-      if (reports.some((r) => 'error' in r)) await this.deps.recorder.record(record, reports.filter((r) => 'error' in r))
+      if (reports.some((r) => 'error' in r))
+        await this.deps.recorder.record(
+          record,
+          reports.filter((r) => 'error' in r),
+        )
       return { items: [ack(record.taskUUID)], errors: [] }
     }
     const outcome = await this.deps.recorder.record(record, reports)
@@ -69,7 +77,18 @@ export class GenerationService {
       const message = task.deleted
         ? 'taskUUID belongs to a deleted task; use a new taskUUID'
         : 'taskUUID was already used with a different request body'
-      return { items: [], errors: [new ApiError(409, { code: 'conflictTaskUUID', message, parameter: 'taskUUID', taskType: 'imageInference', taskUUID: task.taskUUID })] }
+      return {
+        items: [],
+        errors: [
+          new ApiError(409, {
+            code: 'conflictTaskUUID',
+            message,
+            parameter: 'taskUUID',
+            taskType: 'imageInference',
+            taskUUID: task.taskUUID,
+          }),
+        ],
+      }
     }
     if (attempt.deliveryMethod === 'async') return { items: [ack(task.taskUUID)], errors: [] }
     const deadline = startedAt + this.deps.syncTimeoutSeconds * 1000

@@ -57,8 +57,7 @@ async function readBounded(body: ReadableStream<Uint8Array>, maxBytes: number): 
   return out
 }
 
-const tooLarge = (maxBytes: number) =>
-  new ApiError(413, { code: 'payloadTooLarge', message: `The image is larger than ${maxBytes} bytes` })
+const tooLarge = (maxBytes: number) => new ApiError(413, { code: 'payloadTooLarge', message: `The image is larger than ${maxBytes} bytes` })
 
 export class ImageStore {
   constructor(private readonly bucket: R2Bucket) {}
@@ -78,10 +77,13 @@ export class ImageStore {
     const format = sniffImageFormat(peeked.head)
     if (!format) {
       await peeked.body.cancel()
-      throw new ApiError(415, { code: 'unsupportedImageFormat', message: 'The body is not a JPG, PNG or WEBP image', allowedValues: ['JPG', 'PNG', 'WEBP'] })
+      throw new ApiError(415, {
+        code: 'unsupportedImageFormat',
+        message: 'The body is not a JPG, PNG or WEBP image',
+        allowedValues: ['JPG', 'PNG', 'WEBP'],
+      })
     }
-    const value =
-      length === null ? await readBounded(peeked.body, maxBytes) : peeked.body.pipeThrough(new FixedLengthStream(length))
+    const value = length === null ? await readBounded(peeked.body, maxBytes) : peeked.body.pipeThrough(new FixedLengthStream(length))
     const stored = await this.bucket.put(key, value, {
       onlyIf: { etagDoesNotMatch: '*' },
       httpMetadata: { contentType: CONTENT_TYPES[format] },

@@ -21,12 +21,19 @@ const tagOf = (task: Record<string, unknown>) => ({
 
 async function imageInference(services: Services, tenant: string, task: Record<string, unknown>, startedAt: number): Promise<TaskOutcome> {
   if (task.model === undefined) {
-    return failed(new ApiError(400, { code: 'missingParameter', message: 'model is required', parameter: 'model', allowedValues: MODEL_IDS }))
+    return failed(
+      new ApiError(400, { code: 'missingParameter', message: 'model is required', parameter: 'model', allowedValues: MODEL_IDS }),
+    )
   }
   const model = typeof task.model === 'string' ? findModel(task.model) : undefined
   if (!model) {
     return failed(
-      new ApiError(400, { code: 'modelNotFound', message: `model ${JSON.stringify(task.model)} is not served by this gateway`, parameter: 'model', allowedValues: MODEL_IDS }),
+      new ApiError(400, {
+        code: 'modelNotFound',
+        message: `model ${JSON.stringify(task.model)} is not served by this gateway`,
+        parameter: 'model',
+        allowedValues: MODEL_IDS,
+      }),
     )
   }
   const parsed = imageInferenceSchema(model).safeParse(task)
@@ -63,7 +70,12 @@ async function runTask(services: Services, tenant: string, task: unknown, starte
 }
 
 /** Runs every task; one task's failure never sinks another's result. */
-export async function runTasks(services: Services, tenant: string, tasks: readonly unknown[], startedAt = Date.now()): Promise<TaskOutcome> {
+export async function runTasks(
+  services: Services,
+  tenant: string,
+  tasks: readonly unknown[],
+  startedAt = Date.now(),
+): Promise<TaskOutcome> {
   if (tasks.length === 0) return failed(new ApiError(400, { code: 'invalidRequestBody', message: 'The request holds no tasks' }))
   if (tasks.length > MAX_TASKS_PER_REQUEST) {
     return failed(new ApiError(400, { code: 'tooManyTasks', message: `At most ${MAX_TASKS_PER_REQUEST} tasks per request` }))

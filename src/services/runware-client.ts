@@ -73,7 +73,12 @@ export class RunwareClient {
     if (response.ok) return { result: { kind: 'ok', ...parsed }, retryAfterMs: null }
     if (RETRYABLE.has(response.status)) {
       const retryAfterMs = parseRetryAfterMs(response.headers.get('retry-after'))
-      const unavailable = { kind: 'unavailable', status: response.status, retryAfterMs: retryAfterMs ?? 0, taskErrors: parsed.errors.filter((e) => e.taskUUID) } as const
+      const unavailable = {
+        kind: 'unavailable',
+        status: response.status,
+        retryAfterMs: retryAfterMs ?? 0,
+        taskErrors: parsed.errors.filter((e) => e.taskUUID),
+      } as const
       return { result: unavailable, retryAfterMs }
     }
     return { result: { kind: 'rejected', status: response.status, ...parsed }, retryAfterMs: null }

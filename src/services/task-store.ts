@@ -27,7 +27,11 @@ export class TaskStore {
       const existing = await this.claimedTask(record.tenant, record.taskUUID)
       if (existing) return existing
     }
-    throw new ApiError(503, { code: 'serviceUnavailable', message: 'The task is being retried by another request; retry shortly' }, { 'retry-after': '1' })
+    throw new ApiError(
+      503,
+      { code: 'serviceUnavailable', message: 'The task is being retried by another request; retry shortly' },
+      { 'retry-after': '1' },
+    )
   }
 
   /** Forgets a task whose dispatch failed, so a re-send starts it afresh. */
@@ -97,7 +101,10 @@ export class TaskStore {
    */
   async delete(task: TaskRecord): Promise<void> {
     const tombstone: TaskRecord = { ...task, deleted: true, results: undefined }
-    const stateKeys = [keys.stateFinalKey(task.tenant, task.taskUUID), ...task.children.map((_, i) => keys.stateResultKey(task.tenant, task.taskUUID, i))]
+    const stateKeys = [
+      keys.stateFinalKey(task.tenant, task.taskUUID),
+      ...task.children.map((_, i) => keys.stateResultKey(task.tenant, task.taskUUID, i)),
+    ]
     await Promise.all([
       this.bucket.put(keys.stateTaskKey(task.tenant, task.taskUUID), JSON.stringify(tombstone)),
       this.bucket.delete(stateKeys),

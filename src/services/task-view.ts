@@ -8,7 +8,13 @@ import type { TaskStore } from './task-store'
 export type TaskStatus = 'processing' | 'succeeded' | 'failed'
 
 const notFound = (taskUUID: string, taskType?: string) =>
-  new ApiError(404, { code: 'taskNotFound', message: `No task ${taskUUID} for this API key`, parameter: 'taskUUID', taskUUID, ...(taskType ? { taskType } : {}) })
+  new ApiError(404, {
+    code: 'taskNotFound',
+    message: `No task ${taskUUID} for this API key`,
+    parameter: 'taskUUID',
+    taskUUID,
+    ...(taskType ? { taskType } : {}),
+  })
 
 /** Status follows from the results themselves, so a lagging KV record never decides it. */
 export function statusOf(task: TaskRecord, results: readonly ResultRecord[]): TaskStatus {

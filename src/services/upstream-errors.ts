@@ -20,11 +20,23 @@ export function dispatchError(result: Exclude<UpstreamResult, { kind: 'ok' | 'ti
     case 400:
       return uniqueErrors(result.errors).map((e) => new ApiError(400, passThrough(e, taskUUID)))
     case 402:
-      return [new ApiError(402, { code: 'insufficientCredits', message: "The gateway's image provider account has insufficient credits; contact the gateway operator", ...tag })]
+      return [
+        new ApiError(402, {
+          code: 'insufficientCredits',
+          message: "The gateway's image provider account has insufficient credits; contact the gateway operator",
+          ...tag,
+        }),
+      ]
     case 401:
     case 403:
       // The operator's Runware key is wrong: a gateway configuration problem, not the client's.
-      return [new ApiError(502, { code: 'upstreamAuthenticationFailed', message: 'The gateway could not authenticate with its image provider; contact the gateway operator', ...tag })]
+      return [
+        new ApiError(502, {
+          code: 'upstreamAuthenticationFailed',
+          message: 'The gateway could not authenticate with its image provider; contact the gateway operator',
+          ...tag,
+        }),
+      ]
     default:
       return [new ApiError(502, { code: 'upstreamError', message: `The image provider answered HTTP ${result.status}`, ...tag })]
   }

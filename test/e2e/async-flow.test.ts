@@ -38,7 +38,8 @@ describe('async delivery', () => {
     const polled = await postV1([{ taskType: 'getResponse', taskUUID: body.taskUUID }])
     expect(polled.status).toBe(200)
     expect(polled.json.data).toHaveLength(4)
-    for (const item of polled.json.data!) expect(item).toMatchObject({ taskType: 'imageInference', taskUUID: body.taskUUID, status: 'success' })
+    for (const item of polled.json.data!)
+      expect(item).toMatchObject({ taskType: 'imageInference', taskUUID: body.taskUUID, status: 'success' })
     expect(new Set(polled.json.data!.map((i) => i.imageUUID))).toEqual(new Set(results.map((r) => r.imageUUID)))
 
     // Each child was generated exactly once upstream, webhooks doubled or not.

@@ -12,7 +12,10 @@ export interface Envelope {
 }
 
 /** POSTs a body (a string is sent byte for byte) to the gateway's /v1. */
-export async function postV1(body: unknown, key: string = KEY_A): Promise<{ status: number; headers: Headers; json: Envelope; text: string }> {
+export async function postV1(
+  body: unknown,
+  key: string = KEY_A,
+): Promise<{ status: number; headers: Headers; json: Envelope; text: string }> {
   const res = await fetch(`${gateway()}/v1`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -23,7 +26,9 @@ export async function postV1(body: unknown, key: string = KEY_A): Promise<{ stat
 }
 
 /** Downloads an image and reads its real dimensions and format. */
-export async function fetchImage(url: string): Promise<{ status: number; contentType: string | null; width?: number; height?: number; format?: string }> {
+export async function fetchImage(
+  url: string,
+): Promise<{ status: number; contentType: string | null; width?: number; height?: number; format?: string }> {
   const res = await fetch(url)
   if (!res.ok) return { status: res.status, contentType: res.headers.get('content-type') }
   const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata()

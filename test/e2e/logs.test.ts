@@ -14,7 +14,9 @@ describe('secrets in logs', () => {
     await fetch(`${gateway()}/files/images/x/y/0.jpg?exp=1&sig=forged`)
     const async = inference({ deliveryMethod: 'async' })
     await postV1(async)
-    await waitFor(async () => ((await postV1([{ taskType: 'getResponse', taskUUID: async.taskUUID }])).json.data?.[0]?.status === 'success' ? true : undefined))
+    await waitFor(async () =>
+      (await postV1([{ taskType: 'getResponse', taskUUID: async.taskUUID }])).json.data?.[0]?.status === 'success' ? true : undefined,
+    )
 
     const log = readFileSync(inject('gatewayLog'), 'utf8')
     expect(log).toContain('/v1') // the log is really the gateway's request log

@@ -2,67 +2,67 @@
  * The Runware emulator, tested over real HTTP: a receiver server stands in for the
  * gateway's upload and webhook endpoints.
  */
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../emulator/server.ts';
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import sharp from 'sharp'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { startEmulator, type Emulator } from '../../emulator/server.ts'
 
-const API_KEY = 'test-key-123';
-const MODEL = 'imagineart:1@5';
+const API_KEY = 'test-key-123'
+const MODEL = 'imagineart:1@5'
 
 interface Received {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  at: number;
+  method: string
+  path: string
+  headers: IncomingHttpHeaders
+  body: Buffer
+  at: number
 }
 
 /** Records every request; paths containing `/fail-once/` answer 500 the first time. */
 function startReceiver(): Promise<{ url: string; received: Received[]; close: () => Promise<void> }> {
-  const received: Received[] = [];
-  const failed = new Set<string>();
+  const received: Received[] = []
+  const failed = new Set<string>()
   const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      const path = req.url ?? '/';
-      received.push({ method: req.method ?? '', path, headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
-      const failNow = path.includes('/fail-once/') && !failed.has(path);
-      if (failNow) failed.add(path);
-      res.writeHead(failNow ? 500 : 200).end();
-    });
-  });
+      const path = req.url ?? '/'
+      received.push({ method: req.method ?? '', path, headers: req.headers, body: Buffer.concat(chunks), at: Date.now() })
+      const failNow = path.includes('/fail-once/') && !failed.has(path)
+      if (failNow) failed.add(path)
+      res.writeHead(failNow ? 500 : 200).end()
+    })
+  })
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
+      const { port } = server.address() as AddressInfo
       resolve({
         url: `http://127.0.0.1:${port}`,
         received,
         close: () => new Promise<void>((done) => server.close(() => done())),
-      });
-    });
-  });
+      })
+    })
+  })
 }
 
-let emu: Emulator;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let emu: Emulator
+let receiver: Awaited<ReturnType<typeof startReceiver>>
 
 beforeAll(async () => {
-  emu = await startEmulator({ port: 0, apiKey: API_KEY, quiet: true });
-  receiver = await startReceiver();
-});
+  emu = await startEmulator({ port: 0, apiKey: API_KEY, quiet: true })
+  receiver = await startReceiver()
+})
 afterAll(async () => {
-  await emu.close();
-  await receiver.close();
-});
-afterEach(() => emu.clearFaults());
+  await emu.close()
+  await receiver.close()
+})
+afterEach(() => emu.clearFaults())
 
 interface Envelope {
-  data?: Record<string, unknown>[];
-  errors?: Record<string, unknown>[];
+  data?: Record<string, unknown>[]
+  errors?: Record<string, unknown>[]
 }
 
 async function post(body: unknown, key: string | null = API_KEY): Promise<{ status: number; headers: Headers; json: Envelope }> {
@@ -70,8 +70,8 @@ async function post(body: unknown, key: string | null = API_KEY): Promise<{ stat
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key === null ? {} : { authorization: `Bearer ${key}` }) },
     body: JSON.stringify(body),
-  });
-  return { status: res.status, headers: res.headers, json: (await res.json()) as Envelope };
+  })
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Envelope }
 }
 
 const task = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -80,60 +80,63 @@ const task = (extra: Record<string, unknown> = {}): Record<string, unknown> => (
   model: MODEL,
   positivePrompt: 'a lighthouse at dusk',
   ...extra,
-});
+})
 
 /** Polls the receiver until `count` requests on paths starting with `prefix` have arrived. */
 async function waitForRequests(prefix: string, count: number, timeoutMs = 4000): Promise<Received[]> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs
   for (;;) {
-    const hits = receiver.received.filter((r) => r.path.startsWith(prefix));
-    if (hits.length >= count) return hits;
-    if (Date.now() > deadline) throw new Error(`expected ${count} requests on ${prefix}, got ${hits.length}`);
-    await new Promise((r) => setTimeout(r, 20));
+    const hits = receiver.received.filter((r) => r.path.startsWith(prefix))
+    if (hits.length >= count) return hits
+    if (Date.now() > deadline) throw new Error(`expected ${count} requests on ${prefix}, got ${hits.length}`)
+    await new Promise((r) => setTimeout(r, 20))
   }
 }
 
 describe('imageInference, sync', () => {
   it('returns one item per result with the documented shape and a servable imageURL', async () => {
-    const t = task({ width: 2560, height: 1440, seed: 42, numberResults: 2 });
-    const { status, json } = await post([t]);
-    expect(status).toBe(200);
-    expect(json.errors).toBeUndefined();
-    expect(json.data).toHaveLength(2);
+    const t = task({ width: 2560, height: 1440, seed: 42, numberResults: 2 })
+    const { status, json } = await post([t])
+    expect(status).toBe(200)
+    expect(json.errors).toBeUndefined()
+    expect(json.data).toHaveLength(2)
     // Items may arrive in any order, as with Runware.
-    const [first, second] = [...(json.data ?? [])].sort((a, b) => Number(a.seed) - Number(b.seed));
+    const [first, second] = [...(json.data ?? [])].sort((a, b) => Number(a.seed) - Number(b.seed))
     expect(first).toEqual({
       taskType: 'imageInference',
       taskUUID: t.taskUUID,
       imageUUID: expect.stringMatching(/^[0-9a-f-]{36}$/),
       imageURL: expect.stringMatching(/\/images\/[0-9a-f-]{36}\.jpg$/),
       seed: 42,
-    });
-    expect(second?.seed).toBe(43);
-    expect(second?.imageUUID).not.toBe(first?.imageUUID);
+    })
+    expect(second?.seed).toBe(43)
+    expect(second?.imageUUID).not.toBe(first?.imageUUID)
 
-    const image = await fetch(String(first?.imageURL));
-    expect(image.headers.get('content-type')).toBe('image/jpeg');
-    const meta = await sharp(Buffer.from(await image.arrayBuffer())).metadata();
-    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 2560, 1440]);
-  });
+    const image = await fetch(String(first?.imageURL))
+    expect(image.headers.get('content-type')).toBe('image/jpeg')
+    const meta = await sharp(Buffer.from(await image.arrayBuffer())).metadata()
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 2560, 1440])
+  })
 
   it('adds cost only with includeCost, and NSFWContent only when a safety check ran', async () => {
-    const plain = await post([task()]);
-    expect(plain.json.data?.[0]).not.toHaveProperty('cost');
-    expect(plain.json.data?.[0]).not.toHaveProperty('NSFWContent');
-    const costed = await post([task({ includeCost: true, safety: { checkContent: true, mode: 'fast' } })]);
-    expect(costed.json.data?.[0]).toMatchObject({ cost: 0.03, NSFWContent: false });
-  });
+    const plain = await post([task()])
+    expect(plain.json.data?.[0]).not.toHaveProperty('cost')
+    expect(plain.json.data?.[0]).not.toHaveProperty('NSFWContent')
+    const costed = await post([task({ includeCost: true, safety: { checkContent: true, mode: 'fast' } })])
+    expect(costed.json.data?.[0]).toMatchObject({ cost: 0.03, NSFWContent: false })
+  })
 
   it('returns base64Data and dataURI outputs', async () => {
-    const { json } = await post([task({ outputType: 'base64Data', outputFormat: 'PNG' }), task({ outputType: 'dataURI', outputFormat: 'WEBP' })]);
-    const [b64, uri] = json.data ?? [];
-    expect((await sharp(Buffer.from(String(b64?.imageBase64Data), 'base64')).metadata()).format).toBe('png');
-    expect(String(uri?.imageDataURI)).toMatch(/^data:image\/webp;base64,/);
-    expect(b64).not.toHaveProperty('imageURL');
-  });
-});
+    const { json } = await post([
+      task({ outputType: 'base64Data', outputFormat: 'PNG' }),
+      task({ outputType: 'dataURI', outputFormat: 'WEBP' }),
+    ])
+    const [b64, uri] = json.data ?? []
+    expect((await sharp(Buffer.from(String(b64?.imageBase64Data), 'base64')).metadata()).format).toBe('png')
+    expect(String(uri?.imageDataURI)).toMatch(/^data:image\/webp;base64,/)
+    expect(b64).not.toHaveProperty('imageURL')
+  })
+})
 
 describe('uploadEndpoint', () => {
   it.each([
@@ -141,103 +144,105 @@ describe('uploadEndpoint', () => {
     ['PNG', 'png', 2472, 824],
     ['WEBP', 'webp', 1664, 2496],
   ] as const)('PUTs a real %s image of the requested size, with no Content-Type', async (outputFormat, format, width, height) => {
-    const path = `/upload/${randomUUID()}`;
-    const { status, json } = await post([task({ outputFormat, width, height, uploadEndpoint: `${receiver.url}${path}?X-Amz-Signature=abc` })]);
-    expect(status).toBe(200);
-    expect(json.data?.[0]?.imageURL).toBeDefined();
-    const [put] = await waitForRequests(path, 1);
-    expect(put?.method).toBe('PUT');
-    expect(put?.headers['content-type']).toBeUndefined();
-    expect(put?.headers['content-length']).toBe(String(put?.body.length));
-    const meta = await sharp(put?.body).metadata();
-    expect([meta.format, meta.width, meta.height]).toEqual([format, width, height]);
-  });
+    const path = `/upload/${randomUUID()}`
+    const { status, json } = await post([
+      task({ outputFormat, width, height, uploadEndpoint: `${receiver.url}${path}?X-Amz-Signature=abc` }),
+    ])
+    expect(status).toBe(200)
+    expect(json.data?.[0]?.imageURL).toBeDefined()
+    const [put] = await waitForRequests(path, 1)
+    expect(put?.method).toBe('PUT')
+    expect(put?.headers['content-type']).toBeUndefined()
+    expect(put?.headers['content-length']).toBe(String(put?.body.length))
+    const meta = await sharp(put?.body).metadata()
+    expect([meta.format, meta.width, meta.height]).toEqual([format, width, height])
+  })
 
   it('tolerates a failed upload and still returns the result', async () => {
-    const before = emu.stats().uploads.failed;
-    emu.setFaults({ match: 'upload-breaks', failUploadRate: 1 });
-    const { status, json } = await post([task({ positivePrompt: 'upload-breaks here', uploadEndpoint: `${receiver.url}/never` })]);
-    expect(status).toBe(200);
-    expect(json.data?.[0]?.imageURL).toBeDefined();
-    expect(emu.stats().uploads.failed).toBe(before + 1);
-  });
-});
+    const before = emu.stats().uploads.failed
+    emu.setFaults({ match: 'upload-breaks', failUploadRate: 1 })
+    const { status, json } = await post([task({ positivePrompt: 'upload-breaks here', uploadEndpoint: `${receiver.url}/never` })])
+    expect(status).toBe(200)
+    expect(json.data?.[0]?.imageURL).toBeDefined()
+    expect(emu.stats().uploads.failed).toBe(before + 1)
+  })
+})
 
 describe('webhookURL', () => {
   it('POSTs the flat item as JSON', async () => {
-    const path = `/hook/${randomUUID()}`;
-    const { json } = await post([task({ webhookURL: `${receiver.url}${path}`, includeCost: true })]);
-    const [hook] = await waitForRequests(path, 1);
-    expect(hook?.method).toBe('POST');
-    expect(hook?.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(String(hook?.body))).toEqual(json.data?.[0]);
-  });
+    const path = `/hook/${randomUUID()}`
+    const { json } = await post([task({ webhookURL: `${receiver.url}${path}`, includeCost: true })])
+    const [hook] = await waitForRequests(path, 1)
+    expect(hook?.method).toBe('POST')
+    expect(hook?.headers['content-type']).toBe('application/json')
+    expect(JSON.parse(String(hook?.body))).toEqual(json.data?.[0])
+  })
 
   it('sends duplicates with webhookCopies: 2', async () => {
-    emu.setFaults({ match: 'twin', webhookCopies: 2 });
-    const path = `/hook/${randomUUID()}`;
-    await post([task({ positivePrompt: 'twin towers', webhookURL: `${receiver.url}${path}` })]);
-    const hooks = await waitForRequests(path, 2);
-    expect(hooks.map((h) => JSON.parse(String(h.body)).imageUUID as string)).toEqual([expect.any(String), expect.any(String)]);
-    expect(hooks[0]?.body.equals(hooks[1]?.body ?? Buffer.alloc(0))).toBe(true);
-  });
+    emu.setFaults({ match: 'twin', webhookCopies: 2 })
+    const path = `/hook/${randomUUID()}`
+    await post([task({ positivePrompt: 'twin towers', webhookURL: `${receiver.url}${path}` })])
+    const hooks = await waitForRequests(path, 2)
+    expect(hooks.map((h) => JSON.parse(String(h.body)).imageUUID as string)).toEqual([expect.any(String), expect.any(String)])
+    expect(hooks[0]?.body.equals(hooks[1]?.body ?? Buffer.alloc(0))).toBe(true)
+  })
 
   it('retries after a non-2xx answer, after a backoff', async () => {
-    const path = `/hook/fail-once/${randomUUID()}`;
-    await post([task({ webhookURL: `${receiver.url}${path}` })]);
-    const [failed, retried] = await waitForRequests(path, 2);
-    expect(retried?.body.equals(failed?.body ?? Buffer.alloc(0))).toBe(true);
+    const path = `/hook/fail-once/${randomUUID()}`
+    await post([task({ webhookURL: `${receiver.url}${path}` })])
+    const [failed, retried] = await waitForRequests(path, 2)
+    expect(retried?.body.equals(failed?.body ?? Buffer.alloc(0))).toBe(true)
     // 250 ms first backoff with ±20 % jitter.
-    expect((retried?.at ?? 0) - (failed?.at ?? 0)).toBeGreaterThanOrEqual(190);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(receiver.received.filter((r) => r.path === path)).toHaveLength(2);
-  });
-});
+    expect((retried?.at ?? 0) - (failed?.at ?? 0)).toBeGreaterThanOrEqual(190)
+    await new Promise((r) => setTimeout(r, 400))
+    expect(receiver.received.filter((r) => r.path === path)).toHaveLength(2)
+  })
+})
 
 describe('async delivery and getResponse', () => {
   it('answers at once, then delivers by webhook and getResponse', async () => {
-    emu.setFaults({ match: 'slow boat', latencyMs: 400 });
-    const path = `/hook/${randomUUID()}`;
-    const t = task({ positivePrompt: 'a slow boat', deliveryMethod: 'async', numberResults: 2, webhookURL: `${receiver.url}${path}` });
-    const ack = await post([t]);
-    expect(ack.json).toEqual({ data: [{ taskType: 'imageInference', taskUUID: t.taskUUID }] });
+    emu.setFaults({ match: 'slow boat', latencyMs: 400 })
+    const path = `/hook/${randomUUID()}`
+    const t = task({ positivePrompt: 'a slow boat', deliveryMethod: 'async', numberResults: 2, webhookURL: `${receiver.url}${path}` })
+    const ack = await post([t])
+    expect(ack.json).toEqual({ data: [{ taskType: 'imageInference', taskUUID: t.taskUUID }] })
 
-    const polling = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }]);
-    expect(polling.json.data).toEqual([{ taskType: 'imageInference', taskUUID: t.taskUUID, status: 'processing' }]);
+    const polling = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }])
+    expect(polling.json.data).toEqual([{ taskType: 'imageInference', taskUUID: t.taskUUID, status: 'processing' }])
 
-    await waitForRequests(path, 2);
-    const done = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }]);
-    expect(done.json.data).toHaveLength(2);
-    expect(done.json.data?.every((item) => item.status === 'success' && typeof item.imageURL === 'string')).toBe(true);
-  });
+    await waitForRequests(path, 2)
+    const done = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }])
+    expect(done.json.data).toHaveLength(2)
+    expect(done.json.data?.every((item) => item.status === 'success' && typeof item.imageURL === 'string')).toBe(true)
+  })
 
   it('answers taskNotFound for an unknown taskUUID', async () => {
-    const { status, json } = await post([{ taskType: 'getResponse', taskUUID: randomUUID() }]);
-    expect(status).toBe(400);
-    expect(json.errors?.[0]?.code).toBe('taskNotFound');
-  });
+    const { status, json } = await post([{ taskType: 'getResponse', taskUUID: randomUUID() }])
+    expect(status).toBe(400)
+    expect(json.errors?.[0]?.code).toBe('taskNotFound')
+  })
 
   it('reports a failed generation in errors, and to the webhook', async () => {
-    emu.setFaults({ match: 'doomed', failGenerationRate: 1 });
-    const path = `/hook/${randomUUID()}`;
-    const t = task({ positivePrompt: 'doomed ship', webhookURL: `${receiver.url}${path}` });
-    const { status, json } = await post([t]);
-    expect(status).toBe(500);
-    expect(json.errors?.[0]).toMatchObject({ code: 'internalServerError', taskUUID: t.taskUUID });
-    const [hook] = await waitForRequests(path, 1);
-    expect(JSON.parse(String(hook?.body))).toMatchObject({ errors: [{ taskUUID: t.taskUUID, taskType: 'imageInference' }] });
-    const polled = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }]);
-    expect(polled.json.errors?.[0]).toMatchObject({ status: 'error', taskUUID: t.taskUUID });
-  });
-});
+    emu.setFaults({ match: 'doomed', failGenerationRate: 1 })
+    const path = `/hook/${randomUUID()}`
+    const t = task({ positivePrompt: 'doomed ship', webhookURL: `${receiver.url}${path}` })
+    const { status, json } = await post([t])
+    expect(status).toBe(500)
+    expect(json.errors?.[0]).toMatchObject({ code: 'internalServerError', taskUUID: t.taskUUID })
+    const [hook] = await waitForRequests(path, 1)
+    expect(JSON.parse(String(hook?.body))).toMatchObject({ errors: [{ taskUUID: t.taskUUID, taskType: 'imageInference' }] })
+    const polled = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }])
+    expect(polled.json.errors?.[0]).toMatchObject({ status: 'error', taskUUID: t.taskUUID })
+  })
+})
 
 describe('validation', () => {
   it('rejects an unsupported size with the pair and the allowed values', async () => {
-    const { status, json } = await post([task({ width: 1024, height: 1024 })]);
-    expect(status).toBe(400);
-    expect(json.errors?.[0]).toMatchObject({ code: 'invalidParameter', parameter: ['width', 'height'] });
-    expect(json.errors?.[0]?.allowedValues).toContain('2560x1440');
-  });
+    const { status, json } = await post([task({ width: 1024, height: 1024 })])
+    expect(status).toBe(400)
+    expect(json.errors?.[0]).toMatchObject({ code: 'invalidParameter', parameter: ['width', 'height'] })
+    expect(json.errors?.[0]?.allowedValues).toContain('2560x1440')
+  })
 
   it.each([
     [{ steps: 30 }, 'unsupportedParameter', 'steps'],
@@ -248,86 +253,101 @@ describe('validation', () => {
     [{ model: 'runware:100@1' }, 'modelNotFound', 'model'],
     [{ safety: { checkContent: true, mode: 'full' } }, 'invalidParameter', 'safety.mode'],
   ])('rejects %j with %s on %s', async (extra, code, parameter) => {
-    const { status, json } = await post([task(extra)]);
-    expect(status).toBe(400);
-    expect(json.errors?.[0]).toMatchObject({ code, parameter });
-  });
+    const { status, json } = await post([task(extra)])
+    expect(status).toBe(400)
+    expect(json.errors?.[0]).toMatchObject({ code, parameter })
+  })
 
   it('rejects a reused taskUUID without stopping the other tasks', async () => {
-    const t = task();
-    expect((await post([t])).status).toBe(200);
-    const other = task();
-    const { status, json } = await post([t, other]);
-    expect(status).toBe(200);
-    expect(json.errors).toEqual([expect.objectContaining({ code: 'conflictTaskUUID', parameter: 'taskUUID', taskUUID: t.taskUUID })]);
-    expect(json.data?.map((d) => d.taskUUID)).toEqual([other.taskUUID]);
-    expect(emu.stats().generations[String(t.taskUUID)]).toBe(1);
-  });
+    const t = task()
+    expect((await post([t])).status).toBe(200)
+    const other = task()
+    const { status, json } = await post([t, other])
+    expect(status).toBe(200)
+    expect(json.errors).toEqual([expect.objectContaining({ code: 'conflictTaskUUID', parameter: 'taskUUID', taskUUID: t.taskUUID })])
+    expect(json.data?.map((d) => d.taskUUID)).toEqual([other.taskUUID])
+    expect(emu.stats().generations[String(t.taskUUID)]).toBe(1)
+  })
 
   it('rejects invalid JSON and unknown task types', async () => {
-    const bad = await fetch(`${emu.url}/v1`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: '[{' });
-    expect(bad.status).toBe(400);
-    const { json } = await post([{ taskType: 'videoInference' }]);
-    expect(json.errors?.[0]?.code).toBe('unsupportedTaskType');
-  });
-});
+    const bad = await fetch(`${emu.url}/v1`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: '[{' })
+    expect(bad.status).toBe(400)
+    const { json } = await post([{ taskType: 'videoInference' }])
+    expect(json.errors?.[0]?.code).toBe('unsupportedTaskType')
+  })
+})
 
 describe('authentication', () => {
   it('answers 401 invalidApiKey for a bad or missing key', async () => {
     for (const key of ['wrong', null]) {
-      const { status, json } = await post([task()], key);
-      expect(status).toBe(401);
-      expect(json.errors?.[0]?.code).toBe('invalidApiKey');
+      const { status, json } = await post([task()], key)
+      expect(status).toBe(401)
+      expect(json.errors?.[0]?.code).toBe('invalidApiKey')
     }
-  });
+  })
 
   it('accepts an authentication task and never records the key', async () => {
-    const marker = `auth-marker-${randomUUID()}`;
-    const { status, json } = await post([{ taskType: 'authentication', apiKey: API_KEY }, { taskType: 'ping', ping: true, marker }], null);
-    expect(status).toBe(200);
-    expect(json.data).toEqual([{ taskType: 'ping', pong: true }]);
-    const recorded = await (await fetch(`${emu.url}/__emulator/requests?match=${marker}`)).json();
-    expect(recorded).toEqual([{ at: expect.any(String), auth: 'body', body: [{ taskType: 'authentication', apiKey: '[redacted]' }, { taskType: 'ping', ping: true, marker }] }]);
-    expect(JSON.stringify(recorded)).not.toContain(API_KEY);
-  });
-});
+    const marker = `auth-marker-${randomUUID()}`
+    const { status, json } = await post(
+      [
+        { taskType: 'authentication', apiKey: API_KEY },
+        { taskType: 'ping', ping: true, marker },
+      ],
+      null,
+    )
+    expect(status).toBe(200)
+    expect(json.data).toEqual([{ taskType: 'ping', pong: true }])
+    const recorded = await (await fetch(`${emu.url}/__emulator/requests?match=${marker}`)).json()
+    expect(recorded).toEqual([
+      {
+        at: expect.any(String),
+        auth: 'body',
+        body: [
+          { taskType: 'authentication', apiKey: '[redacted]' },
+          { taskType: 'ping', ping: true, marker },
+        ],
+      },
+    ])
+    expect(JSON.stringify(recorded)).not.toContain(API_KEY)
+  })
+})
 
 describe('fault knobs', () => {
   it('answers 503 once, then succeeds on a retry with the same taskUUID', async () => {
     const res = await fetch(`${emu.url}/__emulator/faults`, {
       method: 'POST',
       body: JSON.stringify({ match: 'flaky', httpStatus: { code: 503, times: 1, retryAfterSeconds: 2 } }),
-    });
-    expect(await res.json()).toEqual({ id: expect.any(String) });
-    const t = task({ positivePrompt: 'a flaky bridge' });
-    const first = await post([t]);
-    expect(first.status).toBe(503);
-    expect(first.headers.get('retry-after')).toBe('2');
-    expect(first.json.errors?.[0]?.code).toBe('serviceUnavailable');
-    const second = await post([t]);
-    expect(second.status).toBe(200);
-    expect(second.json.data?.[0]?.taskUUID).toBe(t.taskUUID);
-    expect(emu.stats().generations[String(t.taskUUID)]).toBe(1);
-  });
+    })
+    expect(await res.json()).toEqual({ id: expect.any(String) })
+    const t = task({ positivePrompt: 'a flaky bridge' })
+    const first = await post([t])
+    expect(first.status).toBe(503)
+    expect(first.headers.get('retry-after')).toBe('2')
+    expect(first.json.errors?.[0]?.code).toBe('serviceUnavailable')
+    const second = await post([t])
+    expect(second.status).toBe(200)
+    expect(second.json.data?.[0]?.taskUUID).toBe(t.taskUUID)
+    expect(emu.stats().generations[String(t.taskUUID)]).toBe(1)
+  })
 
   it('applies a rule only to matching prompts, and DELETE clears rules', async () => {
-    emu.setFaults({ match: 'gated', httpStatus: { code: 429 } });
-    expect((await post([task()])).status).toBe(200);
-    expect((await post([task({ positivePrompt: 'gated garden' })])).status).toBe(429);
-    await fetch(`${emu.url}/__emulator/faults`, { method: 'DELETE' });
-    expect((await post([task({ positivePrompt: 'gated garden' })])).status).toBe(200);
-  });
+    emu.setFaults({ match: 'gated', httpStatus: { code: 429 } })
+    expect((await post([task()])).status).toBe(200)
+    expect((await post([task({ positivePrompt: 'gated garden' })])).status).toBe(429)
+    await fetch(`${emu.url}/__emulator/faults`, { method: 'DELETE' })
+    expect((await post([task({ positivePrompt: 'gated garden' })])).status).toBe(200)
+  })
 
   it('leaves out imageURL with omitImageURL', async () => {
-    emu.setFaults({ omitImageURL: true });
-    const { json } = await post([task()]);
-    expect(json.data?.[0]).not.toHaveProperty('imageURL');
-    expect(json.data?.[0]?.imageUUID).toBeDefined();
-  });
+    emu.setFaults({ omitImageURL: true })
+    const { json } = await post([task()])
+    expect(json.data?.[0]).not.toHaveProperty('imageURL')
+    expect(json.data?.[0]?.imageUUID).toBeDefined()
+  })
 
   it('exposes stats over HTTP', async () => {
-    const stats = (await (await fetch(`${emu.url}/__emulator/stats`)).json()) as { requests: number };
-    expect(stats).toMatchObject({ uploads: expect.any(Object), webhooks: expect.any(Object), generations: expect.any(Object) });
-    expect(stats.requests).toBeGreaterThan(0);
-  });
-});
+    const stats = (await (await fetch(`${emu.url}/__emulator/stats`)).json()) as { requests: number }
+    expect(stats).toMatchObject({ uploads: expect.any(Object), webhooks: expect.any(Object), generations: expect.any(Object) })
+    expect(stats.requests).toBeGreaterThan(0)
+  })
+})

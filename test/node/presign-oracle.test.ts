@@ -18,8 +18,20 @@ const sorted = (url: URL) => {
 
 describe('presignR2Put', () => {
   const cases = [
-    ['account endpoint', 'https://0123456789abcdef.r2.cloudflarestorage.com', 'imagine-edge-images', 'images/tabc/39a53ab2-8f31-41d4-a71f-1046162099d0/0.jpg', 900],
-    ['jurisdiction endpoint', 'https://0123456789abcdef.eu.r2.cloudflarestorage.com', 'bucket-eu', 'images/tdef/c3366990-6738-44ef-ac40-773c76488d19/19.webp', 3600],
+    [
+      'account endpoint',
+      'https://0123456789abcdef.r2.cloudflarestorage.com',
+      'imagine-edge-images',
+      'images/tabc/39a53ab2-8f31-41d4-a71f-1046162099d0/0.jpg',
+      900,
+    ],
+    [
+      'jurisdiction endpoint',
+      'https://0123456789abcdef.eu.r2.cloudflarestorage.com',
+      'bucket-eu',
+      'images/tdef/c3366990-6738-44ef-ac40-773c76488d19/19.webp',
+      3600,
+    ],
     ['local S3 server', 'http://127.0.0.1:9000', 'local', 'images/t1/266a8ab8-b0d2-4e14-af7e-478233217fb2/3.png', 60],
   ] as const
   for (const [name, endpoint, bucket, key, expires] of cases) {
@@ -33,7 +45,14 @@ describe('presignR2Put', () => {
   }
 
   it('changes the signature when the clock, key or expiry changes', async () => {
-    const base = { endpoint: 'https://a.r2.cloudflarestorage.com', bucket: 'b', key: 'images/t/x/0.jpg', ...credentials, expiresSeconds: 900, now: new Date('2026-11-24T00:00:00Z') }
+    const base = {
+      endpoint: 'https://a.r2.cloudflarestorage.com',
+      bucket: 'b',
+      key: 'images/t/x/0.jpg',
+      ...credentials,
+      expiresSeconds: 900,
+      now: new Date('2026-11-24T00:00:00Z'),
+    }
     const sig = async (over: Partial<typeof base>) => new URL(await presignR2Put({ ...base, ...over })).searchParams.get('X-Amz-Signature')
     const original = await sig({})
     expect(await sig({ now: new Date('2026-11-24T00:00:01Z') })).not.toBe(original)

@@ -21,7 +21,13 @@ describe('authentication', () => {
   })
 
   it("accepts Runware's in-body authentication task", async () => {
-    const ok = await postV1([{ taskType: 'authentication', apiKey: KEY_B }, { taskType: 'ping', ping: true }], null)
+    const ok = await postV1(
+      [
+        { taskType: 'authentication', apiKey: KEY_B },
+        { taskType: 'ping', ping: true },
+      ],
+      null,
+    )
     expect(ok.status).toBe(200)
     expect(ok.json.data).toEqual([{ taskType: 'ping', pong: true }])
     const bad = await postV1([{ taskType: 'authentication', apiKey: 'nope-nope-nope-nope' }, { taskType: 'ping' }], null)
@@ -91,7 +97,9 @@ describe('configuration', () => {
     const bad = { ...env, UPLOAD_MODE: 'r2-presigned', R2_ACCESS_KEY_ID: '', R2_ACCOUNT_ID: 'acct' }
     const health = await app.fetch(new Request('http://gw/healthz'), bad, ctx())
     expect(health.status).toBe(503)
-    expect(((await health.json()) as { problems: string[] }).problems).toContain('R2_ACCESS_KEY_ID is required when UPLOAD_MODE is r2-presigned')
+    expect(((await health.json()) as { problems: string[] }).problems).toContain(
+      'R2_ACCESS_KEY_ID is required when UPLOAD_MODE is r2-presigned',
+    )
   })
 })
 
@@ -104,8 +112,16 @@ describe('secrets', () => {
     }
     const texts: string[] = []
     const record = async (res: Response) => texts.push(JSON.stringify([...res.headers]) + (await res.text()))
-    await record(await call('/v1', { method: 'POST', headers: { authorization: `Bearer ${KEY_A}` }, body: JSON.stringify([inference({ numberResults: 2 })]) }))
-    await record(await call('/v1', { method: 'POST', headers: { authorization: `Bearer ${KEY_A}` }, body: JSON.stringify([inference({ width: 3 })]) }))
+    await record(
+      await call('/v1', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY_A}` },
+        body: JSON.stringify([inference({ numberResults: 2 })]),
+      }),
+    )
+    await record(
+      await call('/v1', { method: 'POST', headers: { authorization: `Bearer ${KEY_A}` }, body: JSON.stringify([inference({ width: 3 })]) }),
+    )
     await record(await call('/v1', { method: 'POST', body: 'garbage' }))
     await record(await call('/healthz'))
     await record(await call('/v1/models'))
@@ -123,7 +139,10 @@ describe('CORS', () => {
     const withCors = { ...env, CORS_ORIGINS: 'https://app.example' }
     const preflight = (origin: string) =>
       app.fetch(
-        new Request('http://gw/v1', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } }),
+        new Request('http://gw/v1', {
+          method: 'OPTIONS',
+          headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+        }),
         withCors,
         createExecutionContext(),
       )
@@ -131,7 +150,10 @@ describe('CORS', () => {
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example')
     const other = await preflight('https://evil.example')
     expect(other.headers.get('access-control-allow-origin')).toBeNull()
-    const none = await call('/v1', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } })
+    const none = await call('/v1', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    })
     expect(none.headers.get('access-control-allow-origin')).toBeNull()
   })
 })

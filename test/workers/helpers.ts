@@ -45,7 +45,7 @@ export const inference = (overrides: Record<string, unknown> = {}) => ({
 
 /** What Runware knows of a child: its finished item, as getResponse reports it. */
 export async function upstreamItem(childUUID: string): Promise<Record<string, unknown>> {
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
     const res = await fetch(`${emulatorUrl()}/v1`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TEST_SECRETS.RUNWARE_API_KEY}` },
@@ -63,4 +63,3 @@ export async function upstreamItem(childUUID: string): Promise<Record<string, un
 
 export const hook = (url: string, body: unknown) =>
   call(url.slice(BASE.length), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-

@@ -14,7 +14,11 @@ describe('childTaskUUID', () => {
     expect(a0).toMatch(UUID_V4)
     expect(await childTaskUUID('ta', task, 0)).toBe(a0)
     expect(await childTaskUUID('ta', task.toUpperCase(), 0)).toBe(a0)
-    const others = await Promise.all([childTaskUUID('ta', task, 1), childTaskUUID('tb', task, 0), childTaskUUID('ta', crypto.randomUUID(), 0)])
+    const others = await Promise.all([
+      childTaskUUID('ta', task, 1),
+      childTaskUUID('tb', task, 0),
+      childTaskUUID('ta', crypto.randomUUID(), 0),
+    ])
     expect(new Set([a0, ...others]).size).toBe(4)
   })
 })

@@ -52,7 +52,12 @@ describe('imageInference options', () => {
     expect(res.json.data?.[0]).toMatchObject({ NSFWContent: false, cost: 0.03 })
     expect(Object.keys(res.json.data![0]!)).toEqual(['taskType', 'taskUUID', 'imageUUID', 'imageURL', 'seed', 'NSFWContent', 'cost'])
     const [sent] = await upstreamRequests(marker)
-    expect(sent?.body[0]).toMatchObject({ safety: { checkContent: true, mode: 'fast' }, includeCost: true, numberResults: 1, outputType: 'URL' })
+    expect(sent?.body[0]).toMatchObject({
+      safety: { checkContent: true, mode: 'fast' },
+      includeCost: true,
+      numberResults: 1,
+      outputType: 'URL',
+    })
     expect(sent?.body[0]).not.toHaveProperty('checkNSFW')
     expect(sent?.auth).toBe('bearer')
     const noCost = await postV1([inference()])
@@ -64,7 +69,11 @@ describe('imageInference options', () => {
     await setFault({ match: marker, latencyMs: 2500 })
     const body = inference({ positivePrompt: `a glacier ${marker}` })
     const quick = { ...env, SYNC_TIMEOUT_SECONDS: '1' }
-    const res = await app.fetch(new Request(`${BASE}/v1`, { method: 'POST', headers: { authorization: `Bearer ${KEY_A}` }, body: JSON.stringify([body]) }), quick, createExecutionContext())
+    const res = await app.fetch(
+      new Request(`${BASE}/v1`, { method: 'POST', headers: { authorization: `Bearer ${KEY_A}` }, body: JSON.stringify([body]) }),
+      quick,
+      createExecutionContext(),
+    )
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ data: [{ taskType: 'imageInference', taskUUID: body.taskUUID, status: 'processing' }] })
 

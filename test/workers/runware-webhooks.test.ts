@@ -59,7 +59,9 @@ describe('POST /webhooks/runware', () => {
     expect(wrapped.map((r) => r.status)).toEqual([200, 200])
     expect((await task(taskUUID)).data.status).toBe('processing')
 
-    const failure = { errors: [{ code: 'providerTimeout', message: 'The provider timed out', taskType: 'imageInference', taskUUID: c.taskUUID }] }
+    const failure = {
+      errors: [{ code: 'providerTimeout', message: 'The provider timed out', taskType: 'imageInference', taskUUID: c.taskUUID }],
+    }
     expect((await hook(c.webhookURL, failure)).status).toBe(200)
     expect((await hook(c.webhookURL, itemA)).status).toBe(200) // another child's item: ignored
 

@@ -51,7 +51,7 @@ describe('PUT /uploads', () => {
   })
 
   it('refuses a forged or expired signature with 403', async () => {
-    const url = new URL((await uploadUrlForNewTask()), BASE)
+    const url = new URL(await uploadUrlForNewTask(), BASE)
     const forged = `${url.pathname}?exp=${url.searchParams.get('exp')}&sig=${'B'.repeat(43)}`
     expect((await call(forged, { method: 'PUT', body: JPG })).status).toBe(403)
     const key = url.pathname.slice('/uploads/'.length)

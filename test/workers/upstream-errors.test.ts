@@ -16,7 +16,12 @@ describe('upstream failures', () => {
   it('passes a Runware 400 through with its code and parameter, for the client’s taskUUID', async () => {
     const { res, body, attempts } = await withFault({ httpStatus: { code: 400, errorCode: 'invalidParameter' } })
     expect(res.status).toBe(400)
-    expect(res.json.errors?.[0]).toMatchObject({ code: 'invalidParameter', parameter: 'positivePrompt', taskType: 'imageInference', taskUUID: body.taskUUID })
+    expect(res.json.errors?.[0]).toMatchObject({
+      code: 'invalidParameter',
+      parameter: 'positivePrompt',
+      taskType: 'imageInference',
+      taskUUID: body.taskUUID,
+    })
     expect(await attempts()).toHaveLength(1)
   })
 
@@ -78,7 +83,8 @@ describe('failed generations', () => {
     expect(res.status).toBe(502)
     expect(res.json.data).toBeUndefined()
     expect(res.json.errors).toHaveLength(2)
-    for (const e of res.json.errors!) expect(e).toMatchObject({ code: 'internalServerError', taskType: 'imageInference', taskUUID: body.taskUUID })
+    for (const e of res.json.errors!)
+      expect(e).toMatchObject({ code: 'internalServerError', taskType: 'imageInference', taskUUID: body.taskUUID })
     const task = await call(`/v1/tasks/${body.taskUUID}`, { headers: { authorization: `Bearer ${KEY_A}` } })
     const data = ((await task.json()) as { data: { status: string; results: { status: string }[] } }).data
     expect(data.status).toBe('failed')

@@ -59,7 +59,10 @@ describe('imageInference validation', () => {
     ['ttl 60', { ttl: 60 }],
     ['no size (2048x2048)', {}],
     ['checkNSFW alias', { checkNSFW: true }],
-    ...imagineArt15.sizes.map((s): [string, Record<string, unknown>] => [`size ${s.width}x${s.height}`, { width: s.width, height: s.height }]),
+    ...imagineArt15.sizes.map((s): [string, Record<string, unknown>] => [
+      `size ${s.width}x${s.height}`,
+      { width: s.width, height: s.height },
+    ]),
   ]
   it.each(accepted)('accepts %s', async (_name, overrides) => {
     const res = await postV1([inference({ ...overrides, deliveryMethod: 'async' })])
@@ -74,7 +77,10 @@ describe('imageInference validation', () => {
   })
 
   it('answers unsupported task types, and keeps the other tasks of the request', async () => {
-    const res = await postV1([{ taskType: 'videoInference', taskUUID: crypto.randomUUID() }, { taskType: 'ping', ping: true }])
+    const res = await postV1([
+      { taskType: 'videoInference', taskUUID: crypto.randomUUID() },
+      { taskType: 'ping', ping: true },
+    ])
     expect(res.status).toBe(200)
     expect(res.json.data).toEqual([{ taskType: 'ping', pong: true }])
     expect(res.json.errors?.[0]).toMatchObject({ code: 'unsupportedTaskType', parameter: 'taskType' })
