@@ -62,13 +62,15 @@ export class Delivery {
 
   /** Starts webhook delivery in the background (copies, drops and delay come from the rule). */
   webhook(url: string, body: object, rule: FaultRule | undefined): void {
-    const copies = Math.max(1, Math.floor(rule?.webhookCopies ?? 1))
+    const copies = Math.max(1, Math.floor(rule?.webhookCopies ?? 1)) + (roll(rule?.duplicateWebhookRate) ? 1 : 0)
+    // A late webhook arrives after later results' webhooks: out of order, as Runware's can.
+    const delay = (rule?.webhookDelayMs ?? 0) + (roll(rule?.lateWebhookRate) ? (rule?.lateWebhookMs ?? 2000) : 0)
     for (let i = 0; i < copies; i += 1) {
       if (roll(rule?.dropWebhookRate)) {
         this.log(`webhook to ${redactUrl(url)} dropped (injected)`)
         continue
       }
-      this.background.run(this.deliver(url, JSON.stringify(body), rule?.webhookDelayMs ?? 0))
+      this.background.run(this.deliver(url, JSON.stringify(body), delay))
     }
   }
 

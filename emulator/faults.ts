@@ -22,9 +22,15 @@ export interface FaultRule {
   match?: string
   /** Simulated generation time per result. */
   latencyMs?: number
-  httpStatus?: HttpStatusFault
+  /** One fault, or several rolled in order (e.g. 10 % 503 and 5 % 429). */
+  httpStatus?: HttpStatusFault | HttpStatusFault[]
   /** Sends each webhook this many times, concurrently; default 1. */
   webhookCopies?: number
+  /** Probability that a webhook is sent one extra time, concurrently. */
+  duplicateWebhookRate?: number
+  /** Probability that a webhook is held back by `lateWebhookMs` (default 2000), so it arrives out of order. */
+  lateWebhookRate?: number
+  lateWebhookMs?: number
   /** Probability that a webhook is never sent. */
   dropWebhookRate?: number
   /** Delay before a webhook's first attempt. */
@@ -70,9 +76,11 @@ export const roll = (rate: number | undefined): boolean => rate !== undefined &&
 interface ActiveRule {
   id: string
   rule: FaultRule
-  /** Hits left for httpStatus; Infinity when `times` is absent. */
-  httpLeft: number
+  /** Each httpStatus fault with its hits left (Infinity when `times` is absent). */
+  http: { fault: HttpStatusFault; left: number }[]
 }
+
+const asList = (http: FaultRule['httpStatus']): HttpStatusFault[] => (http === undefined ? [] : Array.isArray(http) ? http : [http])
 
 /** The active fault rules, newest last. */
 export class FaultSet {
@@ -81,7 +89,7 @@ export class FaultSet {
   /** Adds a rule and returns its id. */
   add(rule: FaultRule): string {
     const id = randomUUID()
-    this.rules.push({ id, rule, httpLeft: rule.httpStatus?.times ?? Number.POSITIVE_INFINITY })
+    this.rules.push({ id, rule, http: asList(rule.httpStatus).map((fault) => ({ fault, left: fault.times ?? Number.POSITIVE_INFINITY })) })
     return id
   }
 
@@ -97,10 +105,10 @@ export class FaultSet {
   /** Decides whether this request is answered by an httpStatus fault, consuming one hit. */
   httpFault(targets: readonly FaultTarget[]): HttpFaultHit | undefined {
     for (const target of targets) {
-      const active = this.activeFor(target)
-      const fault = active?.rule.httpStatus
-      if (!active || !fault || active.httpLeft <= 0 || !roll(fault.rate ?? 1)) continue
-      active.httpLeft -= 1
+      const hit = this.activeFor(target)?.http.find((h) => h.left > 0 && roll(h.fault.rate ?? 1))
+      if (!hit) continue
+      hit.left -= 1
+      const fault = hit.fault
       return {
         status: fault.code,
         headers: fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {},
@@ -135,7 +143,17 @@ function matches(rule: FaultRule, target: FaultTarget): boolean {
 export function parseFaultRule(value: unknown): FaultRule | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a FaultRule must be a JSON object'
   const rule = value as Record<string, unknown>
-  const numbers = ['latencyMs', 'webhookCopies', 'dropWebhookRate', 'webhookDelayMs', 'failUploadRate', 'failGenerationRate']
+  const numbers = [
+    'latencyMs',
+    'webhookCopies',
+    'duplicateWebhookRate',
+    'lateWebhookRate',
+    'lateWebhookMs',
+    'dropWebhookRate',
+    'webhookDelayMs',
+    'failUploadRate',
+    'failGenerationRate',
+  ]
   for (const key of numbers) {
     if (rule[key] !== undefined && (typeof rule[key] !== 'number' || (rule[key] as number) < 0))
       return `${key} must be a non-negative number`
@@ -143,9 +161,8 @@ export function parseFaultRule(value: unknown): FaultRule | string {
   if (rule.match !== undefined && typeof rule.match !== 'string') return 'match must be a string'
   if (rule.uploadContentType !== undefined && typeof rule.uploadContentType !== 'string') return 'uploadContentType must be a string'
   if (rule.omitImageURL !== undefined && typeof rule.omitImageURL !== 'boolean') return 'omitImageURL must be a boolean'
-  const http = rule.httpStatus
-  if (http !== undefined) {
-    if (typeof http !== 'object' || http === null) return 'httpStatus must be an object'
+  for (const http of rule.httpStatus === undefined ? [] : Array.isArray(rule.httpStatus) ? rule.httpStatus : [rule.httpStatus]) {
+    if (typeof http !== 'object' || http === null) return 'httpStatus must be an object or an array of them'
     const { code } = http as Record<string, unknown>
     if (typeof code !== 'number' || !Number.isInteger(code) || code < 400 || code > 599)
       return 'httpStatus.code must be a 4xx or 5xx status'

@@ -187,6 +187,16 @@ describe('webhookURL', () => {
     expect(hooks[0]?.body.equals(hooks[1]?.body ?? Buffer.alloc(0))).toBe(true)
   })
 
+  it('duplicates with duplicateWebhookRate and holds webhooks back with lateWebhookRate', async () => {
+    emu.setFaults({ match: 'echo', duplicateWebhookRate: 1, lateWebhookRate: 1, lateWebhookMs: 300 })
+    const path = `/hook/${randomUUID()}`
+    const sent = Date.now()
+    await post([task({ positivePrompt: 'an echo valley', webhookURL: `${receiver.url}${path}`, deliveryMethod: 'async' })])
+    const hooks = await waitForRequests(path, 2)
+    expect(hooks).toHaveLength(2)
+    for (const hook of hooks) expect((hook.at ?? 0) - sent).toBeGreaterThanOrEqual(290)
+  })
+
   it('retries after a non-2xx answer, after a backoff', async () => {
     const path = `/hook/fail-once/${randomUUID()}`
     await post([task({ webhookURL: `${receiver.url}${path}` })])
@@ -328,6 +338,14 @@ describe('fault knobs', () => {
     expect(second.status).toBe(200)
     expect(second.json.data?.[0]?.taskUUID).toBe(t.taskUUID)
     expect(emu.stats().generations[String(t.taskUUID)]).toBe(1)
+  })
+
+  it('rolls several httpStatus faults of one rule in order, each with its own count', async () => {
+    emu.setFaults({ match: 'mixed', httpStatus: [{ code: 503, times: 1 }, { code: 429, times: 1 }] })
+    const t = task({ positivePrompt: 'a mixed forest' })
+    expect((await post([t])).status).toBe(503)
+    expect((await post([t])).status).toBe(429)
+    expect((await post([t])).status).toBe(200)
   })
 
   it('applies a rule only to matching prompts, and DELETE clears rules', async () => {
