@@ -33,5 +33,20 @@ export function parseImageKey(key: string): { tenant: string; taskUUID: string; 
   return { tenant, taskUUID, index: Number(index) }
 }
 
+/**
+ * R2: a marker per unfinished task, named so a listing returns the oldest first; the
+ * reconciler walks these. Deleted when the task is finalized, abandoned or deleted.
+ */
+export const INFLIGHT_PREFIX = 'inflight/'
+export const inflightKey = (createdAt: number, tenant: string, taskUUID: string) =>
+  `${INFLIGHT_PREFIX}${String(createdAt).padStart(15, '0')}/${tenant}/${taskUUID}`
+
+/** The parts of an in-flight marker key, or null when `key` is not one. */
+export function parseInflightKey(key: string): { createdAt: number; tenant: string; taskUUID: string } | null {
+  const [, createdAt, tenant, taskUUID] = /^inflight\/(\d{15})\/([a-z0-9_]+)\/([0-9a-f-]{36})$/.exec(key) ?? []
+  if (!createdAt || !tenant || !taskUUID) return null
+  return { createdAt: Number(createdAt), tenant, taskUUID }
+}
+
 /** How long task records live in KV. R2 objects follow the bucket's lifecycle rule. */
 export const TASK_RETENTION_SECONDS = 30 * 86_400

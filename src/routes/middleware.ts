@@ -9,7 +9,7 @@ import { buildServices } from '../services/container'
 /** Validates configuration (once per isolate) and builds this request's services. */
 export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   const config = requireConfig(c.env)
-  c.set('services', buildServices(c.env, config, new URL(c.req.url).origin))
+  c.set('services', buildServices(c.env, config, { origin: new URL(c.req.url).origin, waitUntil: (p) => c.executionCtx.waitUntil(p) }))
   await next()
 })
 

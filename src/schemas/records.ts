@@ -19,6 +19,12 @@ export interface TaskRecord {
   outputFormat: ImageFormat
   width: number
   height: number
+  /** Kept so the reconciler can re-dispatch a child Runware never received. */
+  positivePrompt: string
+  outputQuality: number
+  safety?: { checkContent: boolean; mode: 'none' | 'fast' }
+  /** The origin the gateway's upload and webhook URLs were issued for. */
+  origin: string
   includeCost: boolean
   ttl?: number
   webhookURL?: string

@@ -1,12 +1,14 @@
 /** Builds the services for one request, queue batch or cron run, from bindings and config. */
 import type { Config } from '../schemas/config'
 import { MODELS } from '../models/registry'
+import { Dispatcher } from './dispatcher'
 import { GenerationService } from './generation'
 import { ImageCache } from './image-cache'
 import { ImageStore } from './image-store'
 import { Presenter } from './presenter'
 import { presignR2Put } from './r2-presign'
 import { ResultRecorder } from './result-recorder'
+import { Reconciler } from './reconciler'
 import { RunwareClient } from './runware-client'
 import { TaskStore } from './task-store'
 import { TaskView } from './task-view'
@@ -21,6 +23,7 @@ export interface Services {
   recorder: ResultRecorder
   presenter: Presenter
   generation: GenerationService
+  reconciler: Reconciler
   view: TaskView
 }
 
@@ -34,12 +37,21 @@ export function copyAllowed(config: Config): (url: URL) => boolean {
     url.host === upstream.host || (url.protocol === 'https:' && (url.hostname === 'runware.ai' || url.hostname.endsWith('.runware.ai')))
 }
 
-export function buildServices(env: Env, config: Config, baseUrl: string): Services {
-  const signer = new UrlSigner(config.SIGNING_SECRET, config.PUBLIC_BASE_URL ?? baseUrl)
+/** What a request (or a queue batch, or a cron run) lends the services. */
+export interface ServiceContext {
+  /** The request's origin; PUBLIC_BASE_URL wins when set. */
+  origin: string
+  waitUntil: (promise: Promise<unknown>) => void
+}
+
+export function buildServices(env: Env, config: Config, context: ServiceContext): Services {
+  const origin = config.PUBLIC_BASE_URL ?? context.origin
+  const signer = new UrlSigner(config.SIGNING_SECRET, origin)
   const images = new ImageStore(env.IMAGES)
   const tasks = new TaskStore(env.TASKS, env.IMAGES)
   const recorder = new ResultRecorder({ tasks, images, maxImageBytes: MAX_IMAGE_BYTES, mayCopyFrom: copyAllowed(config) })
   const presenter = new Presenter(signer, env.IMAGES, config.SIGNED_URL_TTL_SECONDS)
+  const runware = new RunwareClient({ url: config.RUNWARE_API_URL, apiKey: config.RUNWARE_API_KEY })
   // Upload URLs need only outlive the task: after its deadline nothing may land.
   const uploadTtl = config.TASK_DEADLINE_SECONDS
   const uploadUrl =
@@ -53,15 +65,24 @@ export function buildServices(env: Env, config: Config, baseUrl: string): Servic
             secretAccessKey: config.R2_SECRET_ACCESS_KEY ?? '',
             expiresSeconds: uploadTtl,
           })
-      : (key: string) => signer.uploadUrl(key, uploadTtl)
+      : (key: string, taskOrigin: string) => signer.uploadUrl(key, uploadTtl, Date.now(), taskOrigin)
+  const dispatcher = new Dispatcher({ runware, signer, uploadUrl })
   const generation = new GenerationService({
     tasks,
     recorder,
     presenter,
-    runware: new RunwareClient({ url: config.RUNWARE_API_URL, apiKey: config.RUNWARE_API_KEY }),
-    signer,
-    uploadUrl,
+    dispatcher,
+    origin,
     syncTimeoutSeconds: config.SYNC_TIMEOUT_SECONDS,
+    waitUntil: context.waitUntil,
+  })
+  const reconciler = new Reconciler({
+    tasks,
+    recorder,
+    dispatcher,
+    runware,
+    reconcileAfterSeconds: config.RECONCILE_AFTER_SECONDS,
+    deadlineSeconds: config.TASK_DEADLINE_SECONDS,
   })
   return {
     config,
@@ -72,6 +93,7 @@ export function buildServices(env: Env, config: Config, baseUrl: string): Servic
     recorder,
     presenter,
     generation,
+    reconciler,
     view: new TaskView(tasks, presenter),
   }
 }

@@ -5,15 +5,12 @@
 import { ApiError } from '../lib/errors'
 import { childTaskUUID, randomSeed } from '../lib/ids'
 import { sleep } from '../lib/retry'
-import { imageKey } from '../lib/storage-keys'
 import type { InferenceRequest } from '../schemas/image-inference'
 import type { TaskRecord } from '../schemas/records'
-import type { ClientItem, LazyItem, Presenter } from './presenter'
+import type { DispatchOutcome, Dispatcher } from './dispatcher'
+import type { LazyItem, Presenter } from './presenter'
 import type { ResultRecorder, ResultReport } from './result-recorder'
-import type { RunwareClient, UpstreamResult } from './runware-client'
 import type { TaskStore } from './task-store'
-import { dispatchError, isConflict, passThrough } from './upstream-errors'
-import type { UrlSigner } from './url-signer'
 
 export interface TaskOutcome {
   items: LazyItem[]
@@ -24,14 +21,19 @@ export interface GenerationDeps {
   tasks: TaskStore
   recorder: ResultRecorder
   presenter: Presenter
-  runware: RunwareClient
-  signer: UrlSigner
-  /** Where Runware should PUT result `objectKey`: a presigned R2 URL or the gateway's upload route. */
-  uploadUrl: (objectKey: string) => Promise<string>
+  dispatcher: Dispatcher
+  /** The origin upload and webhook URLs are issued for. */
+  origin: string
   syncTimeoutSeconds: number
-  /** The most an async dispatch may spend on retries before answering the client. */
-  asyncDispatchBudgetMs?: number
+  /** Lets work outlive the response (the rest of a slow sync dispatch). */
+  waitUntil: (promise: Promise<unknown>) => void
 }
+
+/** An async dispatch's whole retry budget, and the most one attempt may hang. */
+const ASYNC_BUDGET_MS = 25_000
+const ASYNC_ATTEMPT_MS = 10_000
+/** How long a sync dispatch may go on after the client got "processing" (waitUntil's limit is 30 s). */
+const SYNC_GRACE_MS = 25_000
 
 const ack =
   (taskUUID: string): LazyItem =>
@@ -47,28 +49,54 @@ export class GenerationService {
     const record = await this.newRecord(tenant, request, requestHash, startedAt)
     const created = await this.deps.tasks.create(record)
     if (created !== 'created') return this.existing(created, record, startedAt)
+    return request.deliveryMethod === 'async' ? this.runAsync(record) : this.runSync(record, startedAt)
+  }
 
-    const deadline = startedAt + this.deps.syncTimeoutSeconds * 1000
-    const budget = request.deliveryMethod === 'sync' ? deadline - Date.now() : (this.deps.asyncDispatchBudgetMs ?? 25_000)
-    const result = await this.deps.runware.send(await this.upstreamTasks(record, request), budget)
-    if (result.kind === 'unavailable' || (result.kind === 'rejected' && !result.errors.every(isConflict))) {
-      // Runware took none of the work: forget the task so a re-send dispatches it again.
-      await this.deps.tasks.abandon(record)
-      return { items: [], errors: dispatchError(result, record.taskUUID) }
+  private async runAsync(task: TaskRecord): Promise<TaskOutcome> {
+    const outcome = await this.deps.dispatcher.dispatch(task, 'async', { budgetMs: ASYNC_BUDGET_MS, attemptTimeoutMs: ASYNC_ATTEMPT_MS })
+    if (outcome.kind === 'refused') return this.refused(task, outcome.errors)
+    const failures = outcome.reports.filter((r) => 'error' in r)
+    if (failures.length) await this.deps.recorder.record(task, failures)
+    return { items: [ack(task.taskUUID)], errors: [] }
+  }
+
+  private async runSync(task: TaskRecord, startedAt: number): Promise<TaskOutcome> {
+    const budgetMs = startedAt + this.deps.syncTimeoutSeconds * 1000 - Date.now()
+    const dispatch = this.deps.dispatcher.dispatch(task, 'sync', { budgetMs: budgetMs + SYNC_GRACE_MS })
+    const outcome = await Promise.race([dispatch, sleep(budgetMs).then(() => 'late' as const)])
+    if (outcome === 'late') {
+      // The client hears "processing" now; the dispatch goes on, and webhooks or the reconciler finish the task.
+      this.deps.waitUntil(dispatch.then((late) => this.settleLate(task, late)))
+      const results = await this.deps.tasks.claimedResults(task)
+      const { items, errors } = this.deps.presenter.split(task, results)
+      return { items: [...items, processing(task.taskUUID)], errors }
     }
-    const reports = this.reports(record, result)
-    if (request.deliveryMethod === 'async') {
-      if (reports.some((r) => 'error' in r))
-        await this.deps.recorder.record(
-          record,
-          reports.filter((r) => 'error' in r),
-        )
-      return { items: [ack(record.taskUUID)], errors: [] }
-    }
-    const outcome = await this.deps.recorder.record(record, reports)
-    const { items, errors } = this.deps.presenter.split(record, outcome.results)
-    if (!outcome.final) items.push(processing(record.taskUUID))
+    if (outcome.kind === 'refused') return this.refused(task, outcome.errors)
+    const recorded = await this.deps.recorder.record(task, outcome.reports)
+    const { items, errors } = this.deps.presenter.split(task, recorded.results)
+    if (!recorded.final) items.push(processing(task.taskUUID))
     return { items, errors }
+  }
+
+  /** Runware took none of the work: forget the task so a re-send dispatches it afresh. */
+  private async refused(task: TaskRecord, errors: ApiError[]): Promise<TaskOutcome> {
+    await this.deps.tasks.abandon(task)
+    return { items: [], errors }
+  }
+
+  /** A sync dispatch that answered after the client was told "processing": the task must still end. */
+  private async settleLate(task: TaskRecord, outcome: DispatchOutcome): Promise<void> {
+    const reports: ResultReport[] =
+      outcome.kind === 'accepted'
+        ? outcome.reports
+        : task.children.map((_, index) => ({
+            index,
+            error: {
+              code: outcome.errors[0]?.detail.code ?? 'serviceUnavailable',
+              message: outcome.errors[0]?.message ?? 'Dispatch failed',
+            },
+          }))
+    if (reports.length) await this.deps.recorder.record(task, reports)
   }
 
   /** The same taskUUID again: the same body gets the same task, another body a conflict. */
@@ -95,11 +123,27 @@ export class GenerationService {
     let results = await this.deps.tasks.results(task)
     for (let wait = 500; results.length < task.children.length && Date.now() + wait < deadline; wait = Math.min(wait * 1.5, 4000)) {
       await sleep(wait)
+      // The first request's dispatch may have failed and let go of the task meanwhile.
+      if (!(await this.deps.tasks.exists(task))) return this.lost(task)
       results = await this.deps.tasks.results(task)
     }
     const { items, errors } = this.deps.presenter.split(task, results)
     if (results.length < task.children.length) items.push(processing(task.taskUUID))
     return { items, errors }
+  }
+
+  private lost(task: TaskRecord): TaskOutcome {
+    const error = new ApiError(
+      503,
+      {
+        code: 'serviceUnavailable',
+        message: 'The image provider did not take this task; send it again',
+        taskType: 'imageInference',
+        taskUUID: task.taskUUID,
+      },
+      { 'retry-after': '1' },
+    )
+    return { items: [], errors: [error] }
   }
 
   private async newRecord(tenant: string, request: InferenceRequest, requestHash: string, now: number): Promise<TaskRecord> {
@@ -122,6 +166,10 @@ export class GenerationService {
       outputFormat: request.outputFormat,
       width: request.width,
       height: request.height,
+      positivePrompt: request.positivePrompt,
+      outputQuality: request.outputQuality,
+      ...(request.safety ? { safety: request.safety } : {}),
+      origin: this.deps.origin,
       includeCost: request.includeCost,
       ...(request.ttl !== undefined ? { ttl: request.ttl } : {}),
       ...(request.webhookURL !== undefined ? { webhookURL: request.webhookURL } : {}),
@@ -130,48 +178,4 @@ export class GenerationService {
       status: 'processing',
     }
   }
-
-  private upstreamTasks(record: TaskRecord, request: InferenceRequest): Promise<object[]> {
-    return Promise.all(
-      record.children.map(async (child, index) => ({
-        taskType: 'imageInference',
-        taskUUID: child.taskUUID,
-        model: request.model,
-        positivePrompt: request.positivePrompt,
-        width: request.width,
-        height: request.height,
-        // The gateway serves base64 itself from R2; Runware only ever returns URLs.
-        outputType: 'URL',
-        outputFormat: request.outputFormat,
-        outputQuality: request.outputQuality,
-        numberResults: 1,
-        seed: child.seed,
-        includeCost: true,
-        deliveryMethod: request.deliveryMethod,
-        uploadEndpoint: await this.deps.uploadUrl(imageKey(record.tenant, record.taskUUID, index, record.outputFormat)),
-        webhookURL: await this.deps.signer.runwareWebhookUrl(record.tenant, record.taskUUID, index),
-        ...(request.safety ? { safety: request.safety } : {}),
-      })),
-    )
-  }
-
-  /** What the dispatch answer says about each child; conflicts mean "already dispatched". */
-  private reports(record: TaskRecord, result: Exclude<UpstreamResult, { kind: 'unavailable' }>): ResultReport[] {
-    if (result.kind === 'timeout') return []
-    const indexOf = new Map(record.children.map((c, i) => [c.taskUUID, i]))
-    const reports: ResultReport[] = []
-    for (const item of result.items) {
-      const index = indexOf.get(item.taskUUID)
-      if (index !== undefined && (item.imageUUID || item.imageURL)) reports.push({ index, item })
-    }
-    for (const error of result.errors) {
-      const index = error.taskUUID ? indexOf.get(error.taskUUID) : undefined
-      if (index === undefined || isConflict(error)) continue
-      const { code, message } = passThrough(error, record.taskUUID)
-      reports.push({ index, error: { code, message } })
-    }
-    return reports
-  }
 }
-
-export type { ClientItem }

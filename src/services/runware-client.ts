@@ -1,7 +1,9 @@
 /**
- * The upstream client: one POST per dispatch, retried on 429, 5xx, timeouts and network
- * errors with bounded backoff. Every attempt re-sends the same body, so the same taskUUIDs.
+ * The upstream client: one POST per call, retried on 429, 5xx, timeouts and network errors
+ * with bounded backoff. Every attempt re-sends the same body, so the same taskUUIDs.
+ * A per-isolate circuit stops it hammering an upstream that is down.
  */
+import { Circuit } from '../lib/circuit'
 import { backoffDelayMs, parseRetryAfterMs, sleep, type BackoffPolicy } from '../lib/retry'
 import { parseUpstreamBody, type UpstreamBody, type UpstreamError } from '../schemas/upstream'
 
@@ -9,10 +11,17 @@ export type UpstreamResult =
   | ({ kind: 'ok' } & UpstreamBody)
   /** Runware refused the request itself (4xx): not worth retrying. */
   | ({ kind: 'rejected'; status: number } & UpstreamBody)
-  /** Still 429/5xx/unreachable after retries; `retryAfterMs` is what to tell the client. */
+  /** Still 429/5xx/unreachable after retries, or the circuit is open; `retryAfterMs` is for the client. */
   | { kind: 'unavailable'; status: number | null; retryAfterMs: number; taskErrors?: UpstreamError[] }
   /** No answer in time: the work may or may not have been accepted. */
   | { kind: 'timeout' }
+
+export interface SendOptions {
+  /** The caller's whole time limit, retries included. */
+  budgetMs: number
+  /** The most one attempt may take; the budget's remainder by default. */
+  attemptTimeoutMs?: number
+}
 
 export interface RunwareClientOptions {
   url: string
@@ -24,39 +33,58 @@ export interface RunwareClientOptions {
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504])
 const DEFAULT_BACKOFF: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 8000, jitter: 0.3 }
 
+// One circuit per upstream URL per isolate: isolates learn independently, which still cuts
+// the load on a failing upstream in proportion, without a global coordinator.
+const circuits = new Map<string, Circuit>()
+const circuitFor = (url: string) => {
+  let circuit = circuits.get(url)
+  if (!circuit) circuits.set(url, (circuit = new Circuit({ threshold: 8, openMs: 30_000 })))
+  return circuit
+}
+
+type Attempt = { result: UpstreamResult; retryAfterMs: number | null }
+
 export class RunwareClient {
   private readonly maxRetries: number
   private readonly backoff: BackoffPolicy
+  private readonly circuit: Circuit
 
   constructor(private readonly options: RunwareClientOptions) {
     this.maxRetries = options.maxRetries ?? 3
     this.backoff = options.backoff ?? DEFAULT_BACKOFF
+    this.circuit = circuitFor(options.url)
   }
 
-  /** Sends `tasks` (one JSON array) and retries within `budgetMs`, the caller's whole time limit. */
-  async send(tasks: readonly object[], budgetMs: number): Promise<UpstreamResult> {
-    const deadline = Date.now() + budgetMs
+  /** Sends `tasks` (one JSON array), retrying within the budget. */
+  async send(tasks: readonly object[], options: SendOptions): Promise<UpstreamResult> {
+    const deadline = Date.now() + options.budgetMs
     const body = JSON.stringify(tasks)
-    let last: UpstreamResult = { kind: 'timeout' }
     const verdicts: UpstreamError[] = []
+    // An attempt that timed out may have been accepted: then the outcome is "maybe dispatched".
+    let timedOut = false
+    let wait = 1000
     for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
+      const blockedMs = this.circuit.blockedForMs()
+      if (blockedMs > 0) return timedOut ? { kind: 'timeout' } : { kind: 'unavailable', status: null, retryAfterMs: blockedMs }
       const remaining = deadline - Date.now()
-      if (remaining <= 0) return last
-      const { result, retryAfterMs } = await this.attempt(body, remaining)
-      if (result.kind !== 'unavailable') return withVerdicts(result, verdicts)
-      verdicts.push(...(result.taskErrors ?? []))
-      last = result
-      const wait = retryAfterMs ?? backoffDelayMs(this.backoff, attempt)
-      // Waiting past the budget helps nobody: hand the delay to the client instead.
-      if (attempt === this.maxRetries || Date.now() + wait >= deadline) {
-        return { ...result, retryAfterMs: Math.max(wait, 1000) }
+      if (remaining <= 0) break
+      const { result, retryAfterMs } = await this.attempt(body, Math.min(remaining, options.attemptTimeoutMs ?? remaining))
+      if (result.kind === 'ok' || result.kind === 'rejected') {
+        this.circuit.success()
+        return withVerdicts(result, verdicts)
       }
+      this.circuit.failure(retryAfterMs ?? 0)
+      if (result.kind === 'timeout') timedOut = true
+      else verdicts.push(...(result.taskErrors ?? []))
+      wait = retryAfterMs ?? backoffDelayMs(this.backoff, attempt)
+      // Waiting past the budget helps nobody: hand the delay to the client instead.
+      if (attempt === this.maxRetries || Date.now() + wait >= deadline) break
       await sleep(wait)
     }
-    return last
+    return timedOut ? { kind: 'timeout' } : { kind: 'unavailable', status: null, retryAfterMs: Math.max(wait, 1000) }
   }
 
-  private async attempt(body: string, timeoutMs: number): Promise<{ result: UpstreamResult; retryAfterMs: number | null }> {
+  private async attempt(body: string, timeoutMs: number): Promise<Attempt> {
     let response: Response
     try {
       response = await fetch(this.options.url, {
@@ -73,13 +101,8 @@ export class RunwareClient {
     if (response.ok) return { result: { kind: 'ok', ...parsed }, retryAfterMs: null }
     if (RETRYABLE.has(response.status)) {
       const retryAfterMs = parseRetryAfterMs(response.headers.get('retry-after'))
-      const unavailable = {
-        kind: 'unavailable',
-        status: response.status,
-        retryAfterMs: retryAfterMs ?? 0,
-        taskErrors: parsed.errors.filter((e) => e.taskUUID),
-      } as const
-      return { result: unavailable, retryAfterMs }
+      const taskErrors = parsed.errors.filter((e) => e.taskUUID)
+      return { result: { kind: 'unavailable', status: response.status, retryAfterMs: retryAfterMs ?? 0, taskErrors }, retryAfterMs }
     }
     return { result: { kind: 'rejected', status: response.status, ...parsed }, retryAfterMs: null }
   }
@@ -90,8 +113,8 @@ export class RunwareClient {
  * conflictTaskUUID, because Runware has seen the task. The earlier answer is the verdict:
  * report it instead of the conflict, so the result is recorded as failed rather than lost.
  */
-function withVerdicts(result: Exclude<UpstreamResult, { kind: 'unavailable' }>, verdicts: UpstreamError[]): UpstreamResult {
-  if (!verdicts.length || result.kind === 'timeout') return result
+function withVerdicts(result: Extract<UpstreamResult, { kind: 'ok' | 'rejected' }>, verdicts: UpstreamError[]): UpstreamResult {
+  if (!verdicts.length) return result
   const conflicted = new Set(result.errors.filter((e) => e.code === 'conflictTaskUUID').map((e) => e.taskUUID))
   const known = verdicts.filter((v) => conflicted.has(v.taskUUID))
   if (!known.length) return result

@@ -23,7 +23,10 @@ export class TaskStore {
     const key = keys.stateTaskKey(record.tenant, record.taskUUID)
     // Twice at most: a claim can vanish between our put and get when a racing dispatch fails.
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (await this.bucket.put(key, JSON.stringify(record), WRITE_ONCE)) return 'created'
+      if (await this.bucket.put(key, JSON.stringify(record), WRITE_ONCE)) {
+        await this.bucket.put(keys.inflightKey(record.createdAt, record.tenant, record.taskUUID), '')
+        return 'created'
+      }
       const existing = await this.claimedTask(record.tenant, record.taskUUID)
       if (existing) return existing
     }
@@ -36,7 +39,28 @@ export class TaskStore {
 
   /** Forgets a task whose dispatch failed, so a re-send starts it afresh. */
   async abandon(record: TaskRecord): Promise<void> {
-    await this.bucket.delete(keys.stateTaskKey(record.tenant, record.taskUUID))
+    await this.bucket.delete([
+      keys.stateTaskKey(record.tenant, record.taskUUID),
+      keys.inflightKey(record.createdAt, record.tenant, record.taskUUID),
+    ])
+  }
+
+  /** Whether the task's claim still exists (R2, strongly consistent). */
+  async exists(task: TaskRecord): Promise<boolean> {
+    return (await this.bucket.head(keys.stateTaskKey(task.tenant, task.taskUUID))) !== null
+  }
+
+  /** In-flight markers, oldest first. */
+  async inflight(limit: number): Promise<{ createdAt: number; tenant: string; taskUUID: string; key: string }[]> {
+    const page = await this.bucket.list({ prefix: keys.INFLIGHT_PREFIX, limit })
+    return page.objects.flatMap((o) => {
+      const parts = keys.parseInflightKey(o.key)
+      return parts ? [{ ...parts, key: o.key }] : []
+    })
+  }
+
+  async dropInflight(markerKey: string): Promise<void> {
+    await this.bucket.delete(markerKey)
   }
 
   /** The task, from KV, or from R2 when KV has not caught up. */
@@ -81,10 +105,14 @@ export class TaskStore {
     return this.kv.put(keys.kvResultKey(task.tenant, task.taskUUID, record.index), JSON.stringify(record), KV_OPTIONS)
   }
 
-  /** Records the final state once: only the writer that wins the R2 claim writes KV. */
-  async finalize(task: TaskRecord, results: ResultRecord[], now = Date.now()): Promise<TaskRecord | null> {
+  /**
+   * Records the final state once: only the writer that wins the R2 claim writes KV. With
+   * `repair`, a lost claim still writes KV: the reconciler uses it when a finalizer stopped
+   * between its claim and its KV write (the in-flight marker, deleted last, shows that).
+   */
+  async finalize(task: TaskRecord, results: ResultRecord[], now = Date.now(), repair = false): Promise<TaskRecord | null> {
     const claimed = await this.bucket.put(keys.stateFinalKey(task.tenant, task.taskUUID), '', WRITE_ONCE)
-    if (!claimed) return null
+    if (!claimed && !repair) return null
     const final: TaskRecord = {
       ...task,
       status: results.some((r) => r.ok) ? 'succeeded' : 'failed',
@@ -92,6 +120,7 @@ export class TaskStore {
       results,
     }
     await this.kv.put(keys.kvTaskKey(task.tenant, task.taskUUID), JSON.stringify(final), KV_OPTIONS)
+    await this.bucket.delete(keys.inflightKey(task.createdAt, task.tenant, task.taskUUID))
     return final
   }
 
@@ -103,6 +132,7 @@ export class TaskStore {
     const tombstone: TaskRecord = { ...task, deleted: true, results: undefined }
     const stateKeys = [
       keys.stateFinalKey(task.tenant, task.taskUUID),
+      keys.inflightKey(task.createdAt, task.tenant, task.taskUUID),
       ...task.children.map((_, i) => keys.stateResultKey(task.tenant, task.taskUUID, i)),
     ]
     await Promise.all([

@@ -12,7 +12,8 @@ export type SignatureCheck = 'ok' | 'expired' | 'invalid'
 export class UrlSigner {
   constructor(
     private readonly secret: string,
-    private readonly baseUrl: string,
+    /** The origin URLs are issued for, unless a call names another (the task's own, in crons). */
+    readonly baseUrl: string,
   ) {}
 
   /** A GET URL for an R2 object, valid at least `ttlSeconds`. */
@@ -23,10 +24,10 @@ export class UrlSigner {
   }
 
   /** A PUT URL for worker-mode uploads, valid `ttlSeconds`. */
-  async uploadUrl(objectKey: string, ttlSeconds: number, now = Date.now()): Promise<string> {
+  async uploadUrl(objectKey: string, ttlSeconds: number, now = Date.now(), base = this.baseUrl): Promise<string> {
     const exp = Math.floor(now / 1000) + ttlSeconds
     const sig = await hmacSign(await hmacKey(this.secret, 'uploads'), `${objectKey}\n${exp}`)
-    return `${this.baseUrl}/uploads/${objectKey}?exp=${exp}&sig=${sig}`
+    return `${base}/uploads/${objectKey}?exp=${exp}&sig=${sig}`
   }
 
   checkFile = (objectKey: string, exp: string | undefined, sig: string | undefined, now = Date.now()) =>
@@ -36,10 +37,10 @@ export class UrlSigner {
     this.check('uploads', objectKey, exp, sig, now)
 
   /** The webhook URL Runware calls for one child; its token is the only proof a webhook is genuine. */
-  async runwareWebhookUrl(tenant: string, taskUUID: string, index: number): Promise<string> {
+  async runwareWebhookUrl(tenant: string, taskUUID: string, index: number, base = this.baseUrl): Promise<string> {
     const path = `${tenant}/${taskUUID}/${index}`
     const token = await hmacSign(await hmacKey(this.secret, 'runware-webhook'), path)
-    return `${this.baseUrl}/webhooks/runware/${path}?token=${token}`
+    return `${base}/webhooks/runware/${path}?token=${token}`
   }
 
   async checkRunwareWebhook(tenant: string, taskUUID: string, index: string, token: string | undefined): Promise<boolean> {

@@ -341,7 +341,13 @@ describe('fault knobs', () => {
   })
 
   it('rolls several httpStatus faults of one rule in order, each with its own count', async () => {
-    emu.setFaults({ match: 'mixed', httpStatus: [{ code: 503, times: 1 }, { code: 429, times: 1 }] })
+    emu.setFaults({
+      match: 'mixed',
+      httpStatus: [
+        { code: 503, times: 1 },
+        { code: 429, times: 1 },
+      ],
+    })
     const t = task({ positivePrompt: 'a mixed forest' })
     expect((await post([t])).status).toBe(503)
     expect((await post([t])).status).toBe(429)

@@ -1,0 +1,129 @@
+/**
+ * The cron's work: a lost webhook must never leave a task stuck. For each in-flight task older
+ * than RECONCILE_AFTER_SECONDS, ask Runware (getResponse) about the children with no result,
+ * record what finished, re-dispatch what Runware never received, and fail what outlived
+ * TASK_DEADLINE_SECONDS.
+ */
+import type { ResultRecord, TaskRecord } from '../schemas/records'
+import type { UpstreamBody, UpstreamError, UpstreamItem } from '../schemas/upstream'
+import type { Dispatcher } from './dispatcher'
+import type { ResultRecorder, ResultReport } from './result-recorder'
+import type { RunwareClient } from './runware-client'
+import type { TaskStore } from './task-store'
+
+export interface ReconcilerDeps {
+  tasks: TaskStore
+  recorder: ResultRecorder
+  dispatcher: Dispatcher
+  runware: RunwareClient
+  reconcileAfterSeconds: number
+  deadlineSeconds: number
+}
+
+export interface ReconcileReport {
+  checked: number
+  recorded: number
+  redispatched: number
+  timedOut: number
+  finalized: number
+}
+
+/** Tasks per run: each costs a few subrequests, and a Worker invocation may make 1,000. */
+const MAX_TASKS_PER_RUN = 100
+/** getResponse tasks per upstream request. */
+const POLL_BATCH = 100
+
+type Open = { task: TaskRecord; marker: string; missing: number[] }
+
+export class Reconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async run(now = Date.now()): Promise<ReconcileReport> {
+    const report: ReconcileReport = { checked: 0, recorded: 0, redispatched: 0, timedOut: 0, finalized: 0 }
+    const cutoff = now - this.deps.reconcileAfterSeconds * 1000
+    const markers = (await this.deps.tasks.inflight(MAX_TASKS_PER_RUN)).filter((m) => m.createdAt <= cutoff)
+    const open: Open[] = []
+    for (const marker of markers) {
+      const task = await this.deps.tasks.get(marker.tenant, marker.taskUUID)
+      if (!task || task.deleted) {
+        await this.deps.tasks.dropInflight(marker.key)
+        continue
+      }
+      report.checked++
+      const results = await this.deps.tasks.claimedResults(task)
+      if (results.length === task.children.length) {
+        // Complete, but its finalizer stopped before the end: finish its work.
+        await this.deps.tasks.finalize(task, results, now, true)
+        report.finalized++
+        continue
+      }
+      open.push({ task, marker: marker.key, missing: missingIndices(task, results) })
+    }
+    const answers = await this.poll(open)
+    for (const entry of open) await this.settle(entry, answers, now, report)
+    return report
+  }
+
+  /** One getResponse per missing child, batched into as few upstream calls as possible. */
+  private async poll(open: Open[]): Promise<UpstreamBody> {
+    const children = open.flatMap(({ task, missing }) => missing.map((i) => task.children[i]?.taskUUID ?? ''))
+    const body: UpstreamBody = { items: [], errors: [] }
+    for (let i = 0; i < children.length; i += POLL_BATCH) {
+      const batch = children.slice(i, i + POLL_BATCH).map((taskUUID) => ({ taskType: 'getResponse', taskUUID }))
+      const result = await this.deps.runware.send(batch, { budgetMs: 15_000, attemptTimeoutMs: 10_000 })
+      if (result.kind === 'ok' || result.kind === 'rejected') {
+        body.items.push(...result.items)
+        body.errors.push(...result.errors)
+      }
+    }
+    return body
+  }
+
+  private async settle({ task, missing }: Open, answers: UpstreamBody, now: number, report: ReconcileReport): Promise<void> {
+    const reports: ResultReport[] = []
+    const notFound: number[] = []
+    const pastDeadline = now >= task.createdAt + this.deps.deadlineSeconds * 1000
+    for (const index of missing) {
+      const childUUID = task.children[index]?.taskUUID
+      const item = answers.items.find((i) => i.taskUUID === childUUID && isFinished(i))
+      const error = answers.errors.find((e) => e.taskUUID === childUUID)
+      if (item) reports.push({ index, item })
+      else if (error && isUnknownTask(error)) notFound.push(index)
+      else if (error)
+        reports.push({
+          index,
+          error: { code: error.code ?? 'generationFailed', message: error.message ?? 'The image provider reported a failure' },
+        })
+    }
+    let outcome = reports.length ? await this.deps.recorder.record(task, reports, now) : null
+    report.recorded += reports.length - (outcome?.pending.length ?? 0)
+
+    const stillMissing = missingIndices(task, outcome?.results ?? (await this.deps.tasks.claimedResults(task)))
+    if (pastDeadline && stillMissing.length) {
+      const message = `No result from the image provider within ${this.deps.deadlineSeconds} s`
+      outcome = await this.deps.recorder.record(
+        task,
+        stillMissing.map((index) => ({ index, error: { code: 'timeoutProvider', message } })),
+        now,
+      )
+      report.timedOut += stillMissing.length
+    } else if (notFound.length) {
+      // Runware never received these (a dispatch that timed out on the way): send them again,
+      // with the same child UUIDs, so an earlier arrival is caught as a conflict, not billed twice.
+      const redispatch = await this.deps.dispatcher.dispatch(task, 'async', { budgetMs: 10_000, attemptTimeoutMs: 8_000 }, notFound)
+      if (redispatch.kind === 'accepted') report.redispatched += notFound.length
+    }
+    if (outcome?.final) report.finalized++
+  }
+}
+
+function missingIndices(task: TaskRecord, results: readonly ResultRecord[]): number[] {
+  const done = new Set(results.map((r) => r.index))
+  return task.children.map((_, i) => i).filter((i) => !done.has(i))
+}
+
+/** getResponse items carry `status`; older servers said `pending` for `processing`. */
+const isFinished = (item: UpstreamItem) =>
+  (item.status === undefined || item.status === 'success') && Boolean(item.imageURL || item.imageUUID)
+
+const isUnknownTask = (error: UpstreamError) => error.code === 'taskNotFound'
