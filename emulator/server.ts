@@ -2,6 +2,7 @@
  * A local emulator of Runware's REST API for ImagineArt 1.5: a real HTTP server so the
  * gateway can be developed and tested end to end with no Runware account.
  */
+import { setMaxListeners } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { handleV1 } from './api.ts'
@@ -76,6 +77,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const host = opts.host ?? '127.0.0.1'
   const log = opts.quiet ? (): void => {} : (line: string): void => console.log(`[emulator] ${line}`)
   const shutdown = new AbortController()
+  // Every pending delay and webhook retry listens to it: many at once is normal here.
+  setMaxListeners(0, shutdown.signal)
   const faults = new FaultSet()
   const images = new ImageStore()
   const requests = new RequestLog()

@@ -14,10 +14,18 @@ declare module 'vitest' {
   }
 }
 
+/** Low, so the soak test can run the reconciler on tasks a few seconds old. */
+export const E2E_RECONCILE_AFTER_SECONDS = 10
+
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'imagine-edge-e2e-'))
   const gatewayLog = join(dir, 'gateway.log')
-  const stack = await startStack({ secrets: TEST_SECRETS, persistTo: join(dir, 'state'), logTo: gatewayLog })
+  const stack = await startStack({
+    secrets: TEST_SECRETS,
+    persistTo: join(dir, 'state'),
+    logTo: gatewayLog,
+    vars: { RECONCILE_AFTER_SECONDS: String(E2E_RECONCILE_AFTER_SECONDS) },
+  })
   project.provide('gatewayUrl', stack.gatewayUrl)
   project.provide('emulatorUrl', stack.emulator.url)
   project.provide('gatewayLog', gatewayLog)

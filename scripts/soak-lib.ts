@@ -1,0 +1,195 @@
+/**
+ * The fault-injection soak: many tasks through the real gateway (workerd) and the emulator
+ * with faults on, then the cron, then an audit of every task. Used by `npm run soak` and by
+ * the smaller run inside `npm test`.
+ */
+import { triggerCron } from './stack.ts'
+
+export interface SoakOptions {
+  gatewayUrl: string
+  emulatorUrl: string
+  apiKey: string
+  tasks: number
+  /** Requests in flight at once. */
+  concurrency: number
+  /** The gateway's RECONCILE_AFTER_SECONDS: the cron only looks at tasks this old. */
+  reconcileAfterSeconds: number
+  log?: (line: string) => void
+}
+
+export interface SoakReport {
+  tasks: number
+  succeeded: number
+  failed: number
+  lost: number
+  duplicateGenerations: number
+  resultsWithoutImage: number
+  failedWithoutReason: number
+  p50Ms: number
+  p99Ms: number
+  line: string
+}
+
+/** The fault table of the reliability issue. */
+export const SOAK_FAULTS = {
+  httpStatus: [
+    { code: 503, rate: 0.1 },
+    { code: 429, rate: 0.05 / 0.9, retryAfterSeconds: 1 },
+  ],
+  duplicateWebhookRate: 0.2,
+  dropWebhookRate: 0.05,
+  lateWebhookRate: 0.1,
+  lateWebhookMs: 1500,
+  failUploadRate: 0.03,
+}
+
+const SIZES = [
+  [2048, 2048],
+  [2560, 1440],
+  [1440, 2560],
+  [2304, 1728],
+  [1728, 2304],
+  [2472, 824],
+  [824, 2472],
+  [2496, 1664],
+  [1664, 2496],
+] as const
+
+interface TaskView {
+  status: string
+  createdAt: string
+  completedAt?: string
+  results: { status: string; imageURL?: string; error?: { code?: string; message?: string } }[]
+}
+
+const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Runs `work` over `items` with at most `limit` at once. */
+async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++] as T)
+    }),
+  )
+}
+
+export async function runSoak(o: SoakOptions): Promise<SoakReport> {
+  const log = o.log ?? (() => undefined)
+  const marker = `soak-${crypto.randomUUID().slice(0, 8)}`
+  await fetch(`${o.emulatorUrl}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ match: marker, ...SOAK_FAULTS }) })
+  const headers = { authorization: `Bearer ${o.apiKey}`, 'content-type': 'application/json' }
+
+  const bodies = Array.from({ length: o.tasks }, (_, i) => {
+    const [width, height] = pick(SIZES)
+    return {
+      taskType: 'imageInference',
+      taskUUID: crypto.randomUUID(),
+      model: 'imagineart:1@5',
+      positivePrompt: `a soak test image ${marker} #${i}`,
+      width,
+      height,
+      numberResults: 1 + Math.floor(Math.random() * 4),
+      deliveryMethod: Math.random() < 0.5 ? 'sync' : 'async',
+    }
+  })
+
+  /** A client that honours 503/429 + Retry-After, as a well-behaved one does. */
+  const send = async (body: object) => {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const res = await fetch(`${o.gatewayUrl}/v1`, { method: 'POST', headers, body: JSON.stringify([body]) })
+      await res.arrayBuffer()
+      if (res.status !== 503 && res.status !== 429) return res.status
+      await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000)
+    }
+    return 503
+  }
+  const started = Date.now()
+  // 10 % of clients resend the same request at the same moment.
+  await pool(bodies, o.concurrency, async (body) => {
+    const copies = Math.random() < 0.1 ? 2 : 1
+    await Promise.all(Array.from({ length: copies }, () => send(body)))
+  })
+  log(`submitted ${o.tasks} tasks in ${Date.now() - started} ms; waiting for webhooks, then the cron`)
+
+  const view = async (taskUUID: string): Promise<TaskView | null> => {
+    const res = await fetch(`${o.gatewayUrl}/v1/tasks/${taskUUID}`, { headers })
+    return res.ok ? ((await res.json()) as { data: TaskView }).data : null
+  }
+  const states = new Map<string, TaskView | null>()
+  const isOpen = (taskUUID: string) => !['succeeded', 'failed'].includes(states.get(taskUUID)?.status ?? '')
+  const refresh = () =>
+    pool(
+      bodies.filter((b) => isOpen(b.taskUUID)),
+      o.concurrency,
+      async (b) => void states.set(b.taskUUID, await view(b.taskUUID)),
+    )
+  const processing = () => bodies.filter((b) => isOpen(b.taskUUID)).length
+
+  // Let late webhooks land, then give the cron tasks old enough for it to look at.
+  await sleep(3000)
+  await refresh()
+  for (let run = 0; run < 10 && processing() > 0; run++) {
+    const wait = o.reconcileAfterSeconds * 1000 - (Date.now() - started) + 1000
+    if (wait > 0) await sleep(wait)
+    await triggerCron(o.gatewayUrl)
+    await sleep(1500) // re-dispatched or copied results settle
+    await refresh()
+    log(`cron run ${run + 1}: ${processing()} tasks still open`)
+  }
+
+  return audit(
+    bodies.map((b) => b.taskUUID),
+    states,
+    o,
+    log,
+  )
+}
+
+async function audit(
+  taskUUIDs: string[],
+  states: Map<string, TaskView | null>,
+  o: SoakOptions,
+  log: (line: string) => void,
+): Promise<SoakReport> {
+  const finals = taskUUIDs.map((id) => states.get(id) ?? null)
+  const succeeded = finals.filter((t) => t?.status === 'succeeded').length
+  const failed = finals.filter((t) => t?.status === 'failed').length
+  const failedWithoutReason = finals
+    .flatMap((t) => t?.results ?? [])
+    .filter((r) => r.status === 'failed' && !(r.error?.code && r.error.message)).length
+
+  let resultsWithoutImage = 0
+  const urls = finals.flatMap((t) => (t?.results ?? []).filter((r) => r.status === 'succeeded').map((r) => r.imageURL ?? ''))
+  await pool(urls, o.concurrency, async (url) => {
+    const res = await fetch(url, { method: 'HEAD' }).catch(() => null)
+    if (!res?.ok || !/^image\//.test(res.headers.get('content-type') ?? '')) resultsWithoutImage++
+  })
+
+  const stats = (await (await fetch(`${o.emulatorUrl}/__emulator/stats`)).json()) as { generations: Record<string, number> }
+  const duplicateGenerations = Object.values(stats.generations).reduce((sum, n) => sum + Math.max(0, n - 1), 0)
+
+  const durations = finals
+    .filter((t): t is TaskView => Boolean(t?.completedAt))
+    .map((t) => Date.parse(t.completedAt ?? '') - Date.parse(t.createdAt))
+    .sort((a, b) => a - b)
+  const at = (q: number) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0
+  const report = {
+    tasks: taskUUIDs.length,
+    succeeded,
+    failed,
+    lost: taskUUIDs.length - succeeded - failed,
+    duplicateGenerations,
+    resultsWithoutImage,
+    failedWithoutReason,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+  }
+  const line =
+    `tasks ${report.tasks} · succeeded ${succeeded} · failed ${failed} · lost ${report.lost} · ` +
+    `duplicate generations ${duplicateGenerations} · results without image ${resultsWithoutImage} · ` +
+    `p50/p99 completion ${report.p50Ms}/${report.p99Ms} ms`
+  log(line)
+  return { ...report, line }
+}

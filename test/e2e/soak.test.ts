@@ -1,0 +1,30 @@
+/** Acceptance: the fault-injection soak, small enough for CI, with every zero asserted. */
+import { describe, expect, it } from 'vitest'
+import { runSoak } from '../../scripts/soak-lib.ts'
+import { KEY_B } from '../secrets.ts'
+import { emulator, gateway } from './helpers.ts'
+import { E2E_RECONCILE_AFTER_SECONDS } from './global-setup.ts'
+
+describe('soak under faults', () => {
+  it(
+    '120 tasks: nothing lost, nothing generated twice, every result has its image, every failure its reason',
+    { timeout: 240_000 },
+    async () => {
+      const report = await runSoak({
+        gatewayUrl: gateway(),
+        emulatorUrl: emulator(),
+        apiKey: KEY_B,
+        tasks: 120,
+        concurrency: 8,
+        reconcileAfterSeconds: E2E_RECONCILE_AFTER_SECONDS,
+        log: (line) => console.log(`soak: ${line}`),
+      })
+      expect(report.tasks).toBe(120)
+      expect(report.lost).toBe(0)
+      expect(report.duplicateGenerations).toBe(0)
+      expect(report.resultsWithoutImage).toBe(0)
+      expect(report.failedWithoutReason).toBe(0)
+      expect(report.succeeded + report.failed).toBe(120)
+    },
+  )
+})
