@@ -17,7 +17,7 @@ export interface RenderSpec {
 }
 
 const RENDER_CACHE_ENTRIES = 50
-const STORED_IMAGES = 200
+const STORED_IMAGES = 100_000
 
 export const EXTENSIONS: Record<OutputFormat, string> = { JPG: 'jpg', PNG: 'png', WEBP: 'webp' }
 export const MIME_TYPES: Record<OutputFormat, string> = { JPG: 'image/jpeg', PNG: 'image/png', WEBP: 'image/webp' }
@@ -120,24 +120,23 @@ export function renderImage(spec: RenderSpec): Promise<Buffer> {
   return rendered
 }
 
-/** A stored image, served at `GET /images/<imageUUID>.<ext>`. */
-export interface StoredImage {
-  bytes: Buffer
-  format: OutputFormat
-}
-
-/** Generated images kept in memory for imageURL; the oldest are dropped beyond a bound. */
+/**
+ * Generated images, served at `GET /images/<imageUUID>.<ext>` for imageURL. Only the render
+ * spec is kept (rendering is deterministic), so images stay fetchable for as long as Runware
+ * keeps them — a reconciler may ask minutes later — without holding their bytes.
+ */
 export class ImageStore {
-  private readonly images = new Lru<StoredImage>(STORED_IMAGES)
+  private readonly specs = new Lru<RenderSpec>(STORED_IMAGES)
 
-  put(imageUUID: string, image: StoredImage): void {
-    this.images.set(imageUUID, image)
+  put(imageUUID: string, spec: RenderSpec): void {
+    this.specs.set(imageUUID, spec)
   }
 
   /** Looks up `<imageUUID>.<ext>`; the extension must match the stored format. */
-  get(fileName: string): StoredImage | undefined {
+  async get(fileName: string): Promise<{ bytes: Buffer; format: OutputFormat } | undefined> {
     const dot = fileName.lastIndexOf('.')
-    const image = dot > 0 ? this.images.get(fileName.slice(0, dot)) : undefined
-    return image && EXTENSIONS[image.format] === fileName.slice(dot + 1) ? image : undefined
+    const spec = dot > 0 ? this.specs.get(fileName.slice(0, dot)) : undefined
+    if (!spec || EXTENSIONS[spec.format] !== fileName.slice(dot + 1)) return undefined
+    return { bytes: await renderImage(spec), format: spec.format }
   }
 }

@@ -104,7 +104,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       return answer.status
     }
     if ((method === 'GET' || method === 'HEAD') && pathname.startsWith('/images/')) {
-      const image = images.get(pathname.slice('/images/'.length))
+      const image = await images.get(pathname.slice('/images/'.length))
       if (!image) throw new HttpError(404, 'image not found')
       res.writeHead(200, { 'content-type': MIME_TYPES[image.format], 'content-length': image.bytes.length })
       res.end(method === 'HEAD' ? undefined : image.bytes)

@@ -88,17 +88,18 @@ export class TaskEngine {
     await sleep(rule?.latencyMs ?? 0, signal)
     const seed = task.seed !== undefined ? task.seed + index : randomInt(2 ** 31)
     let bytes: Buffer
+    const spec = {
+      prompt: task.positivePrompt,
+      seed,
+      width: task.width,
+      height: task.height,
+      format: task.outputFormat,
+      quality: task.outputQuality,
+    }
     try {
       if (signal.aborted) throw new Error('emulator shutting down')
       if (roll(rule?.failGenerationRate)) throw new Error('injected generation failure')
-      bytes = await renderImage({
-        prompt: task.positivePrompt,
-        seed,
-        width: task.width,
-        height: task.height,
-        format: task.outputFormat,
-        quality: task.outputQuality,
-      })
+      bytes = await renderImage(spec)
     } catch (error) {
       const failure: ApiError = {
         code: 'internalServerError',
@@ -111,7 +112,7 @@ export class TaskEngine {
       return
     }
     const imageUUID = randomUUID()
-    images.put(imageUUID, { bytes, format: task.outputFormat })
+    images.put(imageUUID, spec)
     if (task.uploadEndpoint) await delivery.upload(task.uploadEndpoint, bytes, rule)
     const item = this.item(task, rule, imageUUID, seed, bytes)
     record.items.push(item)

@@ -154,6 +154,9 @@ async function audit(
   log: (line: string) => void,
 ): Promise<SoakReport> {
   const finals = taskUUIDs.map((id) => states.get(id) ?? null)
+  for (const id of taskUUIDs.filter((id) => !['succeeded', 'failed'].includes(states.get(id)?.status ?? '')).slice(0, 5)) {
+    log(`lost: ${id} ${JSON.stringify(states.get(id) ?? 'not found')}`)
+  }
   const succeeded = finals.filter((t) => t?.status === 'succeeded').length
   const failed = finals.filter((t) => t?.status === 'failed').length
   const failedWithoutReason = finals

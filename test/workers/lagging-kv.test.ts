@@ -1,0 +1,98 @@
+/**
+ * Local KV is strongly consistent, so it cannot show KV's real hazards. This runs the task
+ * store over a KV that behaves like the global one: writes show up only after a delay, and a
+ * miss is cached. Reads must stay correct, because R2 decides.
+ */
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { requireConfig } from '../../src/services/config'
+import { buildServices } from '../../src/services/container'
+import { BASE } from './helpers'
+
+/** Writes become visible `lagMs` later; a missing key stays missing (cached) for `lagMs`. */
+function laggingKv(inner: KVNamespace, clock: { now: number }, lagMs = 60_000) {
+  const visibleAt = new Map<string, number>()
+  const missCachedUntil = new Map<string, number>()
+  const visible = (key: string) => (visibleAt.get(key) ?? 0) <= clock.now && (missCachedUntil.get(key) ?? 0) <= clock.now
+  const getOne = async (key: string) => {
+    if (!visible(key)) return null
+    const value = await inner.get(key, 'json')
+    if (value === null) missCachedUntil.set(key, clock.now + lagMs)
+    return value
+  }
+  return {
+    async get(key: string | string[]) {
+      if (Array.isArray(key)) return new Map(await Promise.all(key.map(async (k) => [k, await getOne(k)] as const)))
+      return getOne(key)
+    },
+    async put(key: string, value: string, options?: KVNamespacePutOptions) {
+      visibleAt.set(key, clock.now + lagMs)
+      await inner.put(key, value, options)
+    },
+    delete: (key: string) => inner.delete(key),
+  } as unknown as KVNamespace
+}
+
+const JPG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8])
+
+describe('task state over a lagging, miss-caching KV', () => {
+  it('never reports stale status or loses a result', async () => {
+    const clock = { now: Date.now() }
+    const s = buildServices({ ...env, TASKS: laggingKv(env.TASKS, clock) }, requireConfig(env), {
+      origin: BASE,
+      waitUntil: () => undefined,
+    })
+    const taskUUID = crypto.randomUUID()
+    const task = {
+      v: 1 as const,
+      tenant: 'tlagging',
+      taskUUID,
+      requestHash: 'h',
+      model: 'imagineart:1@5',
+      createdAt: clock.now,
+      deliveryMethod: 'async' as const,
+      outputType: 'URL' as const,
+      outputFormat: 'JPG' as const,
+      width: 2048,
+      height: 2048,
+      positivePrompt: 'a lag',
+      outputQuality: 95,
+      origin: BASE,
+      includeCost: true,
+      children: [
+        { taskUUID: crypto.randomUUID(), seed: 1 },
+        { taskUUID: crypto.randomUUID(), seed: 2 },
+      ],
+      status: 'processing' as const,
+    }
+    expect(await s.tasks.create(task)).toBe('created')
+    // A read before anything is written caches the miss of the final record.
+    expect((await s.view.describe('tlagging', taskUUID)).status).toBe('processing')
+
+    for (const i of [0, 1])
+      await env.IMAGES.put(`images/tlagging/${taskUUID}/${i}.jpg`, JPG, { httpMetadata: { contentType: 'image/jpeg' } })
+    const item = (i: number) => ({ taskUUID: task.children[i]?.taskUUID ?? '', imageUUID: crypto.randomUUID(), seed: i + 1, cost: 0.03 })
+
+    await s.recorder.record(task, [{ index: 0, item: item(0) }])
+    const partial = await s.view.describe('tlagging', taskUUID)
+    expect(partial.status).toBe('processing')
+    expect((partial.results as unknown[]).length).toBe(1) // KV hides it; R2 shows it
+
+    const done = await s.recorder.record(task, [{ index: 1, item: item(1) }])
+    expect(done.final?.status).toBe('succeeded')
+    // Both KV writes are still invisible, and the miss is still cached: R2 answers.
+    const read = await s.view.describe('tlagging', taskUUID)
+    expect(read.status).toBe('succeeded')
+    expect((read.results as { imageUUID: string }[]).map((r) => r.imageUUID)).toHaveLength(2)
+
+    // A duplicate recorded meanwhile changes nothing, and writes no second KV value.
+    const again = await s.recorder.record(task, [{ index: 1, item: { ...item(1), imageUUID: crypto.randomUUID() } }])
+    expect(again.results[1]).toMatchObject({ imageUUID: (read.results as { imageUUID: string }[])[1]?.imageUUID })
+
+    clock.now += 61_000 // KV has caught up
+    const late = await s.view.describe('tlagging', taskUUID)
+    const uuids = (view: Record<string, unknown>) => (view.results as { imageUUID: string }[]).map((r) => r.imageUUID)
+    expect(late.status).toBe('succeeded')
+    expect(uuids(late)).toEqual(uuids(read))
+  })
+})
