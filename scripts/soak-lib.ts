@@ -111,7 +111,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const copies = Math.random() < 0.1 ? 2 : 1
     await Promise.all(Array.from({ length: copies }, () => send(body)))
   })
-  log(`submitted ${o.tasks} tasks in ${Date.now() - started} ms; waiting for webhooks, then the cron`)
+  const submitted = Date.now()
+  log(`submitted ${o.tasks} tasks in ${submitted - started} ms; waiting for webhooks, then the cron`)
 
   const view = async (taskUUID: string): Promise<TaskView | null> => {
     const res = await fetch(`${o.gatewayUrl}/v1/tasks/${taskUUID}`, { headers })
@@ -131,7 +132,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   await sleep(3000)
   await refresh()
   for (let run = 0; run < 10 && processing() > 0; run++) {
-    const wait = o.reconcileAfterSeconds * 1000 - (Date.now() - started) + 1000
+    // The cron only looks at tasks older than RECONCILE_AFTER_SECONDS: wait until the last is.
+    const wait = submitted + o.reconcileAfterSeconds * 1000 + 1000 - Date.now()
     if (wait > 0) await sleep(wait)
     await triggerCron(o.gatewayUrl)
     await sleep(1500) // re-dispatched or copied results settle
