@@ -5,6 +5,7 @@ import type { AppEnv } from './app-env'
 import { errorResponse } from './lib/envelope'
 import { ApiError } from './lib/errors'
 import { ConfigError, readConfig } from './services/config'
+import { clientWebhookRoutes } from './routes/client-webhooks'
 import { fileRoutes } from './routes/files'
 import { healthRoutes } from './routes/health'
 import { withServices } from './routes/middleware'
@@ -31,6 +32,7 @@ const api = new Hono<AppEnv>()
   .use('*', withServices)
   .route('/v1', runwareRoutes)
   .route('/v1/tasks', taskRoutes)
+  .route('/v1/webhooks', clientWebhookRoutes)
   .route('/files', fileRoutes)
   .route('/uploads', uploadRoutes)
   .route('/webhooks', webhookRoutes)

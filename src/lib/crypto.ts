@@ -2,7 +2,7 @@
 import { fromBase64Url, toBase64Url, toHex, utf8 } from './encoding'
 
 /** What a derived key is for; a signature made for one purpose never verifies for another. */
-export type KeyPurpose = 'files' | 'uploads' | 'runware-webhook'
+export type KeyPurpose = 'files' | 'uploads' | 'runware-webhook' | 'client-webhooks'
 
 const keyCache = new Map<string, Promise<CryptoKey>>()
 

@@ -33,6 +33,20 @@ export function parseImageKey(key: string): { tenant: string; taskUUID: string; 
   return { tenant, taskUUID, index: Number(index) }
 }
 
+/** R2: the delivery log of a task's client webhooks and upload copies, one object per event. */
+export const deliveryPrefix = (tenant: string, taskUUID: string) => `deliveries/${tenant}/${taskUUID}/`
+export const deliveryKey = (tenant: string, taskUUID: string, eventId: string) => `${deliveryPrefix(tenant, taskUUID)}${eventId}`
+
+/** The event id of a result's webhook (`evt_`) or upload copy (`upl_`): stable across retries. */
+export const eventId = (kind: 'webhook' | 'upload', taskUUID: string, index: number) => `${kind === 'webhook' ? 'evt' : 'upl'}_${taskUUID}_${index}`
+
+/** The parts of an event id, or null when `id` is not one. */
+export function parseEventId(id: string): { kind: 'webhook' | 'upload'; taskUUID: string; index: number } | null {
+  const [, prefix, taskUUID, index] = /^(evt|upl)_([0-9a-f-]{36})_(\d{1,2})$/.exec(id) ?? []
+  if (!prefix || !taskUUID || !index) return null
+  return { kind: prefix === 'evt' ? 'webhook' : 'upload', taskUUID, index: Number(index) }
+}
+
 /**
  * R2: a marker per unfinished task, named so a listing returns the oldest first; the
  * reconciler walks these. Deleted when the task is finalized, abandoned or deleted.

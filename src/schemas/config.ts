@@ -38,6 +38,8 @@ export const configSchema = z
     SYNC_TIMEOUT_SECONDS: seconds(85, 1, 95),
     RECONCILE_AFTER_SECONDS: seconds(120, 10, DAY_SECONDS),
     TASK_DEADLINE_SECONDS: seconds(900, 60, 7 * DAY_SECONDS),
+    // The first retry delay of client webhooks; each retry doubles it (capped at 6 h).
+    WEBHOOK_RETRY_BASE_SECONDS: seconds(30, 1, 3600),
     ENVIRONMENT: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['development', 'production']).default('production')),
     CORS_ORIGINS: list.default([]),
     RUNWARE_API_KEY: text.min(1, 'is required (wrangler secret put RUNWARE_API_KEY)'),

@@ -1,6 +1,7 @@
 /** zod schema for `imageInference` tasks, built from a model's registry entry. */
 import { z } from 'zod'
 import { UUID_V4 } from '../lib/ids'
+import { unsafeTargetReason } from '../lib/url-safety'
 import type { ModelSpec } from '../models/registry'
 
 export const taskUUIDSchema = z
@@ -12,8 +13,15 @@ const int = (name: string, min: number, max: number) => {
   return z.number({ error: message }).int(message).min(min, message).max(max, message)
 }
 
-const uri = (name: string) =>
-  z.url({ protocol: /^https?$/, error: `${name} must be an absolute http(s) URL` }).max(2048, `${name} must be at most 2048 characters`)
+/** A URL the gateway will call on the client's behalf: SSRF-checked, with the reason named. */
+const target = (name: 'webhookURL' | 'uploadEndpoint', development: boolean) =>
+  z.string({ error: `${name} must be a URL string` }).superRefine((value, ctx) => {
+    const reason = unsafeTargetReason(value, development)
+    if (reason) {
+      const runwareCode = name === 'webhookURL' ? 'invalidWebhookURL' : 'invalidUploadEndpoint'
+      ctx.addIssue({ code: 'custom', message: `${name} ${reason}`, params: { runwareCode } })
+    }
+  })
 
 const enumOf = <T extends readonly [string, ...string[]]>(name: string, values: T) =>
   z.enum(values, { error: `${name} must be one of ${values.join(', ')}` })
@@ -21,7 +29,12 @@ const enumOf = <T extends readonly [string, ...string[]]>(name: string, values: 
 const bool = (name: string) => z.boolean({ error: `${name} must be a boolean` })
 
 /** The `imageInference` schema for one model; sizes, limits and formats come from its entry. */
-export function imageInferenceSchema(model: ModelSpec) {
+export interface SchemaOptions {
+  /** Development mode allows http://localhost client webhooks. */
+  development: boolean
+}
+
+export function imageInferenceSchema(model: ModelSpec, options: SchemaOptions = { development: false }) {
   const { prompt, outputQuality: q, numberResults: n } = model
   const promptMessage = `positivePrompt must be a string of ${prompt.minLength} to ${prompt.maxLength} characters`
   const sizeNames = model.sizes.map((s) => `${s.width}x${s.height}`)
@@ -39,8 +52,8 @@ export function imageInferenceSchema(model: ModelSpec) {
       numberResults: int('numberResults', n.min, n.max).default(n.default),
       seed: int('seed', 0, Number.MAX_SAFE_INTEGER).optional(),
       deliveryMethod: enumOf('deliveryMethod', ['sync', 'async'] as const).default('sync'),
-      webhookURL: uri('webhookURL').optional(),
-      uploadEndpoint: uri('uploadEndpoint').optional(),
+      webhookURL: target('webhookURL', options.development).optional(),
+      uploadEndpoint: target('uploadEndpoint', options.development).optional(),
       ttl: z
         .number({ error: 'ttl must be an integer of at least 60 seconds' })
         .int('ttl must be an integer of at least 60 seconds')

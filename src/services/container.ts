@@ -1,7 +1,11 @@
 /** Builds the services for one request, queue batch or cron run, from bindings and config. */
 import type { Config } from '../schemas/config'
 import { MODELS } from '../models/registry'
+import type { DeliveryMessage } from '../schemas/deliveries'
+import { Deliverer } from './deliverer'
+import { DeliveryLog } from './delivery-log'
 import { Dispatcher } from './dispatcher'
+import { EventPublisher } from './event-publisher'
 import { GenerationService } from './generation'
 import { ImageCache } from './image-cache'
 import { ImageStore } from './image-store'
@@ -13,9 +17,14 @@ import { RunwareClient } from './runware-client'
 import { TaskStore } from './task-store'
 import { TaskView } from './task-view'
 import { UrlSigner } from './url-signer'
+import { WebhookSecrets } from './webhook-secrets'
 
 export interface Services {
   config: Config
+  deliveryLog: DeliveryLog
+  publisher: EventPublisher
+  deliverer: Deliverer
+  secrets: WebhookSecrets
   signer: UrlSigner
   images: ImageStore
   cache: ImageCache
@@ -49,8 +58,11 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
   const signer = new UrlSigner(config.SIGNING_SECRET, origin)
   const images = new ImageStore(env.IMAGES)
   const tasks = new TaskStore(env.TASKS, env.IMAGES)
-  const recorder = new ResultRecorder({ tasks, images, maxImageBytes: MAX_IMAGE_BYTES, mayCopyFrom: copyAllowed(config) })
+  const deliveryLog = new DeliveryLog(env.IMAGES)
+  const publisher = new EventPublisher(env.DELIVERIES as Queue<DeliveryMessage>, deliveryLog)
+  const recorder = new ResultRecorder({ tasks, images, maxImageBytes: MAX_IMAGE_BYTES, mayCopyFrom: copyAllowed(config), publisher })
   const presenter = new Presenter(signer, env.IMAGES, config.SIGNED_URL_TTL_SECONDS)
+  const secrets = new WebhookSecrets(config.SIGNING_SECRET, env.TASKS)
   const runware = new RunwareClient({ url: config.RUNWARE_API_URL, apiKey: config.RUNWARE_API_KEY })
   // Upload URLs need only outlive the task: after its deadline nothing may land.
   const uploadTtl = config.TASK_DEADLINE_SECONDS
@@ -84,8 +96,13 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
     reconcileAfterSeconds: config.RECONCILE_AFTER_SECONDS,
     deadlineSeconds: config.TASK_DEADLINE_SECONDS,
   })
+  const deliverer = new Deliverer({ tasks, log: deliveryLog, presenter, secrets, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS })
   return {
     config,
+    deliveryLog,
+    publisher,
+    deliverer,
+    secrets,
     signer,
     images,
     cache: new ImageCache(caches.default),
@@ -94,6 +111,6 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
     presenter,
     generation,
     reconciler,
-    view: new TaskView(tasks, presenter),
+    view: new TaskView(tasks, presenter, deliveryLog),
   }
 }

@@ -17,9 +17,14 @@ export class Presenter {
     private readonly defaultTtlSeconds: number,
   ) {}
 
-  /** The signed URL of a stored image; the task's ttl wins over the default. */
+  /** The signed URL of a stored image; the task's ttl wins over the default. Jobs sign for the task's origin. */
   imageUrl(task: TaskRecord, objectKey: string): Promise<string> {
-    return this.signer.fileUrl(objectKey, task.ttl ?? this.defaultTtlSeconds)
+    return this.signer.fileUrl(objectKey, task.ttl ?? this.defaultTtlSeconds, Date.now(), this.signer.baseUrl || task.origin)
+  }
+
+  /** A stored image's bytes and metadata, streamed. */
+  object(objectKey: string): Promise<R2ObjectBody | null> {
+    return this.bucket.get(objectKey)
   }
 
   /** The sync-response item for a successful result, in the field order of Runware's examples. */

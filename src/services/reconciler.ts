@@ -53,7 +53,7 @@ export class Reconciler {
       const results = await this.deps.tasks.claimedResults(task)
       if (results.length === task.children.length) {
         // Complete, but its finalizer stopped before the end: finish its work.
-        await this.deps.tasks.finalize(task, results, now, true)
+        await this.deps.recorder.repair(task, results, now)
         report.finalized++
         continue
       }

@@ -36,7 +36,7 @@ async function imageInference(services: Services, tenant: string, task: Record<s
       }),
     )
   }
-  const parsed = imageInferenceSchema(model).safeParse(task)
+  const parsed = imageInferenceSchema(model, { development: services.config.ENVIRONMENT === 'development' }).safeParse(task)
   if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, task))
   const requestHash = await sha256Hex(canonicalJson(task))
   return services.generation.submit(tenant, parsed.data, requestHash, startedAt)

@@ -2,6 +2,7 @@
 import { ApiError } from '../lib/errors'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { TaskOutcome } from './generation'
+import type { DeliveryLog } from './delivery-log'
 import type { Presenter } from './presenter'
 import type { TaskStore } from './task-store'
 
@@ -26,7 +27,15 @@ export class TaskView {
   constructor(
     private readonly tasks: TaskStore,
     private readonly presenter: Presenter,
+    private readonly deliveries: DeliveryLog,
   ) {}
+
+  /** Where each result's copy to the client's uploadEndpoint stands, by result index. */
+  private async uploads(task: TaskRecord): Promise<Map<number, Record<string, unknown>>> {
+    if (!task.uploadEndpoint) return new Map()
+    const records = (await this.deliveries.list(task.tenant, task.taskUUID)).filter((r) => r.kind === 'upload')
+    return new Map(records.map((r) => [r.index, { status: r.status, attempts: r.attempts.length }]))
+  }
 
   /** The caller's task; another tenant's task does not exist for them. */
   async load(tenant: string, taskUUID: string, taskType?: string): Promise<{ task: TaskRecord; results: ResultRecord[] }> {
@@ -50,6 +59,7 @@ export class TaskView {
   async describe(tenant: string, taskUUID: string): Promise<Record<string, unknown>> {
     const { task, results } = await this.load(tenant, taskUUID)
     const status = statusOf(task, results)
+    const uploads = await this.uploads(task)
     const rendered = await Promise.all(
       results.map(async (r) =>
         r.ok
@@ -61,6 +71,7 @@ export class TaskView {
               seed: r.seed,
               ...(r.nsfw !== undefined ? { NSFWContent: r.nsfw } : {}),
               ...(task.includeCost && r.cost !== undefined ? { cost: r.cost } : {}),
+              ...(task.uploadEndpoint ? { upload: uploads.get(r.index) ?? { status: 'queued', attempts: 0 } } : {}),
               completedAt: new Date(r.at).toISOString(),
             }
           : { index: r.index, status: 'failed', error: { code: r.code, message: r.message }, completedAt: new Date(r.at).toISOString() },

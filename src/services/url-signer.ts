@@ -17,10 +17,10 @@ export class UrlSigner {
   ) {}
 
   /** A GET URL for an R2 object, valid at least `ttlSeconds`. */
-  async fileUrl(objectKey: string, ttlSeconds: number, now = Date.now()): Promise<string> {
+  async fileUrl(objectKey: string, ttlSeconds: number, now = Date.now(), base = this.baseUrl): Promise<string> {
     const exp = Math.ceil((now / 1000 + ttlSeconds) / EXPIRY_BUCKET_SECONDS) * EXPIRY_BUCKET_SECONDS
     const sig = await hmacSign(await hmacKey(this.secret, 'files'), `${objectKey}\n${exp}`)
-    return `${this.baseUrl}/files/${objectKey}?exp=${exp}&sig=${sig}`
+    return `${base}/files/${objectKey}?exp=${exp}&sig=${sig}`
   }
 
   /** A PUT URL for worker-mode uploads, valid `ttlSeconds`. */

@@ -30,7 +30,7 @@ const rejected: Case[] = [
   ['unknown model', { model: 'runware:100@1' }, 'modelNotFound', 'model'],
   ['unknown field', { steps: 30 }, 'unsupportedParameter', 'steps'],
   ['unknown nested field', { safety: { checkContent: true, level: 3 } }, 'unsupportedParameter', 'safety.level'],
-  ['non-URI webhookURL', { webhookURL: 'not a url' }, 'invalidParameter', 'webhookURL'],
+  ['non-URI webhookURL', { webhookURL: 'not a url' }, 'invalidWebhookURL', 'webhookURL'],
 ]
 
 describe('imageInference validation', () => {

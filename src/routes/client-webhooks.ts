@@ -1,0 +1,26 @@
+/** /v1/webhooks — the caller's signing secret, its rotation, and replays from the delivery log. */
+import { Hono } from 'hono'
+import type { AppEnv } from '../app-env'
+import { ApiError } from '../lib/errors'
+import { parseEventId } from '../lib/storage-keys'
+import type { DeliveryMessage } from '../schemas/deliveries'
+import { WebhookSecrets } from '../services/webhook-secrets'
+import { requireTenant } from './middleware'
+
+const notFound = (id: string) => new ApiError(404, { code: 'deliveryNotFound', message: `No delivery ${id} for this API key`, parameter: 'id' })
+
+export const clientWebhookRoutes = new Hono<AppEnv>()
+  .use('*', requireTenant)
+  .get('/secret', async (c) => c.json({ data: WebhookSecrets.describe(await c.var.services.secrets.forTenant(c.var.tenant)) }))
+  .post('/secret/rotate', async (c) => c.json({ data: WebhookSecrets.describe(await c.var.services.secrets.rotate(c.var.tenant)) }))
+  .post('/deliveries/:id/replay', async (c) => {
+    const id = c.req.param('id')
+    const parts = parseEventId(id)
+    const { deliveryLog } = c.var.services
+    const record = parts ? await deliveryLog.get(c.var.tenant, parts.taskUUID, id) : null
+    if (!parts || !record) throw notFound(id)
+    const message: DeliveryMessage = { v: 1, kind: parts.kind, tenant: c.var.tenant, taskUUID: parts.taskUUID, index: parts.index, replay: true }
+    await (c.env.DELIVERIES as Queue<DeliveryMessage>).send(message)
+    await deliveryLog.put(c.var.tenant, { ...record, status: 'queued' })
+    return c.json({ data: { id, status: 'queued' } }, 202)
+  })

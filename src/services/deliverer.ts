@@ -1,0 +1,136 @@
+/**
+ * Delivers one client event: a signed webhook POST (Standard Webhooks) or an upload copy PUT,
+ * with a 15 s timeout, and decides what happens next. 2xx: done. 410: stop. 429/5xx/timeouts:
+ * retry with exponential backoff and jitter for at least 24 hours, honouring Retry-After.
+ * Other 4xx: a few retries, then stop. Given up: dead-lettered, and visible in the log.
+ */
+import { parseRetryAfterMs } from '../lib/retry'
+import { signatureHeader } from '../lib/standard-webhooks'
+import { eventId } from '../lib/storage-keys'
+import type { DeliveryAttempt, DeliveryMessage, DeliveryRecord } from '../schemas/deliveries'
+import type { ResultRecord, TaskRecord } from '../schemas/records'
+import type { DeliveryLog } from './delivery-log'
+import { redactTarget } from './event-publisher'
+import type { Presenter } from './presenter'
+import type { TaskStore } from './task-store'
+import type { WebhookSecrets } from './webhook-secrets'
+
+export type Decision = { action: 'ack' } | { action: 'retry'; delaySeconds: number } | { action: 'dead' }
+
+export const DELIVERY_TIMEOUT_MS = 15_000
+/** Retries of 429/5xx/timeouts go on at least this long. */
+export const RETRY_WINDOW_SECONDS = 86_400
+/** Other 4xx answers get this many attempts in all. */
+export const CLIENT_ERROR_ATTEMPTS = 3
+const MAX_DELAY_SECONDS = 6 * 3600
+/** Queues accept delays of at most 12 hours. */
+const QUEUE_MAX_DELAY_SECONDS = 12 * 3600
+
+export interface DelivererDeps {
+  tasks: TaskStore
+  log: DeliveryLog
+  presenter: Presenter
+  secrets: WebhookSecrets
+  retryBaseSeconds: number
+  random?: () => number
+}
+
+type Sent = { status: number | null; retryAfterMs: number | null; error?: string; durationMs: number }
+
+export class Deliverer {
+  constructor(private readonly deps: DelivererDeps) {}
+
+  async deliver(message: DeliveryMessage, now = Date.now()): Promise<Decision> {
+    const task = await this.deps.tasks.get(message.tenant, message.taskUUID)
+    const result = task && !task.deleted ? (await this.deps.tasks.results(task)).find((r) => r.index === message.index) : undefined
+    if (!task || !result) return { action: 'ack' } // deleted since: nothing left to send
+    const id = eventId(message.kind, task.taskUUID, result.index)
+    const url = message.kind === 'webhook' ? task.webhookURL : task.uploadEndpoint
+    if (!url) return { action: 'ack' }
+    const record = (await this.deps.log.get(task.tenant, task.taskUUID, id)) ?? this.freshRecord(id, message, task, result, url, now)
+    if (record.status === 'delivered' && !message.replay) return { action: 'ack' } // a duplicate message
+    if (message.replay && record.status !== 'retrying' && record.status !== 'queued') record.windowStart = new Date(now).toISOString()
+
+    const sent = message.kind === 'webhook' ? await this.postEvent(id, task, result, url, now) : await this.putCopy(result, url)
+    const attempt: DeliveryAttempt = { at: new Date(now).toISOString(), status: sent.status, durationMs: sent.durationMs, ...(sent.error ? { error: sent.error } : {}) }
+    const attempts = [...record.attempts, attempt]
+    const decision = this.decide(sent, attempts, Date.parse(record.windowStart), now)
+    const status = decision.action === 'retry' ? 'retrying' : decision.action === 'dead' ? 'dead' : sent.status === 410 ? 'cancelled' : 'delivered'
+    await this.deps.log.put(task.tenant, { ...record, status, attempts })
+    return decision
+  }
+
+  /** Records that an event reached the dead-letter queue (however it got there). */
+  async markDead(message: DeliveryMessage): Promise<void> {
+    const id = eventId(message.kind, message.taskUUID, message.index)
+    const record = await this.deps.log.get(message.tenant, message.taskUUID, id)
+    if (record && record.status !== 'dead' && record.status !== 'delivered') await this.deps.log.put(message.tenant, { ...record, status: 'dead' })
+  }
+
+  private decide(sent: Sent, attempts: DeliveryAttempt[], windowStart: number, now: number): Decision {
+    const status = sent.status
+    if (status !== null && status >= 200 && status < 300) return { action: 'ack' }
+    if (status === 410) return { action: 'ack' }
+    const retryable = status === null || status === 408 || status === 429 || status >= 500
+    const recent = attempts.filter((a) => Date.parse(a.at) >= windowStart).length
+    if (!retryable && recent >= CLIENT_ERROR_ATTEMPTS) return { action: 'dead' }
+    if (retryable && now - windowStart >= RETRY_WINDOW_SECONDS * 1000) return { action: 'dead' }
+    const backoff = Math.min(MAX_DELAY_SECONDS, this.deps.retryBaseSeconds * 2 ** (recent - 1)) * (1 + 0.3 * (this.deps.random ?? Math.random)())
+    const asked = sent.retryAfterMs !== null ? sent.retryAfterMs / 1000 : 0
+    return { action: 'retry', delaySeconds: Math.min(QUEUE_MAX_DELAY_SECONDS, Math.max(1, Math.ceil(Math.max(backoff, asked)))) }
+  }
+
+  private freshRecord(id: string, message: DeliveryMessage, task: TaskRecord, result: ResultRecord, url: string, now: number): DeliveryRecord {
+    const at = new Date(now).toISOString()
+    const event = message.kind === 'upload' ? 'result.upload' : result.ok ? 'result.succeeded' : 'result.failed'
+    return { id, kind: message.kind, event, taskUUID: task.taskUUID, index: result.index, status: 'queued', target: redactTarget(url), createdAt: at, windowStart: at, attempts: [] }
+  }
+
+  /** The event body: the sync response's item, or `{"errors":[…]}` for a failed result. */
+  private async body(task: TaskRecord, result: ResultRecord): Promise<string> {
+    if (result.ok) return JSON.stringify(await this.deps.presenter.item(task, result)())
+    return JSON.stringify({ errors: [{ code: result.code, message: result.message, taskType: 'imageInference', taskUUID: task.taskUUID }] })
+  }
+
+  private async postEvent(id: string, task: TaskRecord, result: ResultRecord, url: string, now: number): Promise<Sent> {
+    const body = await this.body(task, result)
+    const timestamp = Math.floor(now / 1000)
+    const secrets = await this.deps.secrets.forTenant(task.tenant, now)
+    const signature = await signatureHeader([secrets.current.secret, ...(secrets.previous ? [secrets.previous.secret] : [])], id, timestamp, body)
+    return send(url, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'imagine-edge-webhooks/1',
+        'webhook-id': id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signature,
+        'webhook-event': result.ok ? 'result.succeeded' : 'result.failed',
+      },
+    })
+  }
+
+  private async putCopy(result: ResultRecord, url: string): Promise<Sent> {
+    if (!result.ok) return { status: 410, retryAfterMs: null, durationMs: 0 }
+    const object = await this.deps.presenter.object(result.objectKey)
+    if (!object) return { status: null, retryAfterMs: null, durationMs: 0, error: 'the stored image is missing' }
+    return send(url, {
+      method: 'PUT',
+      body: object.body,
+      headers: { 'content-type': object.httpMetadata?.contentType ?? 'application/octet-stream', 'content-length': String(object.size) },
+    })
+  }
+}
+
+async function send(url: string, init: RequestInit): Promise<Sent> {
+  const started = Date.now()
+  try {
+    const res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) })
+    await res.body?.cancel()
+    return { status: res.status, retryAfterMs: parseRetryAfterMs(res.headers.get('retry-after')), durationMs: Date.now() - started }
+  } catch (error) {
+    const timedOut = error instanceof DOMException && error.name === 'TimeoutError'
+    return { status: null, retryAfterMs: null, durationMs: Date.now() - started, error: timedOut ? 'timed out after 15 s' : 'network error' }
+  }
+}
