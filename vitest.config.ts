@@ -19,6 +19,8 @@ export default defineConfig({
                 // Unreachable on purpose: Runware's uploads fail here, so results are copied from imageURL.
                 PUBLIC_BASE_URL: 'http://127.0.0.1:1',
                 ENVIRONMENT: 'development',
+                // Client webhook retries in seconds, not minutes, so tests can watch them.
+                WEBHOOK_RETRY_BASE_SECONDS: '1',
               },
             },
           })),

@@ -14,6 +14,8 @@ export interface SoakOptions {
   concurrency: number
   /** The gateway's RECONCILE_AFTER_SECONDS: the cron only looks at tasks this old. */
   reconcileAfterSeconds: number
+  /** A test receiver (test/support/receiver.ts): every task then has a webhookURL that fails 30 % of attempts. */
+  receiverUrl?: string
   log?: (line: string) => void
 }
 
@@ -25,6 +27,8 @@ export interface SoakReport {
   duplicateGenerations: number
   resultsWithoutImage: number
   failedWithoutReason: number
+  /** Results whose client webhook never arrived (0 when no receiver was given). */
+  eventsUndelivered: number
   p50Ms: number
   p99Ms: number
   line: string
@@ -78,6 +82,7 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const log = o.log ?? (() => undefined)
   const marker = `soak-${crypto.randomUUID().slice(0, 8)}`
+  const hookPath = `/flaky-30/${marker}/`
   await fetch(`${o.emulatorUrl}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ match: marker, ...SOAK_FAULTS }) })
   const headers = { authorization: `Bearer ${o.apiKey}`, 'content-type': 'application/json' }
 
@@ -92,6 +97,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       height,
       numberResults: 1 + Math.floor(Math.random() * 4),
       deliveryMethod: Math.random() < 0.5 ? 'sync' : 'async',
+      ...(o.receiverUrl ? { webhookURL: `${o.receiverUrl}${hookPath}` } : {}),
     }
   })
 
@@ -146,6 +152,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     states,
     o,
     log,
+    hookPath,
   )
 }
 
@@ -154,6 +161,7 @@ async function audit(
   states: Map<string, TaskView | null>,
   o: SoakOptions,
   log: (line: string) => void,
+  hookPath: string,
 ): Promise<SoakReport> {
   const finals = taskUUIDs.map((id) => states.get(id) ?? null)
   for (const id of taskUUIDs.filter((id) => !['succeeded', 'failed'].includes(states.get(id)?.status ?? '')).slice(0, 5)) {
@@ -172,6 +180,7 @@ async function audit(
     if (!res?.ok || !/^image\//.test(res.headers.get('content-type') ?? '')) resultsWithoutImage++
   })
 
+  const eventsUndelivered = o.receiverUrl ? await undeliveredEvents(`${o.receiverUrl}/__received?path=${hookPath}`, finals, log) : 0
   const stats = (await (await fetch(`${o.emulatorUrl}/__emulator/stats`)).json()) as { generations: Record<string, number> }
   const duplicateGenerations = Object.values(stats.generations).reduce((sum, n) => sum + Math.max(0, n - 1), 0)
 
@@ -188,13 +197,32 @@ async function audit(
     duplicateGenerations,
     resultsWithoutImage,
     failedWithoutReason,
+    eventsUndelivered,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
   }
   const line =
     `tasks ${report.tasks} · succeeded ${succeeded} · failed ${failed} · lost ${report.lost} · ` +
     `duplicate generations ${duplicateGenerations} · results without image ${resultsWithoutImage} · ` +
+    (o.receiverUrl ? `events undelivered ${eventsUndelivered} · ` : '') +
     `p50/p99 completion ${report.p50Ms}/${report.p99Ms} ms`
   log(line)
   return { ...report, line }
+}
+
+/** Waits (bounded) for every result's webhook to reach the flaky receiver; returns how many never did. */
+async function undeliveredEvents(receivedUrl: string, finals: (TaskView | null)[], log: (line: string) => void): Promise<number> {
+  const expected = finals.reduce((sum, t) => sum + (t?.results.length ?? 0), 0)
+  let delivered = 0
+  for (let waited = 0; waited < 120_000; waited += 2000) {
+    const received = (await (await fetch(receivedUrl)).json()) as {
+      headers: Record<string, string>
+      answered: number
+    }[]
+    delivered = new Set(received.filter((r) => r.answered === 200).map((r) => r.headers['webhook-id'])).size
+    if (delivered >= expected) break
+    await sleep(2000)
+  }
+  log(`client webhooks: ${delivered} of ${expected} events delivered through a receiver failing 30 % of attempts`)
+  return expected - delivered
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { runSoak } from './soak-lib.ts'
+import { startReceiver } from '../test/support/receiver.ts'
 import { startStack } from './stack.ts'
 
 const { values } = parseArgs({ options: { tasks: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '16' } } })
@@ -17,8 +18,10 @@ const stack = await startStack({
   secrets: { API_KEYS: apiKey, SIGNING_SECRET: crypto.randomUUID() + crypto.randomUUID(), RUNWARE_API_KEY: `soak_${crypto.randomUUID()}` },
   persistTo: join(dir, 'state'),
   logTo: join(dir, 'gateway.log'),
-  vars: { RECONCILE_AFTER_SECONDS: String(reconcileAfterSeconds) },
+  vars: { RECONCILE_AFTER_SECONDS: String(reconcileAfterSeconds), WEBHOOK_RETRY_BASE_SECONDS: '1' },
 })
+// The clients' webhook receiver, failing 30 % of attempts.
+const receiver = await startReceiver()
 console.log(`soak: gateway ${stack.gatewayUrl}, emulator ${stack.emulator.url}, log ${join(dir, 'gateway.log')}`)
 try {
   const report = await runSoak({
@@ -28,12 +31,18 @@ try {
     tasks: Number(values.tasks),
     concurrency: Number(values.concurrency),
     reconcileAfterSeconds,
+    receiverUrl: receiver.url,
     log: (line) => console.log(`soak: ${line}`),
   })
   console.log(report.line)
   const clean =
-    report.lost === 0 && report.duplicateGenerations === 0 && report.resultsWithoutImage === 0 && report.failedWithoutReason === 0
+    report.lost === 0 &&
+    report.duplicateGenerations === 0 &&
+    report.resultsWithoutImage === 0 &&
+    report.failedWithoutReason === 0 &&
+    report.eventsUndelivered === 0
   process.exitCode = clean ? 0 : 1
 } finally {
   await stack.stop()
+  await receiver.close()
 }

@@ -38,7 +38,8 @@ export const deliveryPrefix = (tenant: string, taskUUID: string) => `deliveries/
 export const deliveryKey = (tenant: string, taskUUID: string, eventId: string) => `${deliveryPrefix(tenant, taskUUID)}${eventId}`
 
 /** The event id of a result's webhook (`evt_`) or upload copy (`upl_`): stable across retries. */
-export const eventId = (kind: 'webhook' | 'upload', taskUUID: string, index: number) => `${kind === 'webhook' ? 'evt' : 'upl'}_${taskUUID}_${index}`
+export const eventId = (kind: 'webhook' | 'upload', taskUUID: string, index: number) =>
+  `${kind === 'webhook' ? 'evt' : 'upl'}_${taskUUID}_${index}`
 
 /** The parts of an event id, or null when `id` is not one. */
 export function parseEventId(id: string): { kind: 'webhook' | 'upload'; taskUUID: string; index: number } | null {

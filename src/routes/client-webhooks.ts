@@ -7,7 +7,8 @@ import type { DeliveryMessage } from '../schemas/deliveries'
 import { WebhookSecrets } from '../services/webhook-secrets'
 import { requireTenant } from './middleware'
 
-const notFound = (id: string) => new ApiError(404, { code: 'deliveryNotFound', message: `No delivery ${id} for this API key`, parameter: 'id' })
+const notFound = (id: string) =>
+  new ApiError(404, { code: 'deliveryNotFound', message: `No delivery ${id} for this API key`, parameter: 'id' })
 
 export const clientWebhookRoutes = new Hono<AppEnv>()
   .use('*', requireTenant)
@@ -19,7 +20,14 @@ export const clientWebhookRoutes = new Hono<AppEnv>()
     const { deliveryLog } = c.var.services
     const record = parts ? await deliveryLog.get(c.var.tenant, parts.taskUUID, id) : null
     if (!parts || !record) throw notFound(id)
-    const message: DeliveryMessage = { v: 1, kind: parts.kind, tenant: c.var.tenant, taskUUID: parts.taskUUID, index: parts.index, replay: true }
+    const message: DeliveryMessage = {
+      v: 1,
+      kind: parts.kind,
+      tenant: c.var.tenant,
+      taskUUID: parts.taskUUID,
+      index: parts.index,
+      replay: true,
+    }
     await (c.env.DELIVERIES as Queue<DeliveryMessage>).send(message)
     await deliveryLog.put(c.var.tenant, { ...record, status: 'queued' })
     return c.json({ data: { id, status: 'queued' } }, 202)

@@ -52,10 +52,16 @@ export class Deliverer {
     if (message.replay && record.status !== 'retrying' && record.status !== 'queued') record.windowStart = new Date(now).toISOString()
 
     const sent = message.kind === 'webhook' ? await this.postEvent(id, task, result, url, now) : await this.putCopy(result, url)
-    const attempt: DeliveryAttempt = { at: new Date(now).toISOString(), status: sent.status, durationMs: sent.durationMs, ...(sent.error ? { error: sent.error } : {}) }
+    const attempt: DeliveryAttempt = {
+      at: new Date(now).toISOString(),
+      status: sent.status,
+      durationMs: sent.durationMs,
+      ...(sent.error ? { error: sent.error } : {}),
+    }
     const attempts = [...record.attempts, attempt]
     const decision = this.decide(sent, attempts, Date.parse(record.windowStart), now)
-    const status = decision.action === 'retry' ? 'retrying' : decision.action === 'dead' ? 'dead' : sent.status === 410 ? 'cancelled' : 'delivered'
+    const status =
+      decision.action === 'retry' ? 'retrying' : decision.action === 'dead' ? 'dead' : sent.status === 410 ? 'cancelled' : 'delivered'
     await this.deps.log.put(task.tenant, { ...record, status, attempts })
     return decision
   }
@@ -64,7 +70,8 @@ export class Deliverer {
   async markDead(message: DeliveryMessage): Promise<void> {
     const id = eventId(message.kind, message.taskUUID, message.index)
     const record = await this.deps.log.get(message.tenant, message.taskUUID, id)
-    if (record && record.status !== 'dead' && record.status !== 'delivered') await this.deps.log.put(message.tenant, { ...record, status: 'dead' })
+    if (record && record.status !== 'dead' && record.status !== 'delivered')
+      await this.deps.log.put(message.tenant, { ...record, status: 'dead' })
   }
 
   private decide(sent: Sent, attempts: DeliveryAttempt[], windowStart: number, now: number): Decision {
@@ -75,15 +82,34 @@ export class Deliverer {
     const recent = attempts.filter((a) => Date.parse(a.at) >= windowStart).length
     if (!retryable && recent >= CLIENT_ERROR_ATTEMPTS) return { action: 'dead' }
     if (retryable && now - windowStart >= RETRY_WINDOW_SECONDS * 1000) return { action: 'dead' }
-    const backoff = Math.min(MAX_DELAY_SECONDS, this.deps.retryBaseSeconds * 2 ** (recent - 1)) * (1 + 0.3 * (this.deps.random ?? Math.random)())
+    const backoff =
+      Math.min(MAX_DELAY_SECONDS, this.deps.retryBaseSeconds * 2 ** (recent - 1)) * (1 + 0.3 * (this.deps.random ?? Math.random)())
     const asked = sent.retryAfterMs !== null ? sent.retryAfterMs / 1000 : 0
     return { action: 'retry', delaySeconds: Math.min(QUEUE_MAX_DELAY_SECONDS, Math.max(1, Math.ceil(Math.max(backoff, asked)))) }
   }
 
-  private freshRecord(id: string, message: DeliveryMessage, task: TaskRecord, result: ResultRecord, url: string, now: number): DeliveryRecord {
+  private freshRecord(
+    id: string,
+    message: DeliveryMessage,
+    task: TaskRecord,
+    result: ResultRecord,
+    url: string,
+    now: number,
+  ): DeliveryRecord {
     const at = new Date(now).toISOString()
     const event = message.kind === 'upload' ? 'result.upload' : result.ok ? 'result.succeeded' : 'result.failed'
-    return { id, kind: message.kind, event, taskUUID: task.taskUUID, index: result.index, status: 'queued', target: redactTarget(url), createdAt: at, windowStart: at, attempts: [] }
+    return {
+      id,
+      kind: message.kind,
+      event,
+      taskUUID: task.taskUUID,
+      index: result.index,
+      status: 'queued',
+      target: redactTarget(url),
+      createdAt: at,
+      windowStart: at,
+      attempts: [],
+    }
   }
 
   /** The event body: the sync response's item, or `{"errors":[…]}` for a failed result. */
@@ -96,7 +122,12 @@ export class Deliverer {
     const body = await this.body(task, result)
     const timestamp = Math.floor(now / 1000)
     const secrets = await this.deps.secrets.forTenant(task.tenant, now)
-    const signature = await signatureHeader([secrets.current.secret, ...(secrets.previous ? [secrets.previous.secret] : [])], id, timestamp, body)
+    const signature = await signatureHeader(
+      [secrets.current.secret, ...(secrets.previous ? [secrets.previous.secret] : [])],
+      id,
+      timestamp,
+      body,
+    )
     return send(url, {
       method: 'POST',
       body,
@@ -131,6 +162,11 @@ async function send(url: string, init: RequestInit): Promise<Sent> {
     return { status: res.status, retryAfterMs: parseRetryAfterMs(res.headers.get('retry-after')), durationMs: Date.now() - started }
   } catch (error) {
     const timedOut = error instanceof DOMException && error.name === 'TimeoutError'
-    return { status: null, retryAfterMs: null, durationMs: Date.now() - started, error: timedOut ? 'timed out after 15 s' : 'network error' }
+    return {
+      status: null,
+      retryAfterMs: null,
+      durationMs: Date.now() - started,
+      error: timedOut ? 'timed out after 15 s' : 'network error',
+    }
   }
 }

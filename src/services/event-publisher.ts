@@ -38,7 +38,9 @@ export class EventPublisher {
     )
     if (!jobs.length) return
     // Send first, then log: a crash in between leaves an unlogged event, which finalization re-sends.
-    await this.queue.sendBatch(jobs.map(({ kind, result }) => ({ body: { v: 1, kind, tenant: task.tenant, taskUUID: task.taskUUID, index: result.index } })))
+    await this.queue.sendBatch(
+      jobs.map(({ kind, result }) => ({ body: { v: 1, kind, tenant: task.tenant, taskUUID: task.taskUUID, index: result.index } })),
+    )
     await Promise.all(
       jobs.map(({ kind, url, result }) => {
         const record: DeliveryRecord = {

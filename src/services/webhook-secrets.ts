@@ -57,7 +57,13 @@ export class WebhookSecrets {
       secret: formatSecret(secrets.current.secret),
       version: secrets.current.version,
       ...(secrets.previous
-        ? { previous: { secret: formatSecret(secrets.previous.secret), version: secrets.previous.version, expiresAt: new Date(secrets.previous.expiresAt).toISOString() } }
+        ? {
+            previous: {
+              secret: formatSecret(secrets.previous.secret),
+              version: secrets.previous.version,
+              expiresAt: new Date(secrets.previous.expiresAt).toISOString(),
+            },
+          }
         : {}),
     }
   }

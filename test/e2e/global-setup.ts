@@ -5,12 +5,14 @@ import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { startStack } from '../../scripts/stack.ts'
 import { TEST_SECRETS } from '../secrets.ts'
+import { startReceiver } from '../support/receiver.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
     gatewayUrl: string
     emulatorUrl: string
     gatewayLog: string
+    receiverUrl: string
   }
 }
 
@@ -24,10 +26,15 @@ export default async function setup(project: TestProject) {
     secrets: TEST_SECRETS,
     persistTo: join(dir, 'state'),
     logTo: gatewayLog,
-    vars: { RECONCILE_AFTER_SECONDS: String(E2E_RECONCILE_AFTER_SECONDS) },
+    vars: { RECONCILE_AFTER_SECONDS: String(E2E_RECONCILE_AFTER_SECONDS), WEBHOOK_RETRY_BASE_SECONDS: '1' },
   })
+  const receiver = await startReceiver()
   project.provide('gatewayUrl', stack.gatewayUrl)
   project.provide('emulatorUrl', stack.emulator.url)
   project.provide('gatewayLog', gatewayLog)
-  return () => stack.stop()
+  project.provide('receiverUrl', receiver.url)
+  return async () => {
+    await stack.stop()
+    await receiver.close()
+  }
 }

@@ -1,5 +1,5 @@
 /** Acceptance: the fault-injection soak, small enough for CI, with every zero asserted. */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { runSoak } from '../../scripts/soak-lib.ts'
 import { KEY_B } from '../secrets.ts'
 import { emulator, gateway } from './helpers.ts'
@@ -17,6 +17,7 @@ describe('soak under faults', () => {
         tasks: 120,
         concurrency: 8,
         reconcileAfterSeconds: E2E_RECONCILE_AFTER_SECONDS,
+        receiverUrl: inject('receiverUrl'),
         log: (line) => console.log(`soak: ${line}`),
       })
       expect(report.tasks).toBe(120)
@@ -24,6 +25,7 @@ describe('soak under faults', () => {
       expect(report.duplicateGenerations).toBe(0)
       expect(report.resultsWithoutImage).toBe(0)
       expect(report.failedWithoutReason).toBe(0)
+      expect(report.eventsUndelivered).toBe(0)
       expect(report.succeeded + report.failed).toBe(120)
     },
   )
