@@ -45,7 +45,8 @@ export class Reconciler {
     const open: Open[] = []
     for (const marker of markers) {
       const task = await this.deps.tasks.get(marker.tenant, marker.taskUUID)
-      if (!task || task.deleted) {
+      // Gone, deleted, or a marker left by a request that lost the race to create the task.
+      if (!task || task.deleted || task.createdAt !== marker.createdAt) {
         await this.deps.tasks.dropInflight(marker.key)
         continue
       }

@@ -21,14 +21,18 @@ export class TaskStore {
   /** Creates the task, or returns the record already claimed under its taskUUID. */
   async create(record: TaskRecord): Promise<'created' | TaskRecord> {
     const key = keys.stateTaskKey(record.tenant, record.taskUUID)
+    const marker = keys.inflightKey(record.createdAt, record.tenant, record.taskUUID)
+    // The marker first: a task must never exist without one, or a lost webhook would go unnoticed.
+    // A marker without its task (the claim below lost) is dropped by the reconciler.
+    await this.bucket.put(marker, '')
     // Twice at most: a claim can vanish between our put and get when a racing dispatch fails.
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (await this.bucket.put(key, JSON.stringify(record), WRITE_ONCE)) {
-        await this.bucket.put(keys.inflightKey(record.createdAt, record.tenant, record.taskUUID), '')
-        return 'created'
-      }
+      if (await this.bucket.put(key, JSON.stringify(record), WRITE_ONCE)) return 'created'
       const existing = await this.claimedTask(record.tenant, record.taskUUID)
-      if (existing) return existing
+      if (existing) {
+        await this.bucket.delete(marker)
+        return existing
+      }
     }
     throw new ApiError(
       503,
