@@ -75,6 +75,8 @@ export async function handleV1(deps: ApiDeps, authorization: string | undefined,
     ...(typeof t.taskUUID === 'string' ? { taskUUID: t.taskUUID } : {}),
     ...(typeof t.positivePrompt === 'string' ? { positivePrompt: t.positivePrompt } : {}),
   }))
+  const delayMs = deps.faults.responseDelay(targets)
+  if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs))
   const hit = deps.faults.httpFault(targets)
   if (hit) return fail(hit.status, hit.error, hit.headers)
 

@@ -22,6 +22,10 @@ export interface FaultRule {
   match?: string
   /** Simulated generation time per result. */
   latencyMs?: number
+  /** Holds the whole POST /v1 answer back this long before handling it (a hanging upstream). */
+  responseDelayMs?: number
+  /** How many requests `responseDelayMs` hits; default unlimited. */
+  responseDelayTimes?: number
   /** One fault, or several rolled in order (e.g. 10 % 503 and 5 % 429). */
   httpStatus?: HttpStatusFault | HttpStatusFault[]
   /** Sends each webhook this many times, concurrently; default 1. */
@@ -78,6 +82,7 @@ interface ActiveRule {
   rule: FaultRule
   /** Each httpStatus fault with its hits left (Infinity when `times` is absent). */
   http: { fault: HttpStatusFault; left: number }[]
+  delaysLeft: number
 }
 
 const asList = (http: FaultRule['httpStatus']): HttpStatusFault[] => (http === undefined ? [] : Array.isArray(http) ? http : [http])
@@ -89,7 +94,12 @@ export class FaultSet {
   /** Adds a rule and returns its id. */
   add(rule: FaultRule): string {
     const id = randomUUID()
-    this.rules.push({ id, rule, http: asList(rule.httpStatus).map((fault) => ({ fault, left: fault.times ?? Number.POSITIVE_INFINITY })) })
+    this.rules.push({
+      id,
+      rule,
+      http: asList(rule.httpStatus).map((fault) => ({ fault, left: fault.times ?? Number.POSITIVE_INFINITY })),
+      delaysLeft: rule.responseDelayTimes ?? Number.POSITIVE_INFINITY,
+    })
     return id
   }
 
@@ -100,6 +110,17 @@ export class FaultSet {
   /** The most recently added rule that matches the target, if any. */
   forTask(target: FaultTarget): FaultRule | undefined {
     return this.activeFor(target)?.rule
+  }
+
+  /** How long to hold this request before handling it, consuming one hit. */
+  responseDelay(targets: readonly FaultTarget[]): number {
+    for (const target of targets) {
+      const active = this.activeFor(target)
+      if (!active?.rule.responseDelayMs || active.delaysLeft <= 0) continue
+      active.delaysLeft -= 1
+      return active.rule.responseDelayMs
+    }
+    return 0
   }
 
   /** Decides whether this request is answered by an httpStatus fault, consuming one hit. */
@@ -145,6 +166,8 @@ export function parseFaultRule(value: unknown): FaultRule | string {
   const rule = value as Record<string, unknown>
   const numbers = [
     'latencyMs',
+    'responseDelayMs',
+    'responseDelayTimes',
     'webhookCopies',
     'duplicateWebhookRate',
     'lateWebhookRate',

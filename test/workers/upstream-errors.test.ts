@@ -1,7 +1,8 @@
 /** Every upstream failure of runware-api.md maps to a clear client error, and retries are bounded. */
 import { describe, expect, it } from 'vitest'
 import { KEY_A, TEST_SECRETS } from '../secrets'
-import { call, inference, postV1, setFault, upstreamRequests } from './helpers'
+import { RunwareClient } from '../../src/services/runware-client'
+import { call, emulatorUrl, inference, postV1, setFault, upstreamRequests } from './helpers'
 
 /** A task whose prompt carries a fresh marker, so a fault rule hits only this test. */
 async function withFault(rule: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
@@ -89,5 +90,27 @@ describe('failed generations', () => {
     const data = ((await task.json()) as { data: { status: string; results: { status: string }[] } }).data
     expect(data.status).toBe('failed')
     expect(data.results.map((r) => r.status)).toEqual(['failed', 'failed'])
+  })
+})
+
+describe('per-attempt timeout', () => {
+  it('gives up on a hanging attempt, re-sends the same taskUUIDs, and the late arrival is only a conflict', async () => {
+    const marker = `hang-${crypto.randomUUID()}`
+    await setFault({ match: marker, responseDelayMs: 1500, responseDelayTimes: 1 })
+    const child = {
+      taskType: 'imageInference',
+      taskUUID: crypto.randomUUID(),
+      model: 'imagineart:1@5',
+      positivePrompt: `a stalled lift ${marker}`,
+      deliveryMethod: 'async',
+    }
+    const client = new RunwareClient({ url: `${emulatorUrl()}/v1`, apiKey: TEST_SECRETS.RUNWARE_API_KEY })
+    const result = await client.send([child], { budgetMs: 10_000, attemptTimeoutMs: 400 })
+    expect(result.kind).toBe('ok')
+    await new Promise((r) => setTimeout(r, 1500)) // the held first attempt lands now
+    const sent = await upstreamRequests(marker)
+    expect(sent.map((r) => r.body[0]?.taskUUID)).toEqual([child.taskUUID, child.taskUUID])
+    const stats = (await (await fetch(`${emulatorUrl()}/__emulator/stats`)).json()) as { generations: Record<string, number> }
+    expect(stats.generations[child.taskUUID]).toBe(1)
   })
 })
