@@ -6,14 +6,18 @@ import type { StackSecrets } from './stack.ts'
 
 export const DEV_SECRETS_FILE = '.wrangler/dev-secrets.json'
 
-export function devSecrets(): StackSecrets & { DEV_API_KEY: string } {
-  if (existsSync(DEV_SECRETS_FILE)) return JSON.parse(readFileSync(DEV_SECRETS_FILE, 'utf8'))
-  const devKey = `ie_dev_${randomBytes(16).toString('hex')}`
-  const secrets = {
+export type DevSecrets = Required<StackSecrets> & { DEV_API_KEY: string }
+
+export function devSecrets(): DevSecrets {
+  const saved: Partial<DevSecrets> = existsSync(DEV_SECRETS_FILE) ? JSON.parse(readFileSync(DEV_SECRETS_FILE, 'utf8')) : {}
+  const devKey = saved.DEV_API_KEY ?? `ie_dev_${randomBytes(16).toString('hex')}`
+  // Fills in whatever an older file lacks, keeping what it has.
+  const secrets: DevSecrets = {
     DEV_API_KEY: devKey,
-    API_KEYS: devKey,
-    SIGNING_SECRET: randomBytes(32).toString('base64url'),
-    RUNWARE_API_KEY: `emulator_${randomBytes(12).toString('hex')}`,
+    API_KEYS: saved.API_KEYS ?? devKey,
+    SIGNING_SECRET: saved.SIGNING_SECRET ?? randomBytes(32).toString('base64url'),
+    RUNWARE_API_KEY: saved.RUNWARE_API_KEY ?? `emulator_${randomBytes(12).toString('hex')}`,
+    ADMIN_TOKEN: saved.ADMIN_TOKEN ?? `admin_${randomBytes(16).toString('hex')}`,
   }
   mkdirSync(dirname(DEV_SECRETS_FILE), { recursive: true })
   writeFileSync(DEV_SECRETS_FILE, JSON.stringify(secrets, null, 2), { mode: 0o600 })

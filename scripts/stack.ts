@@ -12,6 +12,7 @@ export interface StackSecrets {
   RUNWARE_API_KEY: string
   SIGNING_SECRET: string
   API_KEYS: string
+  ADMIN_TOKEN?: string
 }
 
 export interface StackOptions {

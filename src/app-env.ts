@@ -1,4 +1,5 @@
 /** The Hono environment shared by every route. */
+import type { Principal } from './schemas/api-keys'
 import type { Services } from './services/container'
 
 export interface AppEnv {
@@ -6,5 +7,6 @@ export interface AppEnv {
   Variables: {
     services: Services
     tenant: string
+    principal: Principal
   }
 }

@@ -5,6 +5,7 @@ import type { AppEnv } from './app-env'
 import { errorResponse } from './lib/envelope'
 import { ApiError } from './lib/errors'
 import { ConfigError, readConfig } from './services/config'
+import { adminRoutes } from './routes/admin'
 import { clientWebhookRoutes } from './routes/client-webhooks'
 import { fileRoutes } from './routes/files'
 import { healthRoutes } from './routes/health'
@@ -13,6 +14,7 @@ import { modelRoutes } from './routes/models'
 import { runwareRoutes } from './routes/runware'
 import { taskRoutes } from './routes/tasks'
 import { uploadRoutes } from './routes/uploads'
+import { usageRoutes } from './routes/usage'
 import { webhookRoutes } from './routes/webhooks'
 
 export const app = new Hono<AppEnv>()
@@ -33,6 +35,8 @@ const api = new Hono<AppEnv>()
   .route('/v1', runwareRoutes)
   .route('/v1/tasks', taskRoutes)
   .route('/v1/webhooks', clientWebhookRoutes)
+  .route('/v1/usage', usageRoutes)
+  .route('/admin', adminRoutes)
   .route('/files', fileRoutes)
   .route('/uploads', uploadRoutes)
   .route('/webhooks', webhookRoutes)

@@ -1,8 +1,10 @@
 /** Middleware shared by the routes: services per request, and API key authentication. */
+import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
-import { bearerToken, tenantForKey } from '../services/auth'
+import { bearerToken } from '../services/api-keys'
+import { enforceRateLimit, rateLimitHeaders } from '../services/rate-limits'
 import { requireConfig } from '../services/config'
 import { buildServices } from '../services/container'
 
@@ -16,11 +18,19 @@ export const withServices = createMiddleware<AppEnv>(async (c, next) => {
 export const unauthorized = () =>
   new ApiError(401, { code: 'invalidApiKey', message: 'A valid gateway API key is required: Authorization: Bearer <key>' })
 
-/** Requires `Authorization: Bearer <gateway key>` and sets the caller's tenant. */
+/** Authenticates a key (null: 401) and counts the request against its rate limit (429). */
+export async function admit(c: Context<AppEnv>, key: string | null): Promise<number> {
+  const { keys, config } = c.var.services
+  const principal = key ? await keys.resolve(key) : null
+  if (!principal) throw unauthorized()
+  c.set('principal', principal)
+  c.set('tenant', principal.tenant)
+  return enforceRateLimit(c.env, principal, config.DEFAULT_RATE_LIMIT_PER_MINUTE)
+}
+
+/** Requires `Authorization: Bearer <gateway key>`; sets the caller's tenant and key limits. */
 export const requireTenant = createMiddleware<AppEnv>(async (c, next) => {
-  const key = bearerToken(c.req.header('authorization'))
-  const tenant = key ? await tenantForKey(c.var.services.config, key) : null
-  if (!tenant) throw unauthorized()
-  c.set('tenant', tenant)
+  const limit = await admit(c, bearerToken(c.req.header('authorization')))
   await next()
+  for (const [name, value] of Object.entries(rateLimitHeaders(limit))) c.res.headers.set(name, value)
 })

@@ -3,10 +3,11 @@ import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
 import { envelopeResponse } from '../lib/envelope'
 import { ApiError } from '../lib/errors'
-import { bearerToken, tenantForKey } from '../services/auth'
+import { bearerToken } from '../services/api-keys'
+import { rateLimitHeaders } from '../services/rate-limits'
 import { runTasks } from '../services/runware-api'
 import { authenticationSchema } from '../schemas/tasks'
-import { unauthorized } from './middleware'
+import { admit } from './middleware'
 
 const MAX_BODY_BYTES = 1024 * 1024
 
@@ -26,23 +27,18 @@ async function readJson(request: Request): Promise<unknown> {
 
 export const runwareRoutes = new Hono<AppEnv>().post('/', async (c) => {
   const startedAt = Date.now()
-  const { config } = c.var.services
   // The header, when present, is checked before the body is read at all.
   const header = c.req.header('authorization')
-  let tenant: string | null = null
-  if (header !== undefined) {
-    const key = bearerToken(header)
-    tenant = key ? await tenantForKey(config, key) : null
-    if (!tenant) throw unauthorized()
-  }
+  let limit = header === undefined ? null : await admit(c, bearerToken(header))
   const body = await readJson(c.req.raw)
   let tasks: unknown[] = Array.isArray(body) ? body : body === undefined ? [] : [body]
   // Runware's in-body form: a first element {"taskType":"authentication","apiKey":"…"}.
   const auth = authenticationSchema.safeParse(tasks[0])
   if (auth.success) tasks = tasks.slice(1)
-  tenant ??= auth.success ? await tenantForKey(config, auth.data.apiKey) : null
-  if (!tenant) throw unauthorized()
+  limit ??= await admit(c, auth.success ? auth.data.apiKey : null)
   if (body === undefined) throw new ApiError(400, { code: 'invalidRequestBody', message: 'The request body must be a JSON array of tasks' })
-  const outcome = await runTasks(c.var.services, tenant, tasks, startedAt)
-  return envelopeResponse(outcome.items, outcome.errors)
+  const outcome = await runTasks(c.var.services, c.var.principal, tasks, startedAt)
+  const response = envelopeResponse(outcome.items, outcome.errors)
+  for (const [name, value] of Object.entries(rateLimitHeaders(limit))) response.headers.set(name, value)
+  return response
 })

@@ -1,5 +1,6 @@
 /** The gateway's configuration: every var and secret of DESIGN.md §4, validated with zod. */
 import { z } from 'zod'
+import { RATE_LIMIT_TIERS } from './api-keys'
 
 const text = z.string().trim()
 const optionalText = z.preprocess((v) => (v === '' ? undefined : v), text.min(1).optional())
@@ -40,6 +41,13 @@ export const configSchema = z
     TASK_DEADLINE_SECONDS: seconds(900, 60, 7 * DAY_SECONDS),
     // The first retry delay of client webhooks; each retry doubles it (capped at 6 h).
     WEBHOOK_RETRY_BASE_SECONDS: seconds(30, 1, 3600),
+    // Requests per minute for keys without their own limit: one of the Rate Limiting tiers.
+    DEFAULT_RATE_LIMIT_PER_MINUTE: z.preprocess(
+      (v) => (v === undefined || v === '' ? 600 : Number(v)),
+      z
+        .number()
+        .refine((n) => (RATE_LIMIT_TIERS as readonly number[]).includes(n), `must be one of ${RATE_LIMIT_TIERS.join(', ')}`),
+    ),
     ENVIRONMENT: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['development', 'production']).default('production')),
     CORS_ORIGINS: list.default([]),
     RUNWARE_API_KEY: text.min(1, 'is required (wrangler secret put RUNWARE_API_KEY)'),

@@ -2,10 +2,12 @@
 import type { Config } from '../schemas/config'
 import { MODELS } from '../models/registry'
 import type { DeliveryMessage } from '../schemas/deliveries'
+import { ApiKeys } from './api-keys'
 import { Deliverer } from './deliverer'
 import { DeliveryLog } from './delivery-log'
 import { Dispatcher } from './dispatcher'
 import { EventPublisher } from './event-publisher'
+import { Ledger } from './ledger'
 import { GenerationService } from './generation'
 import { ImageCache } from './image-cache'
 import { ImageStore } from './image-store'
@@ -21,6 +23,8 @@ import { WebhookSecrets } from './webhook-secrets'
 
 export interface Services {
   config: Config
+  keys: ApiKeys
+  ledger: Ledger
   deliveryLog: DeliveryLog
   publisher: EventPublisher
   deliverer: Deliverer
@@ -60,7 +64,8 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
   const tasks = new TaskStore(env.TASKS, env.IMAGES)
   const deliveryLog = new DeliveryLog(env.IMAGES)
   const publisher = new EventPublisher(env.DELIVERIES as Queue<DeliveryMessage>, deliveryLog)
-  const recorder = new ResultRecorder({ tasks, images, maxImageBytes: MAX_IMAGE_BYTES, mayCopyFrom: copyAllowed(config), publisher })
+  const ledger = new Ledger(env.LEDGER)
+  const recorder = new ResultRecorder({ tasks, images, maxImageBytes: MAX_IMAGE_BYTES, mayCopyFrom: copyAllowed(config), publisher, ledger })
   const presenter = new Presenter(signer, env.IMAGES, config.SIGNED_URL_TTL_SECONDS)
   const secrets = new WebhookSecrets(config.SIGNING_SECRET, env.TASKS)
   const runware = new RunwareClient({ url: config.RUNWARE_API_URL, apiKey: config.RUNWARE_API_KEY })
@@ -84,6 +89,7 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
     recorder,
     presenter,
     dispatcher,
+    ledger,
     origin,
     syncTimeoutSeconds: config.SYNC_TIMEOUT_SECONDS,
     waitUntil: context.waitUntil,
@@ -99,6 +105,8 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
   const deliverer = new Deliverer({ tasks, log: deliveryLog, presenter, secrets, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS })
   return {
     config,
+    keys: new ApiKeys(env.TASKS, config),
+    ledger,
     deliveryLog,
     publisher,
     deliverer,

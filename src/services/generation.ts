@@ -8,6 +8,8 @@ import { sleep } from '../lib/retry'
 import type { InferenceRequest } from '../schemas/image-inference'
 import type { TaskRecord } from '../schemas/records'
 import type { DispatchOutcome, Dispatcher } from './dispatcher'
+import type { Principal } from '../schemas/api-keys'
+import type { Ledger } from './ledger'
 import type { LazyItem, Presenter } from './presenter'
 import type { ResultRecorder, ResultReport } from './result-recorder'
 import type { TaskStore } from './task-store'
@@ -22,6 +24,7 @@ export interface GenerationDeps {
   recorder: ResultRecorder
   presenter: Presenter
   dispatcher: Dispatcher
+  ledger: Ledger
   /** The origin upload and webhook URLs are issued for. */
   origin: string
   syncTimeoutSeconds: number
@@ -45,10 +48,17 @@ const processing =
 export class GenerationService {
   constructor(private readonly deps: GenerationDeps) {}
 
-  async submit(tenant: string, request: InferenceRequest, requestHash: string, startedAt = Date.now()): Promise<TaskOutcome> {
-    const record = await this.newRecord(tenant, request, requestHash, startedAt)
+  async submit(principal: Principal, request: InferenceRequest, requestHash: string, startedAt = Date.now()): Promise<TaskOutcome> {
+    const record = await this.newRecord(principal.tenant, request, requestHash, startedAt)
     const created = await this.deps.tasks.create(record)
     if (created !== 'created') return this.existing(created, record, startedAt)
+    // Budget and in-flight limits are checked before anything goes upstream.
+    try {
+      await this.deps.ledger.reserve(principal, record, startedAt)
+    } catch (error) {
+      await this.deps.tasks.abandon(record)
+      throw error
+    }
     return request.deliveryMethod === 'async' ? this.runAsync(record) : this.runSync(record, startedAt)
   }
 
@@ -78,9 +88,9 @@ export class GenerationService {
     return { items, errors }
   }
 
-  /** Runware took none of the work: forget the task so a re-send dispatches it afresh. */
+  /** Runware took none of the work: forget the task (and its reservation) so a re-send starts afresh. */
   private async refused(task: TaskRecord, errors: ApiError[]): Promise<TaskOutcome> {
-    await this.deps.tasks.abandon(task)
+    await Promise.all([this.deps.tasks.abandon(task), this.deps.ledger.finish(task)])
     return { items: [], errors }
   }
 

@@ -7,6 +7,7 @@ import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { UpstreamItem } from '../schemas/upstream'
 import type { ImageStore } from './image-store'
 import type { EventPublisher } from './event-publisher'
+import type { Ledger } from './ledger'
 import type { TaskStore } from './task-store'
 
 /** What one channel reports for result `index`: an item, or an error. */
@@ -29,6 +30,8 @@ export interface RecorderDeps {
   mayCopyFrom: (url: URL) => boolean
   /** Sends the client's webhooks and upload copies for newly recorded results. */
   publisher: EventPublisher
+  /** Settles costs and frees reservations in the tenant's ledger. */
+  ledger: Ledger
 }
 
 export class ResultRecorder {
@@ -44,8 +47,8 @@ export class ResultRecorder {
         else if (await this.deps.tasks.claimResult(task, record)) claimed.push(record)
       }),
     )
-    // Only this call's claims: each result's events have exactly one producer.
-    await this.deps.publisher.publish(task, claimed)
+    // Only this call's claims: each result's events and its cost have exactly one producer.
+    await Promise.all([this.deps.publisher.publish(task, claimed), this.deps.ledger.close(task, claimed, now)])
     const results = await this.deps.tasks.claimedResults(task)
     if (results.length < task.children.length) {
       // Not complete yet: each newly claimed result gets its own write-once KV key.
@@ -55,14 +58,14 @@ export class ResultRecorder {
     // Attempted even when this call claimed nothing, so a writer that stopped after the last
     // claim cannot leave the task unfinalized; the R2 claim keeps it to one KV write.
     const final = await this.deps.tasks.finalize(task, results, now)
-    if (final) await this.deps.publisher.publishMissing(task, results)
+    if (final) await Promise.all([this.deps.publisher.publishMissing(task, results), this.deps.ledger.finish(task)])
     return { pending, final: final ?? { ...task, results }, results }
   }
 
   /** Finishes a complete task whose finalizer stopped halfway: KV record, marker, and any unsent events. */
   async repair(task: TaskRecord, results: ResultRecord[], now = Date.now()): Promise<void> {
     await this.deps.tasks.finalize(task, results, now, true)
-    await this.deps.publisher.publishMissing(task, results)
+    await Promise.all([this.deps.publisher.publishMissing(task, results), this.deps.ledger.finish(task)])
   }
 
   private async toRecord(task: TaskRecord, report: ResultReport, now: number): Promise<ResultRecord | null> {

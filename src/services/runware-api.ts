@@ -6,6 +6,7 @@ import { findModel, MODEL_IDS } from '../models/registry'
 import { imageInferenceSchema } from '../schemas/image-inference'
 import { issuesToErrors } from '../schemas/issues'
 import { getResponseSchema, TASK_TYPES } from '../schemas/tasks'
+import type { Principal } from '../schemas/api-keys'
 import type { Services } from './container'
 import type { TaskOutcome } from './generation'
 
@@ -19,7 +20,7 @@ const tagOf = (task: Record<string, unknown>) => ({
   taskUUID: typeof task.taskUUID === 'string' ? task.taskUUID : undefined,
 })
 
-async function imageInference(services: Services, tenant: string, task: Record<string, unknown>, startedAt: number): Promise<TaskOutcome> {
+async function imageInference(services: Services, principal: Principal, task: Record<string, unknown>, startedAt: number): Promise<TaskOutcome> {
   if (task.model === undefined) {
     return failed(
       new ApiError(400, { code: 'missingParameter', message: 'model is required', parameter: 'model', allowedValues: MODEL_IDS }),
@@ -39,21 +40,26 @@ async function imageInference(services: Services, tenant: string, task: Record<s
   const parsed = imageInferenceSchema(model, { development: services.config.ENVIRONMENT === 'development' }).safeParse(task)
   if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, task))
   const requestHash = await sha256Hex(canonicalJson(task))
-  return services.generation.submit(tenant, parsed.data, requestHash, startedAt)
+  if (principal.limits.models && !principal.limits.models.includes(model.id)) {
+    return failed(
+      new ApiError(403, { code: 'modelNotAllowed', message: `This API key may not use ${model.id}`, parameter: 'model', allowedValues: principal.limits.models }),
+    )
+  }
+  return services.generation.submit(principal, parsed.data, requestHash, startedAt)
 }
 
-async function runTask(services: Services, tenant: string, task: unknown, startedAt: number): Promise<TaskOutcome> {
+async function runTask(services: Services, principal: Principal, task: unknown, startedAt: number): Promise<TaskOutcome> {
   if (!task || typeof task !== 'object' || Array.isArray(task)) {
     return failed(new ApiError(400, { code: 'invalidRequestBody', message: 'Each task must be a JSON object' }))
   }
   const record = task as Record<string, unknown>
   switch (record.taskType) {
     case 'imageInference':
-      return imageInference(services, tenant, record, startedAt)
+      return imageInference(services, principal, record, startedAt)
     case 'getResponse': {
       const parsed = getResponseSchema.safeParse(record)
       if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, record))
-      return services.view.getResponse(tenant, parsed.data.taskUUID)
+      return services.view.getResponse(principal.tenant, parsed.data.taskUUID)
     }
     case 'ping':
       return { items: [async () => ({ taskType: 'ping', pong: true })], errors: [] }
@@ -72,7 +78,7 @@ async function runTask(services: Services, tenant: string, task: unknown, starte
 /** Runs every task; one task's failure never sinks another's result. */
 export async function runTasks(
   services: Services,
-  tenant: string,
+  principal: Principal,
   tasks: readonly unknown[],
   startedAt = Date.now(),
 ): Promise<TaskOutcome> {
@@ -82,7 +88,7 @@ export async function runTasks(
   }
   const outcomes = await Promise.all(
     tasks.map(async (task) => {
-      const outcome = await runTask(services, tenant, task, startedAt).catch((error: unknown) => {
+      const outcome = await runTask(services, principal, task, startedAt).catch((error: unknown) => {
         if (error instanceof ApiError) return failed(error)
         throw error
       })

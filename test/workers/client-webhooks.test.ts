@@ -5,11 +5,9 @@ import { Webhook } from 'standardwebhooks'
 import { describe, expect, inject, it } from 'vitest'
 import worker from '../../src/index'
 import { DELIVERY_QUEUE } from '../../src/jobs/queue'
-import { tenantForKey } from '../../src/services/auth'
-import { requireConfig } from '../../src/services/config'
 import { DeliveryLog } from '../../src/services/delivery-log'
 import { KEY_A, KEY_B } from '../secrets'
-import { call, inference, postV1, setFault } from './helpers'
+import { call, inference, postV1, setFault, tenantOf } from './helpers'
 
 interface Received {
   method: string
@@ -140,7 +138,7 @@ describe('client webhooks', () => {
   it('dead-letters a 5xx receiver once the 24-hour retry window has passed', async () => {
     const path = `/status-503/${crypto.randomUUID()}/`
     const { body } = await submit(path)
-    const tenant = (await tenantForKey(requireConfig(env), KEY_A)) ?? ''
+    const tenant = await tenantOf(KEY_A)
     const id = `evt_${body.taskUUID}_0`
     const log = new DeliveryLog(env.IMAGES)
     const first = await waitFor(async () =>
@@ -190,7 +188,7 @@ describe('client webhooks', () => {
       }
       return t.data.results[0]?.upload?.status === 'delivered' ? t : undefined
     })
-    const stored = await env.IMAGES.head(`images/${(await tenantForKey(requireConfig(env), KEY_A)) ?? ''}/${body.taskUUID}/0.png`)
+    const stored = await env.IMAGES.head(`images/${await tenantOf(KEY_A)}/${body.taskUUID}/0.png`)
     expect(put?.bytes).toBe(stored?.size)
     expect(task.data.results[0]?.upload).toEqual({ status: 'delivered', attempts: 1 })
   })

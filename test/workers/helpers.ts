@@ -1,5 +1,7 @@
 /** Helpers for tests that call the Worker inside workerd. */
-import { exports } from 'cloudflare:workers'
+import { env, exports } from 'cloudflare:workers'
+import { ApiKeys } from '../../src/services/api-keys'
+import { requireConfig } from '../../src/services/config'
 import { inject } from 'vitest'
 import { KEY_A, TEST_SECRETS } from '../secrets'
 
@@ -63,3 +65,8 @@ export async function upstreamItem(childUUID: string): Promise<Record<string, un
 
 export const hook = (url: string, body: unknown) =>
   call(url.slice(BASE.length), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+
+/** The tenant id a key resolves to. */
+export async function tenantOf(key: string): Promise<string> {
+  return (await new ApiKeys(env.TASKS, requireConfig(env)).resolve(key))?.tenant ?? ''
+}

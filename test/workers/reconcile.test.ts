@@ -5,11 +5,10 @@ import { describe, expect, it } from 'vitest'
 import worker from '../../src/index'
 import { RECONCILE_CRON } from '../../src/jobs/scheduled'
 import { childTaskUUID } from '../../src/lib/ids'
-import { tenantForKey } from '../../src/services/auth'
 import { requireConfig } from '../../src/services/config'
 import { buildServices } from '../../src/services/container'
 import { KEY_A } from '../secrets'
-import { BASE, call, hook, inference, postV1, setFault, upstreamItem, upstreamRequests } from './helpers'
+import { BASE, call, hook, inference, postV1, setFault, upstreamItem, upstreamRequests, tenantOf } from './helpers'
 
 interface TaskView {
   status: string
@@ -81,7 +80,7 @@ describe('reconciler', () => {
     const s = services()
     const marker = `never-sent-${crypto.randomUUID()}`
     const taskUUID = crypto.randomUUID()
-    const tenantId = (await tenantForKey(requireConfig(env), KEY_A)) ?? ''
+    const tenantId = await tenantOf(KEY_A)
     // A task whose dispatch was lost on the way: claimed, never received upstream.
     await s.tasks.create({
       v: 1,
@@ -122,7 +121,7 @@ describe('reconciler', () => {
     const s = services()
     const body = inference({ deliveryMethod: 'async' })
     expect((await postV1([body])).status).toBe(200)
-    const task = await s.tasks.get((await tenantForKey(requireConfig(env), KEY_A)) ?? '', body.taskUUID)
+    const task = await s.tasks.get(await tenantOf(KEY_A), body.taskUUID)
     expect(task).not.toBeNull()
     if (!task) return
     // The result is claimed in R2, but no KV record and no finalization happened.

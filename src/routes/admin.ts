@@ -1,0 +1,53 @@
+/** /admin — managed keys and tenant usage, behind ADMIN_TOKEN (absent: these routes don't exist). */
+import { Hono } from 'hono'
+import { createMiddleware } from 'hono/factory'
+import type { AppEnv } from '../app-env'
+import { sha256Bytes } from '../lib/crypto'
+import { ApiError } from '../lib/errors'
+import { createKeySchema, TENANT_ID } from '../schemas/api-keys'
+import { issuesToErrors } from '../schemas/issues'
+import { bearerToken } from '../services/api-keys'
+import { usageOf } from './usage'
+
+/** Compares digests in constant time, so the token's length and content don't leak. */
+async function sameToken(given: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([sha256Bytes(given), sha256Bytes(expected)])
+  return crypto.subtle.timingSafeEqual(a, b)
+}
+
+const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+  const expected = c.var.services.config.ADMIN_TOKEN
+  if (!expected) throw new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })
+  const given = bearerToken(c.req.header('authorization'))
+  if (!given || !(await sameToken(given, expected))) throw new ApiError(401, { code: 'invalidAdminToken', message: 'Authorization: Bearer <ADMIN_TOKEN> is required' })
+  await next()
+})
+
+const keyNotFound = (id: string) => new ApiError(404, { code: 'keyNotFound', message: `No key ${id}`, parameter: 'id' })
+
+export const adminRoutes = new Hono<AppEnv>()
+  .use('*', requireAdmin)
+  .post('/keys', async (c) => {
+    const body: unknown = await c.req.json().catch(() => undefined)
+    const parsed = createKeySchema.safeParse(body)
+    if (!parsed.success) throw issuesToErrors(parsed.error.issues, body)[0] ?? new ApiError(400, { code: 'invalidRequestBody', message: 'Bad body' })
+    const { key, record } = await c.var.services.keys.create(parsed.data)
+    // The only time the key is shown.
+    return c.json({ data: { ...record, key } }, 201)
+  })
+  .get('/keys', async (c) => c.json({ data: await c.var.services.keys.list() }))
+  .post('/keys/:id/disable', async (c) => {
+    const record = await c.var.services.keys.disable(c.req.param('id'))
+    if (!record) throw keyNotFound(c.req.param('id'))
+    return c.json({ data: record })
+  })
+  .post('/keys/:id/rotate', async (c) => {
+    const rotated = await c.var.services.keys.rotate(c.req.param('id'))
+    if (!rotated) throw keyNotFound(c.req.param('id'))
+    return c.json({ data: { ...rotated.record, key: rotated.key } })
+  })
+  .get('/tenants/:tenant/usage', async (c) => {
+    const tenant = c.req.param('tenant')
+    if (!TENANT_ID.test(tenant)) throw new ApiError(400, { code: 'invalidParameter', message: 'Not a tenant id', parameter: 'tenant' })
+    return c.json({ data: await usageOf(c.var.services.ledger, tenant, c.req.query()) })
+  })

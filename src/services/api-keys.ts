@@ -1,0 +1,125 @@
+/**
+ * Managed API keys in KV, beside the bootstrap keys of API_KEYS. Only a SHA-256 of each key is
+ * stored; the key itself is shown once, at creation or rotation. KV is eventually consistent:
+ * a disabled or rotated key may keep working for up to ~60 s in other locations.
+ */
+import { sha256Hex } from '../lib/crypto'
+import { toHex } from '../lib/encoding'
+import type { CreateKey, KeyRecord, Principal } from '../schemas/api-keys'
+import type { Config } from '../schemas/config'
+
+/** Recognisable to secret scanners, and to people. */
+export const KEY_PREFIX = 'ie_live_'
+
+const recordKey = (hash: string) => `apikey:${hash}`
+const idKey = (id: string) => `keyid:${id}`
+const random = (bytes: number) => toHex(crypto.getRandomValues(new Uint8Array(bytes)))
+
+/** Tenant ids of bootstrap keys come from a hash of the key: stable, opaque, safe in paths. */
+const tenantOfHash = (hash: string) => `t${hash.slice(0, 24)}`
+const bootstrapByConfig = new WeakMap<Config, Promise<Map<string, string>>>()
+
+function bootstrapTenants(config: Config): Promise<Map<string, string>> {
+  let tenants = bootstrapByConfig.get(config)
+  if (!tenants) {
+    tenants = Promise.all(config.API_KEYS.map((key) => sha256Hex(key))).then((hashes) => new Map(hashes.map((h) => [h, tenantOfHash(h)])))
+    bootstrapByConfig.set(config, tenants)
+  }
+  return tenants
+}
+
+/** An audit line: structured, and never with a key or a secret in it. */
+export const audit = (action: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ level: 'info', msg: 'audit', action, ...fields }))
+
+export class ApiKeys {
+  constructor(
+    private readonly kv: KVNamespace,
+    private readonly config: Config,
+  ) {}
+
+  /** Who a key belongs to, or null for an unknown, disabled or expired key. */
+  async resolve(apiKey: string, now = Date.now()): Promise<Principal | null> {
+    if (!apiKey) return null
+    const hash = await sha256Hex(apiKey)
+    const bootstrap = (await bootstrapTenants(this.config)).get(hash)
+    if (bootstrap) return { tenant: bootstrap, limits: {} }
+    if (!apiKey.startsWith(KEY_PREFIX)) return null
+    const record = await this.kv.get<KeyRecord>(recordKey(hash), { type: 'json', cacheTtl: 60 })
+    if (!record || record.disabled || (record.expiresAt && Date.parse(record.expiresAt) <= now)) return null
+    const { rateLimitPerMinute, maxConcurrentTasks, budgetUSD, budgetPeriod, models } = record
+    return { tenant: record.tenant, keyId: record.id, limits: { rateLimitPerMinute, maxConcurrentTasks, budgetUSD, budgetPeriod, models } }
+  }
+
+  async create(input: CreateKey, now = new Date()): Promise<{ key: string; record: KeyRecord }> {
+    const key = `${KEY_PREFIX}${random(24)}`
+    const record: KeyRecord = {
+      id: `key_${random(8)}`,
+      tenant: input.tenant ?? `t${random(12)}`,
+      name: input.name,
+      prefix: key.slice(0, KEY_PREFIX.length + 4),
+      createdAt: now.toISOString(),
+      disabled: false,
+      budgetPeriod: input.budgetPeriod,
+      ...(input.expiresAt ? { expiresAt: new Date(input.expiresAt).toISOString() } : {}),
+      ...(input.rateLimitPerMinute ? { rateLimitPerMinute: input.rateLimitPerMinute } : {}),
+      ...(input.maxConcurrentTasks ? { maxConcurrentTasks: input.maxConcurrentTasks } : {}),
+      ...(input.budgetUSD ? { budgetUSD: input.budgetUSD } : {}),
+      ...(input.models ? { models: input.models } : {}),
+    }
+    await this.save(await sha256Hex(key), record)
+    audit('key.create', { keyId: record.id, tenant: record.tenant, name: record.name })
+    return { key, record }
+  }
+
+  async list(): Promise<KeyRecord[]> {
+    const records: KeyRecord[] = []
+    let cursor: string | undefined
+    do {
+      const page = await this.kv.list<KeyRecord>({ prefix: 'keyid:', cursor })
+      for (const k of page.keys) if (k.metadata) records.push(k.metadata)
+      cursor = page.list_complete ? undefined : page.cursor
+    } while (cursor)
+    return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+  }
+
+  async disable(id: string): Promise<KeyRecord | null> {
+    const found = await this.find(id)
+    if (!found) return null
+    const record = { ...found.record, disabled: true }
+    await this.save(found.hash, record)
+    audit('key.disable', { keyId: id, tenant: record.tenant })
+    return record
+  }
+
+  /** A new key for the same tenant and limits; the old one stops working. */
+  async rotate(id: string, now = new Date()): Promise<{ key: string; record: KeyRecord } | null> {
+    const found = await this.find(id)
+    if (!found) return null
+    const key = `${KEY_PREFIX}${random(24)}`
+    const record: KeyRecord = { ...found.record, prefix: key.slice(0, KEY_PREFIX.length + 4), rotatedAt: now.toISOString() }
+    await this.save(await sha256Hex(key), record)
+    await this.kv.delete(recordKey(found.hash))
+    audit('key.rotate', { keyId: id, tenant: record.tenant })
+    return { key, record }
+  }
+
+  private async find(id: string): Promise<{ hash: string; record: KeyRecord } | null> {
+    const entry = await this.kv.get<{ hash: string }>(idKey(id), 'json')
+    const record = entry ? await this.kv.get<KeyRecord>(recordKey(entry.hash), 'json') : null
+    return entry && record ? { hash: entry.hash, record } : null
+  }
+
+  private async save(hash: string, record: KeyRecord): Promise<void> {
+    await Promise.all([
+      this.kv.put(recordKey(hash), JSON.stringify(record)),
+      // The id index carries the record as metadata, so listing needs no second read.
+      this.kv.put(idKey(record.id), JSON.stringify({ hash }), { metadata: record }),
+    ])
+  }
+}
+
+/** The key in `Authorization: Bearer <key>`, if any. */
+export function bearerToken(header: string | undefined): string | null {
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
+  return match?.[1] ?? null
+}

@@ -1,0 +1,44 @@
+/**
+ * Requests per minute per key, on Cloudflare's Rate Limiting binding. The binding's limit is
+ * fixed in wrangler.toml, so each allowed rate is its own binding (a tier); a key's
+ * `rateLimitPerMinute` picks one. Counting is per Cloudflare location and approximate by
+ * design (the binding's documented behaviour): a limit against abuse, not a meter.
+ */
+import { ApiError } from '../lib/errors'
+import { RATE_LIMIT_TIERS, type Principal, type RateLimitTier } from '../schemas/api-keys'
+
+const PERIOD_SECONDS = 60
+
+const bindingOf = (env: Env, tier: RateLimitTier): RateLimit => {
+  const bindings: Record<RateLimitTier, RateLimit> = {
+    5: env.RATE_LIMIT_5,
+    30: env.RATE_LIMIT_30,
+    60: env.RATE_LIMIT_60,
+    300: env.RATE_LIMIT_300,
+    600: env.RATE_LIMIT_600,
+    1200: env.RATE_LIMIT_1200,
+  }
+  return bindings[tier]
+}
+
+const isTier = (n: number): n is RateLimitTier => (RATE_LIMIT_TIERS as readonly number[]).includes(n)
+
+/** The `RateLimit-*` headers for a limit (the binding does not say how many remain). */
+export const rateLimitHeaders = (limit: number): Record<string, string> => ({
+  'ratelimit-limit': String(limit),
+  'ratelimit-policy': `${limit};w=${PERIOD_SECONDS}`,
+})
+
+/** Counts one request for the caller's key; throws a Runware-style 429 past its limit. */
+export async function enforceRateLimit(env: Env, principal: Principal, defaultPerMinute: number): Promise<number> {
+  const wanted = principal.limits.rateLimitPerMinute ?? defaultPerMinute
+  const tier = isTier(wanted) ? wanted : 600
+  const { success } = await bindingOf(env, tier).limit({ key: principal.keyId ?? principal.tenant })
+  if (success) return tier
+  const secondsLeft = PERIOD_SECONDS - Math.floor((Date.now() / 1000) % PERIOD_SECONDS)
+  throw new ApiError(
+    429,
+    { code: 'rateLimitExceeded', message: `This API key is limited to ${tier} requests per minute; retry after ${secondsLeft} s` },
+    { 'retry-after': String(secondsLeft), 'ratelimit-remaining': '0', 'ratelimit-reset': String(secondsLeft), ...rateLimitHeaders(tier) },
+  )
+}
