@@ -63,7 +63,12 @@ export class TenantLedger extends DurableObject<Env> {
         return { ok: false, reason: 'budget', budgetMicros: input.budgetMicros, spentMicros, reservedMicros, neededMicros }
       }
     }
-    this.sql.exec('INSERT INTO reservations (task, per_result, open) VALUES (?, ?, ?)', input.taskUUID, input.perResultMicros, input.results)
+    this.sql.exec(
+      'INSERT INTO reservations (task, per_result, open) VALUES (?, ?, ?)',
+      input.taskUUID,
+      input.perResultMicros,
+      input.results,
+    )
     return { ok: true }
   }
 

@@ -19,7 +19,8 @@ const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const expected = c.var.services.config.ADMIN_TOKEN
   if (!expected) throw new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })
   const given = bearerToken(c.req.header('authorization'))
-  if (!given || !(await sameToken(given, expected))) throw new ApiError(401, { code: 'invalidAdminToken', message: 'Authorization: Bearer <ADMIN_TOKEN> is required' })
+  if (!given || !(await sameToken(given, expected)))
+    throw new ApiError(401, { code: 'invalidAdminToken', message: 'Authorization: Bearer <ADMIN_TOKEN> is required' })
   await next()
 })
 
@@ -30,7 +31,8 @@ export const adminRoutes = new Hono<AppEnv>()
   .post('/keys', async (c) => {
     const body: unknown = await c.req.json().catch(() => undefined)
     const parsed = createKeySchema.safeParse(body)
-    if (!parsed.success) throw issuesToErrors(parsed.error.issues, body)[0] ?? new ApiError(400, { code: 'invalidRequestBody', message: 'Bad body' })
+    if (!parsed.success)
+      throw issuesToErrors(parsed.error.issues, body)[0] ?? new ApiError(400, { code: 'invalidRequestBody', message: 'Bad body' })
     const { key, record } = await c.var.services.keys.create(parsed.data)
     // The only time the key is shown.
     return c.json({ data: { ...record, key } }, 201)

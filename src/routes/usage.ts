@@ -10,7 +10,8 @@ import { requireTenant } from './middleware'
 /** Parses the query and reads one tenant's usage; shared with the admin API. */
 export async function usageOf(ledger: Ledger, tenant: string, query: Record<string, string>) {
   const parsed = usageQuerySchema.safeParse(query)
-  if (!parsed.success) throw issuesToErrors(parsed.error.issues, query)[0] ?? new ApiError(400, { code: 'invalidParameter', message: 'Bad query' })
+  if (!parsed.success)
+    throw issuesToErrors(parsed.error.issues, query)[0] ?? new ApiError(400, { code: 'invalidParameter', message: 'Bad query' })
   const { from, to } = parsed.data
   const usage = await ledger.usage(tenant, from, to)
   return { tenant, from, to, images: usage.images, costUSD: usage.costUSD, days: usage.rows }

@@ -22,7 +22,10 @@ export const createKeySchema = z.strictObject({
   maxConcurrentTasks: z.number().int().min(1).max(10_000).optional(),
   budgetUSD: z.number().positive().max(1_000_000).optional(),
   budgetPeriod: z.enum(['day', 'month']).default('month'),
-  models: z.array(z.enum(MODEL_IDS as [string, ...string[]])).min(1).optional(),
+  models: z
+    .array(z.enum(MODEL_IDS as [string, ...string[]]))
+    .min(1)
+    .optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
 })
 export type CreateKey = z.output<typeof createKeySchema>

@@ -44,9 +44,7 @@ export const configSchema = z
     // Requests per minute for keys without their own limit: one of the Rate Limiting tiers.
     DEFAULT_RATE_LIMIT_PER_MINUTE: z.preprocess(
       (v) => (v === undefined || v === '' ? 600 : Number(v)),
-      z
-        .number()
-        .refine((n) => (RATE_LIMIT_TIERS as readonly number[]).includes(n), `must be one of ${RATE_LIMIT_TIERS.join(', ')}`),
+      z.number().refine((n) => (RATE_LIMIT_TIERS as readonly number[]).includes(n), `must be one of ${RATE_LIMIT_TIERS.join(', ')}`),
     ),
     ENVIRONMENT: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['development', 'production']).default('production')),
     CORS_ORIGINS: list.default([]),

@@ -29,7 +29,8 @@ function bootstrapTenants(config: Config): Promise<Map<string, string>> {
 }
 
 /** An audit line: structured, and never with a key or a secret in it. */
-export const audit = (action: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ level: 'info', msg: 'audit', action, ...fields }))
+export const audit = (action: string, fields: Record<string, unknown>) =>
+  console.log(JSON.stringify({ level: 'info', msg: 'audit', action, ...fields }))
 
 export class ApiKeys {
   constructor(

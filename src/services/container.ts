@@ -65,7 +65,14 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
   const deliveryLog = new DeliveryLog(env.IMAGES)
   const publisher = new EventPublisher(env.DELIVERIES as Queue<DeliveryMessage>, deliveryLog)
   const ledger = new Ledger(env.LEDGER)
-  const recorder = new ResultRecorder({ tasks, images, maxImageBytes: MAX_IMAGE_BYTES, mayCopyFrom: copyAllowed(config), publisher, ledger })
+  const recorder = new ResultRecorder({
+    tasks,
+    images,
+    maxImageBytes: MAX_IMAGE_BYTES,
+    mayCopyFrom: copyAllowed(config),
+    publisher,
+    ledger,
+  })
   const presenter = new Presenter(signer, env.IMAGES, config.SIGNED_URL_TTL_SECONDS)
   const secrets = new WebhookSecrets(config.SIGNING_SECRET, env.TASKS)
   const runware = new RunwareClient({ url: config.RUNWARE_API_URL, apiKey: config.RUNWARE_API_KEY })

@@ -36,10 +36,25 @@ export class Ledger {
     if (outcome.ok) return
     const tag = { taskType: 'imageInference', taskUUID: task.taskUUID }
     if (outcome.reason === 'concurrency') {
-      throw new ApiError(429, { code: 'tooManyConcurrentTasks', message: `This API key may have ${outcome.limit} tasks in flight; retry when one finishes`, ...tag }, { 'retry-after': '5' })
+      throw new ApiError(
+        429,
+        {
+          code: 'tooManyConcurrentTasks',
+          message: `This API key may have ${outcome.limit} tasks in flight; retry when one finishes`,
+          ...tag,
+        },
+        { 'retry-after': '5' },
+      )
     }
     const left = Math.max(0, outcome.budgetMicros - outcome.spentMicros - outcome.reservedMicros)
-    audit('budget.reject', { tenant: task.tenant, keyId: principal.keyId, taskUUID: task.taskUUID, budgetUSD, leftUSD: toUSD(left), neededUSD: toUSD(outcome.neededMicros) })
+    audit('budget.reject', {
+      tenant: task.tenant,
+      keyId: principal.keyId,
+      taskUUID: task.taskUUID,
+      budgetUSD,
+      leftUSD: toUSD(left),
+      neededUSD: toUSD(outcome.neededMicros),
+    })
     throw new ApiError(402, {
       code: 'insufficientCredits',
       message: `This API key's ${budgetPeriod ?? 'month'}ly budget of ${dollars(outcome.budgetMicros)} has ${dollars(left)} left; this task needs ${dollars(outcome.neededMicros)}`,
@@ -64,7 +79,11 @@ export class Ledger {
   }
 
   /** Images and settled cost by day and model, days as YYYY-MM-DD (inclusive). */
-  async usage(tenant: string, from: string, to: string): Promise<{ rows: (Omit<UsageRow, 'costMicros'> & { costUSD: number })[]; images: number; costUSD: number }> {
+  async usage(
+    tenant: string,
+    from: string,
+    to: string,
+  ): Promise<{ rows: (Omit<UsageRow, 'costMicros'> & { costUSD: number })[]; images: number; costUSD: number }> {
     const rows = await this.stub(tenant).usage(from, to)
     return {
       rows: rows.map(({ costMicros, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),

@@ -20,7 +20,12 @@ const tagOf = (task: Record<string, unknown>) => ({
   taskUUID: typeof task.taskUUID === 'string' ? task.taskUUID : undefined,
 })
 
-async function imageInference(services: Services, principal: Principal, task: Record<string, unknown>, startedAt: number): Promise<TaskOutcome> {
+async function imageInference(
+  services: Services,
+  principal: Principal,
+  task: Record<string, unknown>,
+  startedAt: number,
+): Promise<TaskOutcome> {
   if (task.model === undefined) {
     return failed(
       new ApiError(400, { code: 'missingParameter', message: 'model is required', parameter: 'model', allowedValues: MODEL_IDS }),
@@ -42,7 +47,12 @@ async function imageInference(services: Services, principal: Principal, task: Re
   const requestHash = await sha256Hex(canonicalJson(task))
   if (principal.limits.models && !principal.limits.models.includes(model.id)) {
     return failed(
-      new ApiError(403, { code: 'modelNotAllowed', message: `This API key may not use ${model.id}`, parameter: 'model', allowedValues: principal.limits.models }),
+      new ApiError(403, {
+        code: 'modelNotAllowed',
+        message: `This API key may not use ${model.id}`,
+        parameter: 'model',
+        allowedValues: principal.limits.models,
+      }),
     )
   }
   return services.generation.submit(principal, parsed.data, requestHash, startedAt)
