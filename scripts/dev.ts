@@ -3,6 +3,7 @@ import { DEV_EMULATOR_PORT, DEV_PORT, devSecrets } from './dev-secrets.ts'
 import { startStack } from './stack.ts'
 
 const { DEV_API_KEY, ...secrets } = devSecrets()
+
 const stack = await startStack({
   secrets,
   gatewayPort: DEV_PORT,
@@ -22,6 +23,7 @@ console.log(`
     curl -s ${stack.gatewayUrl}/v1 -H 'Authorization: Bearer ${DEV_API_KEY}' \\
       -d '[{"taskType":"imageInference","taskUUID":"'$(node -e 'console.log(crypto.randomUUID())')'","model":"imagineart:1@5","positivePrompt":"a lighthouse at dusk","width":2560,"height":1440}]'
   or: npm run demo
+  keys:      npm run keys -- create --name my-app --budget 5   (admin token from .wrangler/dev-secrets.json)
 `)
 
 const stop = () => void stack.stop().then(() => process.exit(0))
