@@ -11,6 +11,7 @@ import { fileRoutes } from './routes/files'
 import { healthRoutes } from './routes/health'
 import { withServices } from './routes/middleware'
 import { modelRoutes } from './routes/models'
+import { observability } from './routes/observability'
 import { runwareRoutes } from './routes/runware'
 import { taskRoutes } from './routes/tasks'
 import { uploadRoutes } from './routes/uploads'
@@ -19,11 +20,12 @@ import { webhookRoutes } from './routes/webhooks'
 
 export const app = new Hono<AppEnv>()
 
+app.use('*', observability)
 app.use('*', async (c, next) => {
   const config = readConfig(c.env)
   const origins = config instanceof ConfigError ? [] : config.CORS_ORIGINS
   if (!origins.length) return next()
-  return cors({ origin: origins.includes('*') ? '*' : origins, exposeHeaders: ['retry-after', 'content-range', 'etag'] })(c, next)
+  return cors({ origin: origins.includes('*') ? '*' : origins, exposeHeaders: ['retry-after', 'content-range', 'etag', 'x-request-id'] })(c, next)
 })
 
 // Health and the model list work even when the configuration is bad; everything else needs it.
@@ -41,6 +43,9 @@ const api = new Hono<AppEnv>()
   .route('/uploads', uploadRoutes)
   .route('/webhooks', webhookRoutes)
 app.route('/', api)
+
+/** The API's type, for typed calls with `hono/client` (see client/). */
+export type AppType = typeof api
 
 app.notFound((c) =>
   errorResponse(new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })),

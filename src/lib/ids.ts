@@ -2,7 +2,7 @@
 import { toHex } from './encoding'
 import { sha256Bytes } from './crypto'
 
-export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
+export const UUID_V4 = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$/
 
 function formatV4(bytes: Uint8Array): string {
   const b = bytes.slice(0, 16)

@@ -44,8 +44,16 @@ export function imageInferenceSchema(model: ModelSpec, options: SchemaOptions = 
       taskUUID: taskUUIDSchema,
       model: z.literal(model.id),
       positivePrompt: z.string({ error: promptMessage }).min(prompt.minLength, promptMessage).max(prompt.maxLength, promptMessage),
-      width: z.number({ error: 'width must be an integer' }).int('width must be an integer').optional(),
-      height: z.number({ error: 'height must be an integer' }).int('height must be an integer').optional(),
+      width: z
+        .number({ error: 'width must be an integer' })
+        .int('width must be an integer')
+        .optional()
+        .describe(`Used with height; the pair must be one of ${sizeNames.join(', ')} (default ${model.defaultSize.width}x${model.defaultSize.height})`),
+      height: z
+        .number({ error: 'height must be an integer' })
+        .int('height must be an integer')
+        .optional()
+        .describe(`Used with width; the pair must be one of ${sizeNames.join(', ')}`),
       outputType: enumOf('outputType', model.outputTypes).default('URL'),
       outputFormat: enumOf('outputFormat', model.outputFormats as ['JPG', 'PNG', 'WEBP']).default('JPG'),
       outputQuality: int('outputQuality', q.min, q.max).default(q.default),

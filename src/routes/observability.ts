@@ -1,0 +1,40 @@
+/**
+ * Request ids and one structured log line per request: route pattern, status, duration,
+ * tenant. Never a URL (signed URLs and webhook tokens live in query strings), never a key.
+ */
+import { createMiddleware } from 'hono/factory'
+import { matchedRoutes } from 'hono/route'
+import type { AppEnv } from '../app-env'
+
+const SAFE_ID = /^[\w.:-]{1,128}$/
+
+export const observability = createMiddleware<AppEnv>(async (c, next) => {
+  const given = c.req.header('x-request-id')
+  const id = given && SAFE_ID.test(given) ? given : crypto.randomUUID()
+  const started = performance.now()
+  await next()
+  // In Workers the clock only moves across I/O, so this is the time spent waiting on it.
+  const durationMs = Math.round(performance.now() - started)
+  // The handler's pattern: middleware (method ALL) matches everything and says nothing.
+  const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? '*'
+  try {
+    c.res.headers.set('x-request-id', id)
+    if (route.startsWith('/v1') || route.startsWith('/admin')) c.res.headers.set('server-timing', `total;dur=${durationMs}`)
+  } catch {
+    // Immutable headers (a response passed through as-is): copy it once.
+    c.res = new Response(c.res.body, c.res)
+    c.res.headers.set('x-request-id', id)
+  }
+  console.log(
+    JSON.stringify({
+      level: c.res.status >= 500 ? 'error' : 'info',
+      msg: 'request',
+      id,
+      method: c.req.method,
+      route,
+      status: c.res.status,
+      durationMs,
+      ...(c.var.tenant ? { tenant: c.var.tenant } : {}),
+    }),
+  )
+})
