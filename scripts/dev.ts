@@ -18,6 +18,8 @@ console.log(`
   gateway    ${stack.gatewayUrl}          POST /v1, GET /v1/tasks/{id}, GET /v1/models, GET /healthz
   emulator   ${stack.emulator.url}/v1     a local stand-in for Runware (no account needed)
   dev key    ${DEV_API_KEY}
+  playground ${stack.gatewayUrl}/#key=${DEV_API_KEY}
+  API docs   ${stack.gatewayUrl}/docs/
 
   try it:
     curl -s ${stack.gatewayUrl}/v1 -H 'Authorization: Bearer ${DEV_API_KEY}' \\

@@ -1,0 +1,82 @@
+/** Acceptance: the playground in a real browser (Debian's Chromium, driven by playwright-core). */
+import { mkdirSync } from 'node:fs'
+import { chromium, type Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import examples from '../fixtures/seed-examples.json' with { type: 'json' }
+import { KEY_A } from '../secrets.ts'
+import { gateway } from './helpers.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+let browser: Browser
+
+beforeAll(async () => {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+})
+afterAll(async () => browser?.close())
+
+describe('the playground', () => {
+  it('generates the neon-alley prompt at 1664×2496 and shows the image; a bad prompt shows the gateway’s error', async () => {
+    const page = await browser.newPage()
+    const offsite: string[] = []
+    page.on('request', (request) => {
+      if (!request.url().startsWith(gateway())) offsite.push(request.url())
+    })
+    // The dev key travels in the fragment, which never reaches a server.
+    await page.goto(`${gateway()}/#key=${KEY_A}`)
+    await expect.poll(() => page.locator('#size option').count()).toBe(9)
+    const prompt = (JSON.parse(examples[0]?.request ?? '{}') as { positivePrompt: string }).positivePrompt
+    await page.getByLabel('Prompt').fill(prompt)
+    await page.getByLabel('Size').selectOption('1664x2496')
+    await page.getByRole('button', { name: 'Generate' }).click()
+
+    const image = page.locator('img[data-testid="result-image"]').first()
+    await image.waitFor({ state: 'visible', timeout: 30_000 })
+    await expect
+      .poll(
+        () =>
+          image.evaluate(
+            (img) =>
+              (img as unknown as { complete: boolean; naturalWidth: number }).complete &&
+              (img as unknown as { naturalWidth: number }).naturalWidth,
+          ),
+        { timeout: 30_000 },
+      )
+      .toBe(1664)
+    expect(await image.evaluate((img) => (img as unknown as { naturalHeight: number }).naturalHeight)).toBe(2496)
+    expect(await page.locator('figcaption').first().textContent()).toMatch(/seed \d+ · \$0\.03/)
+    expect(page.url()).not.toContain('key=')
+    mkdirSync('test/artifacts', { recursive: true })
+    await page.screenshot({ path: 'test/artifacts/playground.png', fullPage: true })
+
+    await page.getByLabel('Prompt').fill('a')
+    await page.getByRole('button', { name: 'Generate' }).click()
+    const error = page.getByRole('alert')
+    await error.waitFor({ state: 'visible' })
+    expect(await error.textContent()).toContain('positivePrompt must be a string of 2 to 3000 characters')
+    expect(offsite).toEqual([])
+  })
+
+  it('serves the API reference offline, from the gateway itself', async () => {
+    const page = await browser.newPage()
+    const offsite: string[] = []
+    page.on('request', (request) => {
+      if (!request.url().startsWith(gateway()) && !request.url().startsWith('data:')) offsite.push(request.url())
+    })
+    await page.goto(`${gateway()}/docs/`)
+    await page.getByText('imagine-edge').first().waitFor({ timeout: 20_000 })
+    await expect.poll(() => page.getByText('/v1/tasks/{taskUUID}').count(), { timeout: 20_000 }).toBeGreaterThan(0)
+    expect(offsite).toEqual([])
+  })
+})
