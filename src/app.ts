@@ -25,7 +25,10 @@ app.use('*', async (c, next) => {
   const config = readConfig(c.env)
   const origins = config instanceof ConfigError ? [] : config.CORS_ORIGINS
   if (!origins.length) return next()
-  return cors({ origin: origins.includes('*') ? '*' : origins, exposeHeaders: ['retry-after', 'content-range', 'etag', 'x-request-id'] })(c, next)
+  return cors({ origin: origins.includes('*') ? '*' : origins, exposeHeaders: ['retry-after', 'content-range', 'etag', 'x-request-id'] })(
+    c,
+    next,
+  )
 })
 
 // Health and the model list work even when the configuration is bad; everything else needs it.

@@ -48,7 +48,9 @@ export function imageInferenceSchema(model: ModelSpec, options: SchemaOptions = 
         .number({ error: 'width must be an integer' })
         .int('width must be an integer')
         .optional()
-        .describe(`Used with height; the pair must be one of ${sizeNames.join(', ')} (default ${model.defaultSize.width}x${model.defaultSize.height})`),
+        .describe(
+          `Used with height; the pair must be one of ${sizeNames.join(', ')} (default ${model.defaultSize.width}x${model.defaultSize.height})`,
+        ),
       height: z
         .number({ error: 'height must be an integer' })
         .int('height must be an integer')

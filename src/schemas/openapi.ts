@@ -41,12 +41,19 @@ const errors = (...statuses: number[]) =>
 const taskUUIDParam = z.object({ taskUUID: z.string().describe('The client taskUUID') })
 const bearer = [{ bearerAuth: [] }]
 const admin = [{ adminAuth: [] }]
-const usageQuery = z.object({ from: z.string().optional().describe('YYYY-MM-DD, default: first of the month'), to: z.string().optional().describe('YYYY-MM-DD, default: today') })
+const usageQuery = z.object({
+  from: z.string().optional().describe('YYYY-MM-DD, default: first of the month'),
+  to: z.string().optional().describe('YYYY-MM-DD, default: today'),
+})
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   const app = new OpenAPIHono()
   const registry = app.openAPIRegistry
-  registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'A gateway API key (not a Runware key)' })
+  registry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A gateway API key (not a Runware key)',
+  })
   registry.registerComponent('securitySchemes', 'adminAuth', { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' })
 
   const task = z.union([...MODELS.map((m) => imageInferenceSchema(m)), getResponseSchema, pingSchema, authenticationSchema])
@@ -59,7 +66,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       'A JSON array of tasks, or one task object. Authenticate with a Bearer key, or with a first element {"taskType":"authentication","apiKey":"…"}. 200 when any data is returned; otherwise the status of the worst error.',
     security: bearer,
     request: { body: { content: { 'application/json': { schema: z.union([z.array(task), task]), example: seedRequest } } } },
-    responses: { 200: json(r.v1ResponseSchema, 'Results, and errors for the tasks that failed', seedResponse), ...errors(400, 401, 402, 403, 404, 409, 413, 429, 502, 503) },
+    responses: {
+      200: json(r.v1ResponseSchema, 'Results, and errors for the tasks that failed', seedResponse),
+      ...errors(400, 401, 402, 403, 404, 409, 413, 429, 502, 503),
+    },
   })
   registry.registerPath({
     method: 'get',
@@ -77,7 +87,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     summary: "Deletes a task's images, deliveries and record",
     security: bearer,
     request: { params: taskUUIDParam },
-    responses: { 200: json(z.object({ data: z.object({ taskUUID: z.string(), deleted: z.literal(true) }) }), 'Deleted'), ...errors(401, 404) },
+    responses: {
+      200: json(z.object({ data: z.object({ taskUUID: z.string(), deleted: z.literal(true) }) }), 'Deleted'),
+      ...errors(401, 404),
+    },
   })
   registry.registerPath({
     method: 'get',
@@ -135,7 +148,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     tags: ['Images'],
     summary: 'A signed image URL, as returned in imageURL (GET and HEAD; Range; If-None-Match)',
     request: { params: z.object({ key: z.string() }), query: z.object({ exp: z.string(), sig: z.string() }) },
-    responses: { 200: { description: 'The image bytes (image/jpeg, image/png or image/webp)' }, 206: { description: 'A byte range' }, 304: { description: 'Not modified' }, ...errors(403, 404) },
+    responses: {
+      200: { description: 'The image bytes (image/jpeg, image/png or image/webp)' },
+      206: { description: 'A byte range' },
+      304: { description: 'Not modified' },
+      ...errors(403, 404),
+    },
   })
   registry.registerPath({
     method: 'get',
@@ -156,7 +174,14 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     request: { body: { content: { 'application/json': { schema: createKeySchema } } } },
     responses: { 201: json(z.object({ data: r.keyRecordSchema.extend({ key: z.string() }) }), 'The key'), ...errors(400, 401) },
   })
-  registry.registerPath({ method: 'get', path: '/admin/keys', tags: ['Admin'], summary: 'Managed keys, without secrets', security: admin, responses: { 200: json(z.object({ data: z.array(r.keyRecordSchema) }), 'Keys'), ...errors(401) } })
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/keys',
+    tags: ['Admin'],
+    summary: 'Managed keys, without secrets',
+    security: admin,
+    responses: { 200: json(z.object({ data: z.array(r.keyRecordSchema) }), 'Keys'), ...errors(401) },
+  })
   for (const action of ['disable', 'rotate'] as const) {
     registry.registerPath({
       method: 'post',
@@ -165,7 +190,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       summary: action === 'disable' ? 'Disables a key' : 'A new key for the same tenant and limits; the old one stops working',
       security: admin,
       request: { params: z.object({ id: z.string() }) },
-      responses: { 200: json(z.object({ data: r.keyRecordSchema.extend({ key: z.string().optional() }) }), 'The key record'), ...errors(401, 404) },
+      responses: {
+        200: json(z.object({ data: r.keyRecordSchema.extend({ key: z.string().optional() }) }), 'The key record'),
+        ...errors(401, 404),
+      },
     })
   }
   registry.registerPath({

@@ -5,7 +5,10 @@ export const errorSchema = z
   .object({
     code: z.string().describe('Runware-style error code, e.g. invalidParameter, insufficientCredits'),
     message: z.string(),
-    parameter: z.union([z.string(), z.array(z.string())]).optional().describe('The offending field, e.g. inputs.referenceImages[2]'),
+    parameter: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe('The offending field, e.g. inputs.referenceImages[2]'),
     taskType: z.string().optional(),
     taskUUID: z.string().optional(),
     allowedValues: z.array(z.unknown()).optional(),
@@ -81,7 +84,9 @@ export const deliveriesSchema = z.object({
       target: z.string(),
       createdAt: z.string(),
       windowStart: z.string(),
-      attempts: z.array(z.object({ at: z.string(), status: z.number().int().nullable(), durationMs: z.number(), error: z.string().optional() })),
+      attempts: z.array(
+        z.object({ at: z.string(), status: z.number().int().nullable(), durationMs: z.number(), error: z.string().optional() }),
+      ),
     }),
   ),
 })
