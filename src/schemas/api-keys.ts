@@ -1,5 +1,5 @@
 /** Managed API keys: the admin API's request body and the record kept in KV. */
-import { z } from 'zod'
+import * as z from 'zod'
 import { MODEL_IDS } from '../models/registry'
 
 /** Requests per minute a key may be limited to: each is a Rate Limiting binding (wrangler.toml). */

@@ -1,5 +1,5 @@
 /** The gateway's configuration: every var and secret of DESIGN.md §4, validated with zod. */
-import { z } from 'zod'
+import * as z from 'zod'
 import { RATE_LIMIT_TIERS } from './api-keys'
 
 const text = z.string().trim()

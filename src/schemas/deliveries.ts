@@ -1,5 +1,5 @@
 /** Queue messages for client deliveries, and the delivery log's records. */
-import { z } from 'zod'
+import * as z from 'zod'
 
 export const deliveryMessageSchema = z.object({
   v: z.literal(1),

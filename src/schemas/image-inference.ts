@@ -1,5 +1,5 @@
 /** zod schema for `imageInference` tasks, built from a model's registry entry. */
-import { z } from 'zod'
+import * as z from 'zod'
 import { UUID_V4 } from '../lib/ids'
 import { unsafeTargetReason } from '../lib/url-safety'
 import type { ModelSpec } from '../models/registry'

@@ -4,7 +4,7 @@
  * file, so the generator never ships in the Worker.
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { MODELS } from '../models/registry'
 import { createKeySchema } from './api-keys'
 import { imageInferenceSchema } from './image-inference'

@@ -1,5 +1,5 @@
 /** zod schemas of what the API answers: the source of the OpenAPI description's responses. */
-import { z } from 'zod'
+import * as z from 'zod'
 
 export const errorSchema = z
   .object({

@@ -1,5 +1,5 @@
 /** zod schemas for the small task types of POST /v1. */
-import { z } from 'zod'
+import * as z from 'zod'
 import { taskUUIDSchema } from './image-inference'
 
 export const getResponseSchema = z.strictObject({

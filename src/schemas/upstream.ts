@@ -2,7 +2,7 @@
  * What Runware sends back: responses, getResponse answers and webhook bodies. Lenient by
  * design: runware-api.md lists several shapes, and every one must be understood.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 
 export const upstreamErrorSchema = z.looseObject({
   code: z.string().optional(),

@@ -1,5 +1,5 @@
 /** The `from`/`to` query of the usage routes: whole UTC days, inclusive. */
-import { z } from 'zod'
+import * as z from 'zod'
 
 const dayString = (name: string) => z.string().regex(/^\d{4}-\d{2}-\d{2}$/, `${name} must be a date like 2026-11-24`)
 

@@ -1,5 +1,5 @@
 /** Validates configuration once per isolate (module scope cannot see env) and caches the outcome. */
-import { z } from 'zod'
+import * as z from 'zod'
 import { ApiError } from '../lib/errors'
 import { configSchema, type Config } from '../schemas/config'
 
