@@ -4,8 +4,11 @@
  * correct because images are written once and never change.
  */
 
-/** How long a colo may keep an image; DELETE purges the local colo at once, others age out. */
-const EDGE_CACHE_SECONDS = 86_400
+/**
+ * How long a colo may keep an image. DELETE purges the local colo at once; elsewhere a deleted
+ * image can still be served, to holders of a valid signed URL, until this runs out.
+ */
+const EDGE_CACHE_SECONDS = 3600
 
 const cacheKey = (objectKey: string) => new Request(`https://imagine-edge.internal/${objectKey}`)
 
