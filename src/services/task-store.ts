@@ -30,7 +30,8 @@ export class TaskStore {
       if (await this.bucket.put(key, JSON.stringify(record), WRITE_ONCE)) return 'created'
       const existing = await this.claimedTask(record.tenant, record.taskUUID)
       if (existing) {
-        await this.bucket.delete(marker)
+        // Two requests in the same millisecond share a marker key: then it is the winner's too.
+        if (existing.createdAt !== record.createdAt) await this.bucket.delete(marker)
         return existing
       }
     }
