@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { Circuit } from '../../src/lib/circuit'
 import { requireConfig } from '../../src/services/config'
 import { buildServices } from '../../src/services/container'
-import { inference, postV1, setFault, upstreamRequests } from './helpers'
+import { inference, postV1, setFault, upstreamRequests, taskRecord } from './helpers'
 
 describe('concurrent identical requests', () => {
   it.each(['sync', 'async'] as const)('cause exactly one upstream dispatch per result (%s)', async (deliveryMethod) => {
@@ -33,25 +33,7 @@ describe('task creation races', () => {
   it('keeps the in-flight marker when a losing request started in the same millisecond', async () => {
     const s = buildServices(env, requireConfig(env), { origin: 'http://127.0.0.1:1', waitUntil: () => undefined })
     const taskUUID = crypto.randomUUID()
-    const record = {
-      v: 1 as const,
-      tenant: 'trace',
-      taskUUID,
-      requestHash: 'h',
-      model: 'imagineart:1@5',
-      createdAt: 1_700_000_000_123,
-      deliveryMethod: 'async' as const,
-      outputType: 'URL' as const,
-      outputFormat: 'JPG' as const,
-      width: 2048,
-      height: 2048,
-      positivePrompt: 'a tie',
-      outputQuality: 95,
-      origin: 'http://127.0.0.1:1',
-      includeCost: false,
-      children: [{ taskUUID: crypto.randomUUID(), seed: 1 }],
-      status: 'processing' as const,
-    }
+    const record = taskRecord({ tenant: 'trace', taskUUID, createdAt: 1_700_000_000_123, positivePrompt: 'a tie' })
     const outcomes = await Promise.all([s.tasks.create(record), s.tasks.create(record)])
     expect(outcomes.filter((o) => o === 'created')).toHaveLength(1)
     const markers = (await env.IMAGES.list({ prefix: 'inflight/' })).objects.filter((o) => o.key.endsWith(taskUUID))

@@ -2,6 +2,7 @@
 import { env, exports } from 'cloudflare:workers'
 import { ApiKeys } from '../../src/services/api-keys'
 import { requireConfig } from '../../src/services/config'
+import type { TaskRecord } from '../../src/schemas/records'
 import { inject } from 'vitest'
 import { KEY_A, TEST_SECRETS } from '../secrets'
 
@@ -69,4 +70,28 @@ export const hook = (url: string, body: unknown) =>
 /** The tenant id a key resolves to. */
 export async function tenantOf(key: string): Promise<string> {
   return (await new ApiKeys(env.TASKS, requireConfig(env)).resolve(key))?.tenant ?? ''
+}
+
+/** A task record as the gateway stores it, for tests that drive the store directly. */
+export function taskRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    v: 1,
+    tenant: 'ttest',
+    taskUUID: crypto.randomUUID(),
+    requestHash: 'h',
+    model: 'imagineart:1@5',
+    createdAt: Date.now(),
+    deliveryMethod: 'async',
+    outputType: 'URL',
+    outputFormat: 'JPG',
+    width: 2048,
+    height: 2048,
+    positivePrompt: 'a test',
+    outputQuality: 95,
+    origin: BASE,
+    includeCost: false,
+    children: [{ taskUUID: crypto.randomUUID(), seed: 1 }],
+    status: 'processing',
+    ...overrides,
+  }
 }

@@ -7,7 +7,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { requireConfig } from '../../src/services/config'
 import { buildServices } from '../../src/services/container'
-import { BASE } from './helpers'
+import { BASE, taskRecord } from './helpers'
 
 /** Writes become visible `lagMs` later; a missing key stays missing (cached) for `lagMs`. */
 function laggingKv(inner: KVNamespace, clock: { now: number }, lagMs = 60_000) {
@@ -43,28 +43,17 @@ describe('task state over a lagging, miss-caching KV', () => {
       waitUntil: () => undefined,
     })
     const taskUUID = crypto.randomUUID()
-    const task = {
-      v: 1 as const,
+    const task = taskRecord({
       tenant: 'tlagging',
       taskUUID,
-      requestHash: 'h',
-      model: 'imagineart:1@5',
       createdAt: clock.now,
-      deliveryMethod: 'async' as const,
-      outputType: 'URL' as const,
-      outputFormat: 'JPG' as const,
-      width: 2048,
-      height: 2048,
       positivePrompt: 'a lag',
-      outputQuality: 95,
-      origin: BASE,
       includeCost: true,
       children: [
         { taskUUID: crypto.randomUUID(), seed: 1 },
         { taskUUID: crypto.randomUUID(), seed: 2 },
       ],
-      status: 'processing' as const,
-    }
+    })
     expect(await s.tasks.create(task)).toBe('created')
     // A read before anything is written caches the miss of the final record.
     expect((await s.view.describe('tlagging', taskUUID)).status).toBe('processing')

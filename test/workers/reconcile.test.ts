@@ -8,7 +8,7 @@ import { childTaskUUID } from '../../src/lib/ids'
 import { requireConfig } from '../../src/services/config'
 import { buildServices } from '../../src/services/container'
 import { KEY_A } from '../secrets'
-import { BASE, call, hook, inference, postV1, setFault, upstreamItem, upstreamRequests, tenantOf } from './helpers'
+import { BASE, call, hook, inference, postV1, setFault, upstreamItem, upstreamRequests, tenantOf, taskRecord } from './helpers'
 
 interface TaskView {
   status: string
@@ -82,25 +82,18 @@ describe('reconciler', () => {
     const taskUUID = crypto.randomUUID()
     const tenantId = await tenantOf(KEY_A)
     // A task whose dispatch was lost on the way: claimed, never received upstream.
-    await s.tasks.create({
-      v: 1,
-      tenant: tenantId,
-      taskUUID,
-      requestHash: 'x',
-      model: 'imagineart:1@5',
-      createdAt: Date.now(),
-      deliveryMethod: 'async',
-      outputType: 'URL',
-      outputFormat: 'PNG',
-      width: 1440,
-      height: 2560,
-      positivePrompt: `a message in a bottle ${marker}`,
-      outputQuality: 90,
-      origin: BASE,
-      includeCost: false,
-      children: [{ taskUUID: await childTaskUUID(tenantId, taskUUID, 0), seed: 7 }],
-      status: 'processing',
-    })
+    await s.tasks.create(
+      taskRecord({
+        tenant: tenantId,
+        taskUUID,
+        outputFormat: 'PNG',
+        width: 1440,
+        height: 2560,
+        positivePrompt: `a message in a bottle ${marker}`,
+        outputQuality: 90,
+        children: [{ taskUUID: await childTaskUUID(tenantId, taskUUID, 0), seed: 7 }],
+      }),
+    )
     await runCron(reconcileAfter + 5)
     const [redispatch] = await upstreamRequests(marker)
     expect(redispatch?.body[0]).toMatchObject({
