@@ -8,7 +8,8 @@ import { triggerCron } from './stack.ts'
 export interface SoakOptions {
   gatewayUrl: string
   emulatorUrl: string
-  apiKey: string
+  /** Clients' keys; tasks take them in turn (each key is rate limited on its own). */
+  apiKeys: string[]
   tasks: number
   /** Requests in flight at once. */
   concurrency: number
@@ -84,7 +85,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const marker = `soak-${crypto.randomUUID().slice(0, 8)}`
   const hookPath = `/flaky-30/${marker}/`
   await fetch(`${o.emulatorUrl}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ match: marker, ...SOAK_FAULTS }) })
-  const headers = { authorization: `Bearer ${o.apiKey}`, 'content-type': 'application/json' }
+  const headersFor = (i: number) => ({ authorization: `Bearer ${o.apiKeys[i % o.apiKeys.length]}`, 'content-type': 'application/json' })
 
   const bodies = Array.from({ length: o.tasks }, (_, i) => {
     const [width, height] = pick(SIZES)
@@ -101,15 +102,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     }
   })
 
+  const keyIndex = new Map(bodies.map((b, i) => [b.taskUUID, i]))
   /** A client that honours 503/429 + Retry-After, as a well-behaved one does. */
-  const send = async (body: object) => {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const res = await fetch(`${o.gatewayUrl}/v1`, { method: 'POST', headers, body: JSON.stringify([body]) })
+  const call = async (path: string, taskUUID: string, init: RequestInit = {}): Promise<Response> => {
+    for (let attempt = 0; ; attempt++) {
+      const res = await fetch(`${o.gatewayUrl}${path}`, { ...init, headers: headersFor(keyIndex.get(taskUUID) ?? 0) })
+      if ((res.status !== 503 && res.status !== 429) || attempt === 8) return res
       await res.arrayBuffer()
-      if (res.status !== 503 && res.status !== 429) return res.status
       await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000)
     }
-    return 503
+  }
+  const send = async (body: { taskUUID: string }) => {
+    const res = await call('/v1', body.taskUUID, { method: 'POST', body: JSON.stringify([body]) })
+    await res.arrayBuffer()
   }
   const started = Date.now()
   // 10 % of clients resend the same request at the same moment.
@@ -121,7 +126,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   log(`submitted ${o.tasks} tasks in ${submitted - started} ms; waiting for webhooks, then the cron`)
 
   const view = async (taskUUID: string): Promise<TaskView | null> => {
-    const res = await fetch(`${o.gatewayUrl}/v1/tasks/${taskUUID}`, { headers })
+    const res = await call(`/v1/tasks/${taskUUID}`, taskUUID)
     return res.ok ? ((await res.json()) as { data: TaskView }).data : null
   }
   const states = new Map<string, TaskView | null>()

@@ -11,11 +11,16 @@ import { startReceiver } from '../test/support/receiver.ts'
 import { startStack } from './stack.ts'
 
 const { values } = parseArgs({ options: { tasks: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '16' } } })
-const apiKey = `ie_soak_${crypto.randomUUID().replaceAll('-', '')}`
+// Several clients, each with its own key: one key alone would meet its rate limit first.
+const apiKeys = Array.from({ length: 8 }, () => `ie_soak_${crypto.randomUUID().replaceAll('-', '')}`)
 const dir = mkdtempSync(join(tmpdir(), 'imagine-edge-soak-'))
 const reconcileAfterSeconds = 10
 const stack = await startStack({
-  secrets: { API_KEYS: apiKey, SIGNING_SECRET: crypto.randomUUID() + crypto.randomUUID(), RUNWARE_API_KEY: `soak_${crypto.randomUUID()}` },
+  secrets: {
+    API_KEYS: apiKeys.join(','),
+    SIGNING_SECRET: crypto.randomUUID() + crypto.randomUUID(),
+    RUNWARE_API_KEY: `soak_${crypto.randomUUID()}`,
+  },
   persistTo: join(dir, 'state'),
   logTo: join(dir, 'gateway.log'),
   vars: { RECONCILE_AFTER_SECONDS: String(reconcileAfterSeconds), WEBHOOK_RETRY_BASE_SECONDS: '1' },
@@ -27,7 +32,7 @@ try {
   const report = await runSoak({
     gatewayUrl: stack.gatewayUrl,
     emulatorUrl: stack.emulator.url,
-    apiKey,
+    apiKeys,
     tasks: Number(values.tasks),
     concurrency: Number(values.concurrency),
     reconcileAfterSeconds,

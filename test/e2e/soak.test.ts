@@ -13,7 +13,7 @@ describe('soak under faults', () => {
       const report = await runSoak({
         gatewayUrl: gateway(),
         emulatorUrl: emulator(),
-        apiKey: KEY_B,
+        apiKeys: [KEY_B],
         tasks: 120,
         concurrency: 8,
         reconcileAfterSeconds: E2E_RECONCILE_AFTER_SECONDS,
