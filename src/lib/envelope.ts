@@ -1,6 +1,7 @@
 /** Runware's response envelope, `{"data":[…],"errors":[…]}`, streamed item by item. */
 import { worstStatus, type ApiError } from './errors'
 
+/** An item rendered only while streaming, so inline images are read from R2 one at a time. */
 export type LazyItem = () => Promise<Record<string, unknown>>
 
 /**

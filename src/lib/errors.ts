@@ -33,9 +33,6 @@ export class ApiError extends Error {
   }
 }
 
-export const invalidParameter = (parameter: string, message: string, allowedValues?: readonly unknown[]) =>
-  new ApiError(400, { code: 'invalidParameter', message, parameter, ...(allowedValues ? { allowedValues } : {}) })
-
 // Worst first: the response status of a request with several errors follows the worst one.
 const SEVERITY: readonly number[] = [500, 502, 503, 504, 429, 402, 409, 404, 403, 401, 413, 415, 416, 400]
 

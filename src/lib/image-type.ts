@@ -17,9 +17,3 @@ export function sniffImageFormat(head: Uint8Array): ImageFormat | null {
   if (head.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'WEBP'
   return null
 }
-
-/** The format whose content type is `contentType`, if any. */
-export function formatOfContentType(contentType: string | undefined): ImageFormat | null {
-  const entry = Object.entries(CONTENT_TYPES).find(([, type]) => type === contentType)
-  return entry ? (entry[0] as ImageFormat) : null
-}

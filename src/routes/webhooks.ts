@@ -4,6 +4,7 @@ import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
 import type { ResultReport } from '../services/result-recorder'
 import { parseUpstreamBody } from '../schemas/upstream'
+import { failureOf } from '../services/upstream-errors'
 
 const forged = () => new ApiError(401, { code: 'invalidWebhookToken', message: 'The webhook token is not valid for this task' })
 
@@ -24,10 +25,7 @@ export const webhookRoutes = new Hono<AppEnv>().post('/runware/:tenant/:taskUUID
     ...body.items.filter((item) => item.taskUUID === child.taskUUID).map((item) => ({ index: i, item })),
     ...body.errors
       .filter((e) => (e.taskUUID ?? child.taskUUID) === child.taskUUID && e.code !== 'conflictTaskUUID')
-      .map((e) => ({
-        index: i,
-        error: { code: e.code ?? 'generationFailed', message: e.message ?? 'The image provider reported a failure' },
-      })),
+      .map((e) => ({ index: i, error: failureOf(e) })),
   ]
   if (!reports.length) return c.json({ ok: true, ignored: 'no result for this task' })
 

@@ -7,7 +7,7 @@ import { imageKey } from '../lib/storage-keys'
 import type { TaskRecord } from '../schemas/records'
 import type { ResultReport } from './result-recorder'
 import type { RunwareClient, SendOptions, UpstreamResult } from './runware-client'
-import { dispatchError, isConflict, passThrough } from './upstream-errors'
+import { dispatchError, failureOf, isConflict } from './upstream-errors'
 import type { UrlSigner } from './url-signer'
 
 export type DispatchOutcome =
@@ -52,8 +52,7 @@ export class Dispatcher {
     for (const error of result.errors) {
       const index = error.taskUUID ? indexOf.get(error.taskUUID) : undefined
       if (index === undefined || isConflict(error)) continue
-      const { code, message } = passThrough(error, task.taskUUID)
-      reports.push({ index, error: { code, message } })
+      reports.push({ index, error: failureOf(error) })
     }
     return { kind: 'accepted', reports }
   }

@@ -5,10 +5,10 @@ import type { ResultRecord, TaskRecord } from '../schemas/records'
 import { statusOfFailure } from './upstream-errors'
 import type { UrlSigner } from './url-signer'
 
-export type ClientItem = Record<string, unknown>
+import type { LazyItem } from '../lib/envelope'
 
-/** An item to be rendered later, so inline images are read from R2 one at a time. */
-export type LazyItem = () => Promise<ClientItem>
+export type { LazyItem }
+export type ClientItem = Record<string, unknown>
 
 export class Presenter {
   constructor(

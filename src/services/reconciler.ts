@@ -10,6 +10,7 @@ import type { Dispatcher } from './dispatcher'
 import type { ResultRecorder, ResultReport } from './result-recorder'
 import type { RunwareClient } from './runware-client'
 import type { TaskStore } from './task-store'
+import { failureOf } from './upstream-errors'
 
 export interface ReconcilerDeps {
   tasks: TaskStore
@@ -90,11 +91,7 @@ export class Reconciler {
       const error = answers.errors.find((e) => e.taskUUID === childUUID)
       if (item) reports.push({ index, item })
       else if (error && isUnknownTask(error)) notFound.push(index)
-      else if (error)
-        reports.push({
-          index,
-          error: { code: error.code ?? 'generationFailed', message: error.message ?? 'The image provider reported a failure' },
-        })
+      else if (error) reports.push({ index, error: failureOf(error) })
     }
     let outcome = reports.length ? await this.deps.recorder.record(task, reports, now) : null
     report.recorded += reports.length - (outcome?.pending.length ?? 0)

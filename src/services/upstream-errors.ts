@@ -43,7 +43,7 @@ export function dispatchError(result: Exclude<UpstreamResult, { kind: 'ok' | 'ti
 }
 
 /** Runware's own validation error, re-addressed to the client's taskUUID. */
-export function passThrough(e: UpstreamError, taskUUID: string): RunwareError {
+function passThrough(e: UpstreamError, taskUUID: string): RunwareError {
   return {
     code: e.code ?? 'invalidParameter',
     message: e.message ?? 'The image provider rejected the request',
@@ -67,6 +67,12 @@ function uniqueErrors(errors: UpstreamError[]): UpstreamError[] {
 }
 
 export const isConflict = (e: UpstreamError) => e.code === 'conflictTaskUUID'
+
+/** A failed result as recorded, from Runware's error about that one result. */
+export const failureOf = (e: UpstreamError) => ({
+  code: e.code ?? 'generationFailed',
+  message: e.message ?? 'The image provider reported a failure',
+})
 
 const RESULT_FAILURE_STATUS: Record<string, ErrorStatus> = {
   contentPolicyViolation: 400,
