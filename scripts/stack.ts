@@ -27,13 +27,6 @@ export interface StackOptions {
   logTo: string | 'inherit'
 }
 
-/** Runs the gateway's cron handler now, as Cloudflare would every minute. */
-export async function triggerCron(gatewayUrl: string, cron = '* * * * *'): Promise<void> {
-  const res = await fetch(`${gatewayUrl}/__scheduled?cron=${encodeURIComponent(cron)}`)
-  if (!res.ok) throw new Error(`the cron trigger answered ${res.status}`)
-  await res.text()
-}
-
 export interface Stack {
   gatewayUrl: string
   emulator: Emulator
@@ -93,8 +86,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     '--persist-to',
     options.persistTo,
     '--show-interactive-dev-session=false',
-    // Exposes /__scheduled, so crons can be run on demand (wrangler dev never runs them by itself).
-    '--test-scheduled',
   ]
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`)
   const child = spawn(`${ROOT}node_modules/.bin/wrangler`, args, {

@@ -1,17 +1,19 @@
-/** Queue consumers: client deliveries, and their dead letters. Names match wrangler.toml. */
+/** Queue consumers: client deliveries, their dead letters, and due reconciliations. Names match wrangler.toml. */
 import { deliveryMessageSchema, type DeliveryMessage } from '../schemas/deliveries'
+import { reconcileMessageSchema } from '../schemas/reconcile'
 import { ConfigError, readConfig } from '../services/config'
 import { buildServices } from '../services/container'
 
 export const DELIVERY_QUEUE = 'imagine-edge-webhooks'
 export const DEAD_LETTER_QUEUE = 'imagine-edge-webhooks-dlq'
+export const RECONCILE_QUEUE = 'imagine-edge-reconcile'
 
 export async function queue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   const config = readConfig(env)
   // Retry the whole batch: nothing can be delivered until the configuration is fixed.
   if (config instanceof ConfigError) throw config
   // Tasks carry the origin their URLs were issued for, so jobs need none of their own.
-  const { deliverer } = buildServices(env, config, { origin: config.PUBLIC_BASE_URL ?? '', waitUntil: (p) => ctx.waitUntil(p) })
+  const { deliverer, reconciler } = buildServices(env, config, { origin: config.PUBLIC_BASE_URL ?? '', waitUntil: (p) => ctx.waitUntil(p) })
   switch (batch.queue) {
     case DELIVERY_QUEUE:
       await Promise.all(
@@ -34,6 +36,17 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, ctx: Executi
         }),
       )
       return
+    case RECONCILE_QUEUE: {
+      // One batch, one run: the reconciler polls Runware for all of its tasks together.
+      const due = batch.messages.flatMap((m) => {
+        const body = reconcileMessageSchema.safeParse(m.body)
+        return body.success ? [body.data] : []
+      })
+      const report = await reconciler.run(due)
+      console.log(JSON.stringify({ level: 'info', msg: 'reconciled', ...report }))
+      batch.ackAll()
+      return
+    }
     default:
       throw new Error(`No consumer for queue "${batch.queue}"`)
   }

@@ -1,25 +1,43 @@
 /**
- * One Durable Object per tenant: the single, strongly consistent place where its budget and
- * in-flight tasks are counted. Requests to one object run one at a time, so "check the budget,
- * then reserve" cannot interleave — which KV, eventually consistent and without conditional
- * writes, could never promise. Money is kept in micro-dollars (integers), never floats.
+ * One Durable Object per tenant: the single, strongly consistent place where its tasks, their
+ * results, its budget and its usage are kept. Requests to one object run one at a time and every
+ * method below does its SQL synchronously, so "is this taskUUID new?", "was this result already
+ * recorded?" and "check the budget, then reserve" cannot interleave — which KV, eventually
+ * consistent and without conditional writes, could never promise. Each check is one call.
+ *
+ * The object also schedules reconciliation: every open task has a due time, and the object's
+ * alarm hands due tasks to the reconcile queue, so a lost webhook never leaves a task stuck.
+ * Money is kept in micro-dollars (integers), never floats.
  */
 import { DurableObject } from 'cloudflare:workers'
+import { TASK_RETENTION_SECONDS } from '../lib/storage-keys'
+import { ConfigError, readConfig } from '../services/config'
+import type { ReconcileMessage } from '../schemas/reconcile'
+import type { ResultDraft, ResultRecord, TaskRecord } from '../schemas/records'
 
-export interface ReserveInput {
-  taskUUID: string
-  results: number
-  perResultMicros: number
+export interface Limits {
   budgetMicros?: number
   budgetPeriod?: 'day' | 'month'
   maxConcurrentTasks?: number
-  now: number
 }
 
-export type ReserveOutcome =
-  | { ok: true }
-  | { ok: false; reason: 'budget'; budgetMicros: number; spentMicros: number; reservedMicros: number; neededMicros: number }
-  | { ok: false; reason: 'concurrency'; limit: number }
+export type Refusal =
+  | { reason: 'budget'; budgetMicros: number; spentMicros: number; reservedMicros: number; neededMicros: number }
+  | { reason: 'concurrency'; limit: number }
+
+export interface TaskState {
+  task: TaskRecord
+  results: ResultRecord[]
+}
+
+export type OpenOutcome = { kind: 'created' } | ({ kind: 'existing' } & TaskState) | { kind: 'refused'; refusal: Refusal }
+
+export interface RecordOutcome extends TaskState {
+  /** Results this call recorded: each has exactly one recorder, so its events have one producer. */
+  claimed: ResultRecord[]
+  /** The final record, when this call completed the task. */
+  final: TaskRecord | null
+}
 
 export interface UsageRow {
   day: string
@@ -28,71 +46,152 @@ export interface UsageRow {
   costMicros: number
 }
 
+/** How many due tasks one alarm hands to the reconcile queue (a sendBatch holds 100). */
+const SWEEP_LIMIT = 100
+/** RECONCILE_AFTER_SECONDS when the configuration cannot be read. */
+const DEFAULT_RECHECK_MS = 120_000
+/** How often the object wakes to forget tasks past retention, when nothing is due sooner. */
+const PRUNE_EVERY_MS = 86_400_000
+
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+type TaskRow = { record: string; state: 'open' | 'final' | 'deleted'; finished_at: number | null }
 
 export class TenantLedger extends DurableObject<Env> {
   private readonly sql: SqlStorage
+  /** The alarm as this object last set it (only this object sets it); undefined until read. */
+  private alarmAt: number | null | undefined
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
     this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS tasks (
+        task TEXT PRIMARY KEY, record TEXT NOT NULL, created_at INTEGER NOT NULL,
+        state TEXT NOT NULL, due_at INTEGER, finished_at INTEGER);
+      CREATE INDEX IF NOT EXISTS tasks_due ON tasks (due_at) WHERE due_at IS NOT NULL;
+      CREATE TABLE IF NOT EXISTS results (task TEXT NOT NULL, idx INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (task, idx));
       CREATE TABLE IF NOT EXISTS reservations (task TEXT PRIMARY KEY, per_result INTEGER NOT NULL, open INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS closed (task TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (task, idx));
       CREATE TABLE IF NOT EXISTS usage (day TEXT NOT NULL, model TEXT NOT NULL, images INTEGER NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, model));
+      DROP TABLE IF EXISTS closed;
     `)
   }
 
-  private scalar(query: string, ...bindings: (string | number)[]): number {
-    const row = this.sql.exec<{ v: number | null }>(query, ...bindings).toArray()[0]
-    return row?.v ?? 0
-  }
-
-  /** Reserves a task's estimated cost and an in-flight slot, or says which limit it would break. */
-  reserve(input: ReserveInput): ReserveOutcome {
-    if (this.scalar('SELECT COUNT(*) AS v FROM reservations WHERE task = ?', input.taskUUID)) return { ok: true }
-    if (input.maxConcurrentTasks !== undefined && this.scalar('SELECT COUNT(*) AS v FROM reservations') >= input.maxConcurrentTasks) {
-      return { ok: false, reason: 'concurrency', limit: input.maxConcurrentTasks }
-    }
-    const neededMicros = input.results * input.perResultMicros
-    if (input.budgetMicros !== undefined) {
-      const since = input.budgetPeriod === 'day' ? day(input.now) : `${day(input.now).slice(0, 7)}-01`
-      const spentMicros = this.scalar('SELECT SUM(cost) AS v FROM usage WHERE day >= ?', since)
-      const reservedMicros = this.scalar('SELECT SUM(per_result * open) AS v FROM reservations')
-      if (spentMicros + reservedMicros + neededMicros > input.budgetMicros) {
-        return { ok: false, reason: 'budget', budgetMicros: input.budgetMicros, spentMicros, reservedMicros, neededMicros }
-      }
-    }
+  /**
+   * Creates a task, or returns the one already under its taskUUID. A new task first gets its
+   * reservation (estimated cost and an in-flight slot) or is refused, creating nothing.
+   */
+  async open(task: TaskRecord, perResultMicros: number, limits: Limits, dueAt: number): Promise<OpenOutcome> {
+    const existing = this.row(task.taskUUID)
+    if (existing) return { kind: 'existing', task: this.parse(existing), results: this.results(task.taskUUID) }
+    const refusal = this.refusal(task.children.length * perResultMicros, limits, task.createdAt)
+    if (refusal) return { kind: 'refused', refusal }
+    this.sql.exec(
+      'INSERT INTO tasks (task, record, created_at, state, due_at) VALUES (?, ?, ?, ?, ?)',
+      task.taskUUID,
+      JSON.stringify(task),
+      task.createdAt,
+      'open',
+      dueAt,
+    )
     this.sql.exec(
       'INSERT INTO reservations (task, per_result, open) VALUES (?, ?, ?)',
-      input.taskUUID,
-      input.perResultMicros,
-      input.results,
+      task.taskUUID,
+      perResultMicros,
+      task.children.length,
     )
-    return { ok: true }
+    await this.wakeBy(dueAt)
+    return { kind: 'created' }
+  }
+
+  /** Forgets a task Runware never took (and its reservation), so a re-send starts afresh. */
+  abandon(taskUUID: string, createdAt: number): void {
+    const gone = this.sql.exec("DELETE FROM tasks WHERE task = ? AND created_at = ? AND state = 'open'", taskUUID, createdAt).rowsWritten
+    if (!gone) return
+    this.sql.exec('DELETE FROM results WHERE task = ?', taskUUID)
+    this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
+  }
+
+  read(taskUUID: string): TaskState | null {
+    const row = this.row(taskUUID)
+    return row ? { task: this.parse(row), results: this.results(taskUUID) } : null
   }
 
   /**
-   * Closes results, each once: a cost settles it (usage grows by the real cost), null releases
-   * it (a failed result costs nothing). Either way its share of the reservation is freed.
+   * Records results, each once: the first report of a result wins and later ones change nothing.
+   * A recorded success settles its cost into usage; any recorded result frees its share of the
+   * reservation. The call that records a task's last result makes the task final.
    */
-  settle(taskUUID: string, model: string, now: number, results: { index: number; costMicros: number | null }[]): void {
-    for (const { index, costMicros } of results) {
-      if (!this.close(taskUUID, index) || costMicros === null) continue
-      this.sql.exec(
-        `INSERT INTO usage (day, model, images, cost) VALUES (?, ?, 1, ?)
-         ON CONFLICT (day, model) DO UPDATE SET images = images + 1, cost = cost + excluded.cost`,
-        day(now),
-        model,
-        costMicros,
-      )
+  record(taskUUID: string, drafts: readonly ResultDraft[], now: number): RecordOutcome | null {
+    const row = this.row(taskUUID)
+    if (!row || row.state === 'deleted') return null
+    const task = this.parse(row)
+    const price = this.sql.exec<{ per_result: number }>('SELECT per_result FROM reservations WHERE task = ?', taskUUID).toArray()[0]
+    const claimed: ResultRecord[] = []
+    for (const draft of drafts) {
+      const child = task.children[draft.index]
+      if (!child) continue
+      const record: ResultRecord = draft.ok ? { ...draft, seed: draft.seed ?? child.seed } : draft
+      const inserted = this.sql.exec(
+        'INSERT OR IGNORE INTO results (task, idx, record) VALUES (?, ?, ?)',
+        taskUUID,
+        record.index,
+        JSON.stringify(record),
+      ).rowsWritten
+      if (!inserted) continue
+      claimed.push(record)
+      this.sql.exec('UPDATE reservations SET open = open - 1 WHERE task = ? AND open > 0', taskUUID)
+      if (record.ok) this.addUsage(now, task.model, record.cost !== undefined ? Math.round(record.cost * 1e6) : (price?.per_result ?? 0))
     }
+    const results = this.results(taskUUID)
+    if (row.state !== 'open' || results.length < task.children.length) return { task, results, claimed, final: null }
+    const final: TaskRecord = { ...task, status: results.some((r) => r.ok) ? 'succeeded' : 'failed', finishedAt: now, results }
+    // A task with client deliveries is looked at once more, to send any event a crashed recorder never did.
+    const verifyAt = task.webhookURL || task.uploadEndpoint ? now + this.recheckMs() : null
+    this.sql.exec("UPDATE tasks SET state = 'final', due_at = ?, finished_at = ? WHERE task = ?", verifyAt, now, taskUUID)
+    this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
+    return { task, results, claimed, final }
   }
 
-  /** Ends a task's reservation, whatever is left of it: it is final, or it never started. */
-  finish(taskUUID: string): void {
+  /** Marks a deleted task: its results go, and the taskUUID stays taken until retention ends. */
+  remove(taskUUID: string): void {
+    this.sql.exec("UPDATE tasks SET state = 'deleted', due_at = NULL WHERE task = ?", taskUUID)
+    this.sql.exec('DELETE FROM results WHERE task = ?', taskUUID)
     this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
-    this.sql.exec('DELETE FROM closed WHERE task = ?', taskUUID)
+  }
+
+  /** The reconciler is done with a final task: nothing is due for it any more. */
+  settled(taskUUID: string): void {
+    this.sql.exec("UPDATE tasks SET due_at = NULL WHERE task = ? AND state != 'open'", taskUUID)
+  }
+
+  /**
+   * Tasks due for reconciliation at `now`, oldest first. Each is due again one RECONCILE_AFTER
+   * later, so a task still open after its check (or whose message was lost) is checked again;
+   * finishing a task clears it.
+   */
+  sweep(now: number): ReconcileMessage[] {
+    const due = this.sql
+      .exec<{ task: string; record: string }>('SELECT task, record FROM tasks WHERE due_at <= ? ORDER BY due_at LIMIT ?', now, SWEEP_LIMIT)
+      .toArray()
+    for (const { task } of due) this.sql.exec('UPDATE tasks SET due_at = ? WHERE task = ?', now + this.recheckMs(), task)
+    return due.map(({ record }) => {
+      const task = JSON.parse(record) as TaskRecord
+      return { v: 1, tenant: task.tenant, taskUUID: task.taskUUID }
+    })
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now()
+    this.alarmAt = null
+    const due = this.sweep(now)
+    if (due.length) await (this.env.RECONCILE as Queue<ReconcileMessage>).sendBatch(due.map((body) => ({ body })))
+    const horizon = now - TASK_RETENTION_SECONDS * 1000
+    this.sql.exec("DELETE FROM results WHERE task IN (SELECT task FROM tasks WHERE state != 'open' AND created_at < ?)", horizon)
+    this.sql.exec("DELETE FROM tasks WHERE state != 'open' AND created_at < ?", horizon)
+    const next = this.sql.exec<{ v: number | null }>('SELECT MIN(due_at) AS v FROM tasks').toArray()[0]?.v
+    const anyTasks = this.sql.exec<{ v: number }>('SELECT COUNT(*) AS v FROM tasks').toArray()[0]?.v
+    await this.wakeBy(next ?? (anyTasks ? now + PRUNE_EVERY_MS : null))
   }
 
   usage(from: string, to: string): UsageRow[] {
@@ -106,12 +205,62 @@ export class TenantLedger extends DurableObject<Env> {
       .map((r) => ({ day: r.day, model: r.model, images: r.images, costMicros: r.cost }))
   }
 
-  /** Marks result `index` closed; false when it already was. */
-  private close(taskUUID: string, index: number): boolean {
-    const inserted = this.sql.exec('INSERT OR IGNORE INTO closed (task, idx) VALUES (?, ?)', taskUUID, index).rowsWritten > 0
-    if (!inserted) return false
-    this.sql.exec('UPDATE reservations SET open = open - 1 WHERE task = ? AND open > 0', taskUUID)
-    this.sql.exec('DELETE FROM reservations WHERE task = ? AND open = 0', taskUUID)
-    return true
+  private recheckMs(): number {
+    const config = readConfig(this.env)
+    return config instanceof ConfigError ? DEFAULT_RECHECK_MS : config.RECONCILE_AFTER_SECONDS * 1000
+  }
+
+  private row(taskUUID: string): TaskRow | undefined {
+    return this.sql.exec<TaskRow>('SELECT record, state, finished_at FROM tasks WHERE task = ?', taskUUID).toArray()[0]
+  }
+
+  private parse(row: TaskRow): TaskRecord {
+    const task = JSON.parse(row.record) as TaskRecord
+    if (row.state === 'deleted') return { ...task, deleted: true }
+    return task
+  }
+
+  private results(taskUUID: string): ResultRecord[] {
+    return this.sql
+      .exec<{ record: string }>('SELECT record FROM results WHERE task = ? ORDER BY idx', taskUUID)
+      .toArray()
+      .map((r) => JSON.parse(r.record) as ResultRecord)
+  }
+
+  private scalar(query: string, ...bindings: (string | number)[]): number {
+    const row = this.sql.exec<{ v: number | null }>(query, ...bindings).toArray()[0]
+    return row?.v ?? 0
+  }
+
+  /** Which limit a new task of `neededMicros` would break, if any. */
+  private refusal(neededMicros: number, limits: Limits, now: number): Refusal | null {
+    if (limits.maxConcurrentTasks !== undefined && this.scalar('SELECT COUNT(*) AS v FROM reservations') >= limits.maxConcurrentTasks) {
+      return { reason: 'concurrency', limit: limits.maxConcurrentTasks }
+    }
+    if (limits.budgetMicros === undefined) return null
+    const since = limits.budgetPeriod === 'day' ? day(now) : `${day(now).slice(0, 7)}-01`
+    const spentMicros = this.scalar('SELECT SUM(cost) AS v FROM usage WHERE day >= ?', since)
+    const reservedMicros = this.scalar('SELECT SUM(per_result * open) AS v FROM reservations')
+    if (spentMicros + reservedMicros + neededMicros <= limits.budgetMicros) return null
+    return { reason: 'budget', budgetMicros: limits.budgetMicros, spentMicros, reservedMicros, neededMicros }
+  }
+
+  private addUsage(now: number, model: string, costMicros: number): void {
+    this.sql.exec(
+      `INSERT INTO usage (day, model, images, cost) VALUES (?, ?, 1, ?)
+       ON CONFLICT (day, model) DO UPDATE SET images = images + 1, cost = cost + excluded.cost`,
+      day(now),
+      model,
+      costMicros,
+    )
+  }
+
+  /** Makes sure the alarm fires no later than `at` (null: leave it as it is). */
+  private async wakeBy(at: number | null): Promise<void> {
+    if (at === null) return
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm()
+    if (this.alarmAt !== null && this.alarmAt <= at) return
+    this.alarmAt = at
+    await this.ctx.storage.setAlarm(at)
   }
 }

@@ -19,7 +19,7 @@ export const uploadRoutes = new Hono<AppEnv>().put('/*', async (c) => {
     })
 
   const parts = parseImageKey(key)
-  const task = parts ? await tasks.get(parts.tenant, parts.taskUUID) : null
+  const task = parts ? (await tasks.load(parts.tenant, parts.taskUUID))?.task : null
   if (!task || task.deleted) throw new ApiError(404, { code: 'taskNotFound', message: 'No task for this upload' })
   // A late upload after the gateway copied the image itself is not an error.
   if (await images.head(key)) return c.json({ stored: false, reason: 'exists' }, 200)

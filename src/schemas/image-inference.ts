@@ -34,7 +34,20 @@ export interface SchemaOptions {
   development: boolean
 }
 
+const built = new Map<string, ReturnType<typeof buildSchema>>()
+
+/** The schema for a model, built once per isolate: zod schemas are costly to build and free to reuse. */
 export function imageInferenceSchema(model: ModelSpec, options: SchemaOptions = { development: false }) {
+  const id = `${model.id}:${options.development}`
+  let schema = built.get(id)
+  if (!schema) {
+    schema = buildSchema(model, options)
+    built.set(id, schema)
+  }
+  return schema
+}
+
+function buildSchema(model: ModelSpec, options: SchemaOptions) {
   const { prompt, outputQuality: q, numberResults: n } = model
   const promptMessage = `positivePrompt must be a string of ${prompt.minLength} to ${prompt.maxLength} characters`
   const sizeNames = model.sizes.map((s) => `${s.width}x${s.height}`)
@@ -120,4 +133,4 @@ export function imageInferenceSchema(model: ModelSpec, options: SchemaOptions = 
     }))
 }
 
-export type InferenceRequest = z.output<ReturnType<typeof imageInferenceSchema>>
+export type InferenceRequest = z.output<ReturnType<typeof buildSchema>>

@@ -50,3 +50,6 @@ export type ResultRecord =
       at: number
     }
   | { index: number; ok: false; code: string; message: string; at: number }
+
+/** A result as a recorder reports it: the task's own seed for the child fills in a missing one. */
+export type ResultDraft = Extract<ResultRecord, { ok: false }> | (Omit<Extract<ResultRecord, { ok: true }>, 'seed'> & { seed?: number })

@@ -17,6 +17,7 @@ const random = (bytes: number) => toHex(crypto.getRandomValues(new Uint8Array(by
 
 /** Tenant ids of bootstrap keys come from a hash of the key: stable, opaque, safe in paths. */
 const tenantOfHash = (hash: string) => `t${hash.slice(0, 24)}`
+export const bootstrapTenant = async (apiKey: string) => tenantOfHash(await sha256Hex(apiKey))
 const bootstrapByConfig = new WeakMap<Config, Promise<Map<string, string>>>()
 
 function bootstrapTenants(config: Config): Promise<Map<string, string>> {

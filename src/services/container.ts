@@ -61,7 +61,7 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
   const origin = config.PUBLIC_BASE_URL ?? context.origin
   const signer = new UrlSigner(config.SIGNING_SECRET, origin)
   const images = new ImageStore(env.IMAGES)
-  const tasks = new TaskStore(env.TASKS, env.IMAGES)
+  const tasks = new TaskStore(env.TASKS, env.LEDGER, config.RECONCILE_AFTER_SECONDS * 1000)
   const deliveryLog = new DeliveryLog(env.IMAGES)
   const publisher = new EventPublisher(env.DELIVERIES as Queue<DeliveryMessage>, deliveryLog)
   const ledger = new Ledger(env.LEDGER)
@@ -71,7 +71,6 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
     maxImageBytes: MAX_IMAGE_BYTES,
     mayCopyFrom: copyAllowed(config),
     publisher,
-    ledger,
   })
   const presenter = new Presenter(signer, env.IMAGES, config.SIGNED_URL_TTL_SECONDS)
   const secrets = new WebhookSecrets(config.SIGNING_SECRET, env.TASKS)
@@ -96,7 +95,6 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
     recorder,
     presenter,
     dispatcher,
-    ledger,
     origin,
     syncTimeoutSeconds: config.SYNC_TIMEOUT_SECONDS,
     waitUntil: context.waitUntil,
@@ -106,7 +104,6 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
     recorder,
     dispatcher,
     runware,
-    reconcileAfterSeconds: config.RECONCILE_AFTER_SECONDS,
     deadlineSeconds: config.TASK_DEADLINE_SECONDS,
   })
   const deliverer = new Deliverer({ tasks, log: deliveryLog, presenter, secrets, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS })

@@ -41,8 +41,9 @@ export class Deliverer {
   constructor(private readonly deps: DelivererDeps) {}
 
   async deliver(message: DeliveryMessage, now = Date.now()): Promise<Decision> {
-    const task = await this.deps.tasks.get(message.tenant, message.taskUUID)
-    const result = task && !task.deleted ? (await this.deps.tasks.results(task)).find((r) => r.index === message.index) : undefined
+    const state = await this.deps.tasks.load(message.tenant, message.taskUUID)
+    const task = state?.task
+    const result = task && !task.deleted ? state.results.find((r) => r.index === message.index) : undefined
     if (!task || !result) return { action: 'ack' } // deleted since: nothing left to send
     const id = eventId(message.kind, task.taskUUID, result.index)
     const url = message.kind === 'webhook' ? task.webhookURL : task.uploadEndpoint

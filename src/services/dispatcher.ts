@@ -75,7 +75,7 @@ export class Dispatcher {
       includeCost: true,
       deliveryMethod,
       uploadEndpoint: await this.deps.uploadUrl(imageKey(task.tenant, task.taskUUID, index, task.outputFormat), task.origin),
-      webhookURL: await this.deps.signer.runwareWebhookUrl(task.tenant, task.taskUUID, index, task.origin),
+      webhookURL: await this.deps.signer.runwareWebhookUrl(task.tenant, task.taskUUID, index, task.outputFormat, task.origin),
       ...(task.safety ? { safety: task.safety } : {}),
     }
   }

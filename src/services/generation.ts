@@ -6,10 +6,10 @@ import { ApiError } from '../lib/errors'
 import { childTaskUUID, randomSeed } from '../lib/ids'
 import { sleep } from '../lib/retry'
 import type { InferenceRequest } from '../schemas/image-inference'
-import type { TaskRecord } from '../schemas/records'
+import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { DispatchOutcome, Dispatcher } from './dispatcher'
 import type { Principal } from '../schemas/api-keys'
-import type { Ledger } from './ledger'
+import { limitsOf, priceMicros, refusalError } from './ledger'
 import type { LazyItem, Presenter } from './presenter'
 import type { ResultRecorder, ResultReport } from './result-recorder'
 import type { TaskStore } from './task-store'
@@ -24,7 +24,6 @@ export interface GenerationDeps {
   recorder: ResultRecorder
   presenter: Presenter
   dispatcher: Dispatcher
-  ledger: Ledger
   /** The origin upload and webhook URLs are issued for. */
   origin: string
   syncTimeoutSeconds: number
@@ -50,15 +49,10 @@ export class GenerationService {
 
   async submit(principal: Principal, request: InferenceRequest, requestHash: string, startedAt = Date.now()): Promise<TaskOutcome> {
     const record = await this.newRecord(principal.tenant, request, requestHash, startedAt)
-    const created = await this.deps.tasks.create(record)
-    if (created !== 'created') return this.existing(created, record, startedAt)
-    // Budget and in-flight limits are checked before anything goes upstream.
-    try {
-      await this.deps.ledger.reserve(principal, record, startedAt)
-    } catch (error) {
-      await this.deps.tasks.abandon(record)
-      throw error
-    }
+    // One call creates the task and reserves its budget and in-flight slot, before anything goes upstream.
+    const opened = await this.deps.tasks.open(record, priceMicros(record.model), limitsOf(principal))
+    if (opened.kind === 'existing') return this.existing(opened.task, opened.results, record, startedAt)
+    if (opened.kind === 'refused') throw refusalError(principal, record, opened.refusal)
     return request.deliveryMethod === 'async' ? this.runAsync(record) : this.runSync(record, startedAt)
   }
 
@@ -77,7 +71,7 @@ export class GenerationService {
     if (outcome === 'late') {
       // The client hears "processing" now; the dispatch goes on, and webhooks or the reconciler finish the task.
       this.deps.waitUntil(dispatch.then((late) => this.settleLate(task, late)))
-      const results = await this.deps.tasks.claimedResults(task)
+      const results = (await this.deps.tasks.current(task.tenant, task.taskUUID))?.results ?? []
       const { items, errors } = this.deps.presenter.split(task, results)
       return { items: [...items, processing(task.taskUUID)], errors }
     }
@@ -90,7 +84,7 @@ export class GenerationService {
 
   /** Runware took none of the work: forget the task (and its reservation) so a re-send starts afresh. */
   private async refused(task: TaskRecord, errors: ApiError[]): Promise<TaskOutcome> {
-    await Promise.all([this.deps.tasks.abandon(task), this.deps.ledger.finish(task)])
+    await this.deps.tasks.abandon(task)
     return { items: [], errors }
   }
 
@@ -110,7 +104,7 @@ export class GenerationService {
   }
 
   /** The same taskUUID again: the same body gets the same task, another body a conflict. */
-  private async existing(task: TaskRecord, attempt: TaskRecord, startedAt: number): Promise<TaskOutcome> {
+  private async existing(task: TaskRecord, known: ResultRecord[], attempt: TaskRecord, startedAt: number): Promise<TaskOutcome> {
     if (task.deleted || task.requestHash !== attempt.requestHash) {
       const message = task.deleted
         ? 'taskUUID belongs to a deleted task; use a new taskUUID'
@@ -130,12 +124,13 @@ export class GenerationService {
     }
     if (attempt.deliveryMethod === 'async') return { items: [ack(task.taskUUID)], errors: [] }
     const deadline = startedAt + this.deps.syncTimeoutSeconds * 1000
-    let results = await this.deps.tasks.results(task)
+    let results = known
     for (let wait = 500; results.length < task.children.length && Date.now() + wait < deadline; wait = Math.min(wait * 1.5, 4000)) {
       await sleep(wait)
       // The first request's dispatch may have failed and let go of the task meanwhile.
-      if (!(await this.deps.tasks.exists(task))) return this.lost(task)
-      results = await this.deps.tasks.results(task)
+      const state = await this.deps.tasks.current(task.tenant, task.taskUUID)
+      if (!state || state.task.createdAt !== task.createdAt) return this.lost(task)
+      results = state.results
     }
     const { items, errors } = this.deps.presenter.split(task, results)
     if (results.length < task.children.length) items.push(processing(task.taskUUID))

@@ -1,5 +1,5 @@
 /** SigV4 presigned PUT URLs into R2's S3 API, made with aws4fetch. */
-import { AwsClient } from 'aws4fetch'
+import { AwsV4Signer } from 'aws4fetch'
 
 export interface PresignInput {
   endpoint: string
@@ -11,18 +11,8 @@ export interface PresignInput {
   now?: Date
 }
 
-const clients = new Map<string, AwsClient>()
-
-function clientFor(accessKeyId: string, secretAccessKey: string): AwsClient {
-  const id = `${accessKeyId}:${secretAccessKey}`
-  let client = clients.get(id)
-  if (!client) {
-    // aws4fetch caches derived signing keys per client; keep one per credential pair.
-    client = new AwsClient({ accessKeyId, secretAccessKey, service: 's3', region: 'auto' })
-    clients.set(id, client)
-  }
-  return client
-}
+/** aws4fetch's cache of derived signing keys (one per secret and day), kept for the isolate's life. */
+const signingKeys = new Map<string, ArrayBuffer>()
 
 const amzDate = (d: Date) => d.toISOString().replace(/[:-]|\.\d{3}/g, '')
 
@@ -38,8 +28,17 @@ export async function presignR2Put(input: PresignInput): Promise<string> {
   url.searchParams.set('X-Amz-Content-Sha256', 'UNSIGNED-PAYLOAD')
   url.searchParams.set('X-Amz-Expires', String(input.expiresSeconds))
   url.searchParams.set('x-id', 'PutObject')
-  const signed = await clientFor(input.accessKeyId, input.secretAccessKey).sign(new Request(url, { method: 'PUT' }), {
-    aws: { signQuery: true, datetime: amzDate(input.now ?? new Date()) },
+  // The signer directly, not AwsClient.sign: that builds two Request objects per URL we never send.
+  const signer = new AwsV4Signer({
+    method: 'PUT',
+    url: url.toString(),
+    accessKeyId: input.accessKeyId,
+    secretAccessKey: input.secretAccessKey,
+    service: 's3',
+    region: 'auto',
+    signQuery: true,
+    datetime: amzDate(input.now ?? new Date()),
+    cache: signingKeys,
   })
-  return signed.url
+  return (await signer.sign()).url.toString()
 }

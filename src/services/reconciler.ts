@@ -1,9 +1,12 @@
 /**
- * The cron's work: a lost webhook must never leave a task stuck. For each in-flight task older
- * than RECONCILE_AFTER_SECONDS, ask Runware (getResponse) about the children with no result,
- * record what finished, re-dispatch what Runware never received, and fail what outlived
- * TASK_DEADLINE_SECONDS.
+ * A lost webhook must never leave a task stuck. Each tenant's object hands its due tasks to the
+ * reconcile queue (an open task RECONCILE_AFTER_SECONDS after creation, and again every
+ * RECONCILE_AFTER_SECONDS while it stays open). For each: ask Runware (getResponse) about the
+ * children with no result, record what finished, re-dispatch what Runware never received, and
+ * fail what outlived TASK_DEADLINE_SECONDS. A final task is looked at once more, to send any
+ * client event its recorder stopped before sending.
  */
+import type { ReconcileMessage } from '../schemas/reconcile'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { UpstreamBody, UpstreamError, UpstreamItem } from '../schemas/upstream'
 import type { Dispatcher } from './dispatcher'
@@ -17,7 +20,6 @@ export interface ReconcilerDeps {
   recorder: ResultRecorder
   dispatcher: Dispatcher
   runware: RunwareClient
-  reconcileAfterSeconds: number
   deadlineSeconds: number
 }
 
@@ -29,37 +31,30 @@ export interface ReconcileReport {
   finalized: number
 }
 
-/** Tasks per run: each costs a few subrequests, and a Worker invocation may make 1,000. */
-const MAX_TASKS_PER_RUN = 100
 /** getResponse tasks per upstream request. */
 const POLL_BATCH = 100
 
-type Open = { task: TaskRecord; marker: string; missing: number[] }
+type Open = { task: TaskRecord; missing: number[] }
 
 export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  async run(now = Date.now()): Promise<ReconcileReport> {
+  async run(due: readonly ReconcileMessage[], now = Date.now()): Promise<ReconcileReport> {
     const report: ReconcileReport = { checked: 0, recorded: 0, redispatched: 0, timedOut: 0, finalized: 0 }
-    const cutoff = now - this.deps.reconcileAfterSeconds * 1000
-    const markers = (await this.deps.tasks.inflight(MAX_TASKS_PER_RUN)).filter((m) => m.createdAt <= cutoff)
     const open: Open[] = []
-    for (const marker of markers) {
-      const task = await this.deps.tasks.get(marker.tenant, marker.taskUUID)
-      // Gone, deleted, or a marker left by a request that lost the race to create the task.
-      if (!task || task.deleted || task.createdAt !== marker.createdAt) {
-        await this.deps.tasks.dropInflight(marker.key)
-        continue
-      }
+    for (const { tenant, taskUUID } of due) {
+      const state = await this.deps.tasks.current(tenant, taskUUID)
+      if (!state || state.task.deleted) continue
       report.checked++
-      const results = await this.deps.tasks.claimedResults(task)
+      const { task, results } = state
       if (results.length === task.children.length) {
-        // Complete, but its finalizer stopped before the end: finish its work.
-        await this.deps.recorder.repair(task, results, now)
+        // Final: make sure its KV record and client events exist, then nothing is due for it.
+        await this.deps.recorder.repair(task, results)
+        await this.deps.tasks.settled(task)
         report.finalized++
         continue
       }
-      open.push({ task, marker: marker.key, missing: missingIndices(task, results) })
+      open.push({ task, missing: missingIndices(task, results) })
     }
     const answers = await this.poll(open)
     for (const entry of open) await this.settle(entry, answers, now, report)
@@ -96,7 +91,7 @@ export class Reconciler {
     let outcome = reports.length ? await this.deps.recorder.record(task, reports, now) : null
     report.recorded += reports.length - (outcome?.pending.length ?? 0)
 
-    const stillMissing = missingIndices(task, outcome?.results ?? (await this.deps.tasks.claimedResults(task)))
+    const stillMissing = outcome ? missingIndices(task, outcome.results) : missing
     if (pastDeadline && stillMissing.length) {
       const message = `No result from the image provider within ${this.deps.deadlineSeconds} s`
       outcome = await this.deps.recorder.record(

@@ -1,21 +1,26 @@
 /**
  * Records results from either channel (the sync reply, or Runware's webhooks). A result is
- * done only when its image is in R2; the first writer wins and every later copy is a no-op.
+ * done only when its image is in R2; the tenant's object records each result once, so the
+ * first report wins and every later copy is a no-op.
  */
 import { imageKey } from '../lib/storage-keys'
-import type { ResultRecord, TaskRecord } from '../schemas/records'
+import type { ResultDraft, ResultRecord, TaskRecord } from '../schemas/records'
 import type { UpstreamItem } from '../schemas/upstream'
 import type { ImageStore } from './image-store'
 import type { EventPublisher } from './event-publisher'
-import type { Ledger } from './ledger'
 import type { TaskStore } from './task-store'
 
 /** What one channel reports for result `index`: an item, or an error. */
 export type ResultReport = { index: number; item: UpstreamItem } | { index: number; error: { code: string; message: string } }
 
+/** What a recorder needs to know of a task before asking its object: where its images go. */
+export type TaskRef = Pick<TaskRecord, 'tenant' | 'taskUUID' | 'outputFormat'>
+
 export interface RecordOutcome {
   /** Indices whose image has not landed yet and could not be copied; ask again later. */
   pending: number[]
+  /** The task as its object knows it; null when the task is unknown or deleted. */
+  task: TaskRecord | null
   /** The task's final record, when this call (or an earlier one) completed it. */
   final: TaskRecord | null
   /** Every result known after this call. */
@@ -30,55 +35,42 @@ export interface RecorderDeps {
   mayCopyFrom: (url: URL) => boolean
   /** Sends the client's webhooks and upload copies for newly recorded results. */
   publisher: EventPublisher
-  /** Settles costs and frees reservations in the tenant's ledger. */
-  ledger: Ledger
 }
 
 export class ResultRecorder {
   constructor(private readonly deps: RecorderDeps) {}
 
-  async record(task: TaskRecord, reports: readonly ResultReport[], now = Date.now()): Promise<RecordOutcome> {
-    const pending: number[] = []
-    const claimed: ResultRecord[] = []
-    await Promise.all(
-      reports.map(async (report) => {
-        const record = await this.toRecord(task, report, now)
-        if (!record) pending.push(report.index)
-        else if (await this.deps.tasks.claimResult(task, record)) claimed.push(record)
-      }),
-    )
-    // Only this call's claims: each result's events and its cost have exactly one producer.
-    await Promise.all([this.deps.publisher.publish(task, claimed), this.deps.ledger.close(task, claimed, now)])
-    const results = await this.deps.tasks.claimedResults(task)
-    if (results.length < task.children.length) {
-      // Not complete yet: each newly claimed result gets its own write-once KV key.
-      await Promise.all(claimed.map((r) => this.deps.tasks.putResult(task, r)))
-      return { pending, final: null, results }
-    }
-    // Attempted even when this call claimed nothing, so a writer that stopped after the last
-    // claim cannot leave the task unfinalized; the R2 claim keeps it to one KV write.
-    const final = await this.deps.tasks.finalize(task, results, now)
-    if (final) await Promise.all([this.deps.publisher.publishMissing(task, results), this.deps.ledger.finish(task)])
-    return { pending, final: final ?? { ...task, results }, results }
+  async record(ref: TaskRef, reports: readonly ResultReport[], now = Date.now()): Promise<RecordOutcome> {
+    const drafts = await Promise.all(reports.map((report) => this.toDraft(ref, report, now)))
+    const pending = reports.filter((_, i) => !drafts[i]).map((r) => r.index)
+    const ready = drafts.filter((d): d is ResultDraft => d !== null)
+    const outcome = await this.deps.tasks.record(ref.tenant, ref.taskUUID, ready, now)
+    if (!outcome) return { pending, task: null, final: null, results: [] }
+    const { task, claimed, results, final } = outcome
+    // Only this call's records: each result's events have exactly one producer. A producer that
+    // stops before sending is covered by the reconciler's look at the finished task.
+    await Promise.all([this.deps.publisher.publish(task, claimed), final ? this.deps.tasks.cacheFinal(final) : undefined])
+    const complete = results.length === task.children.length
+    return { pending, task, final: final ?? (complete ? { ...task, results } : null), results }
   }
 
-  /** Finishes a complete task whose finalizer stopped halfway: KV record, marker, and any unsent events. */
-  async repair(task: TaskRecord, results: ResultRecord[], now = Date.now()): Promise<void> {
-    await this.deps.tasks.finalize(task, results, now, true)
-    await Promise.all([this.deps.publisher.publishMissing(task, results), this.deps.ledger.finish(task)])
+  /** Finishes a final task whose recorder may have stopped early: KV record and any unsent events. */
+  async repair(task: TaskRecord, results: ResultRecord[]): Promise<void> {
+    const final: TaskRecord = { ...task, status: results.some((r) => r.ok) ? 'succeeded' : 'failed', results }
+    const cached = await this.deps.tasks.isCached(task)
+    await Promise.all([this.deps.publisher.publishMissing(task, results), cached ? undefined : this.deps.tasks.cacheFinal(final)])
   }
 
-  private async toRecord(task: TaskRecord, report: ResultReport, now: number): Promise<ResultRecord | null> {
+  private async toDraft(ref: TaskRef, report: ResultReport, now: number): Promise<ResultDraft | null> {
     if ('error' in report) return { index: report.index, ok: false, code: report.error.code, message: report.error.message, at: now }
     const { item } = report
-    const objectKey = imageKey(task.tenant, task.taskUUID, report.index, task.outputFormat)
-    if (!(await this.ensureImage(objectKey, item.imageURL))) return null
-    const child = task.children[report.index]
+    const objectKey = imageKey(ref.tenant, ref.taskUUID, report.index, ref.outputFormat)
+    if (!(await this.ensureImage(ref, objectKey, item.imageURL))) return null
     return {
       index: report.index,
       ok: true,
       imageUUID: item.imageUUID ?? crypto.randomUUID(),
-      seed: item.seed ?? child?.seed ?? 0,
+      ...(item.seed !== undefined ? { seed: item.seed } : {}),
       ...(item.cost !== undefined ? { cost: item.cost } : {}),
       ...(item.NSFWContent !== undefined ? { nsfw: item.NSFWContent } : {}),
       objectKey,
@@ -87,10 +79,13 @@ export class ResultRecorder {
   }
 
   /** True once the image is in R2, copying it from Runware's imageURL if the upload never landed. */
-  private async ensureImage(objectKey: string, imageURL: string | undefined): Promise<boolean> {
+  private async ensureImage(ref: TaskRef, objectKey: string, imageURL: string | undefined): Promise<boolean> {
     if (await this.deps.images.head(objectKey)) return true
     const url = imageURL ? URL.parse(imageURL) : null
     if (!url || !this.deps.mayCopyFrom(url)) return false
+    // Never copy an image into a task that is gone (deleted, or abandoned before Runware took it).
+    const state = await this.deps.tasks.current(ref.tenant, ref.taskUUID)
+    if (!state || state.task.deleted) return false
     const response = await fetch(url, { signal: AbortSignal.timeout(30_000) }).catch(() => null)
     if (!response?.ok) return false
     const length = response.headers.get('content-length')

@@ -39,9 +39,9 @@ export class TaskView {
 
   /** The caller's task; another tenant's task does not exist for them. */
   async load(tenant: string, taskUUID: string, taskType?: string): Promise<{ task: TaskRecord; results: ResultRecord[] }> {
-    const task = await this.tasks.get(tenant, taskUUID.toLowerCase())
-    if (!task || task.deleted) throw notFound(taskUUID, taskType)
-    return { task, results: await this.tasks.results(task) }
+    const state = await this.tasks.load(tenant, taskUUID.toLowerCase())
+    if (!state || state.task.deleted) throw notFound(taskUUID, taskType)
+    return state
   }
 
   /** Runware's getResponse: finished items with `status: "success"`, errors with `status: "error"`. */

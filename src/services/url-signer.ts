@@ -3,6 +3,7 @@
  * Runware webhooks (/webhooks/runware). Each purpose has its own derived key.
  */
 import { hmacKey, hmacSign, hmacVerify } from '../lib/crypto'
+import { EXTENSIONS, type ImageFormat } from '../lib/image-type'
 
 /** Expiries are rounded up to this bucket so repeated reads get the same URL and caches hit. */
 export const EXPIRY_BUCKET_SECONDS = 300
@@ -36,16 +37,20 @@ export class UrlSigner {
   checkUpload = (objectKey: string, exp: string | undefined, sig: string | undefined, now = Date.now()) =>
     this.check('uploads', objectKey, exp, sig, now)
 
-  /** The webhook URL Runware calls for one child; its token is the only proof a webhook is genuine. */
-  async runwareWebhookUrl(tenant: string, taskUUID: string, index: number, base = this.baseUrl): Promise<string> {
-    const path = `${tenant}/${taskUUID}/${index}`
+  /**
+   * The webhook URL Runware calls for one child; its token is the only proof a webhook is genuine.
+   * The path names the result's image (`0.jpg`), so a webhook finds its image without reading the task.
+   */
+  async runwareWebhookUrl(tenant: string, taskUUID: string, index: number, format: ImageFormat, base = this.baseUrl): Promise<string> {
+    const path = `${tenant}/${taskUUID}/${index}.${EXTENSIONS[format]}`
     const token = await hmacSign(await hmacKey(this.secret, 'runware-webhook'), path)
     return `${base}/webhooks/runware/${path}?token=${token}`
   }
 
-  async checkRunwareWebhook(tenant: string, taskUUID: string, index: string, token: string | undefined): Promise<boolean> {
+  /** Checks a webhook's token against its path (`tenant/taskUUID/index.ext`). */
+  async checkRunwareWebhook(path: string, token: string | undefined): Promise<boolean> {
     if (!token) return false
-    return hmacVerify(await hmacKey(this.secret, 'runware-webhook'), `${tenant}/${taskUUID}/${index}`, token)
+    return hmacVerify(await hmacKey(this.secret, 'runware-webhook'), path, token)
   }
 
   private async check(

@@ -30,14 +30,14 @@ describe('concurrent identical requests', () => {
 })
 
 describe('task creation races', () => {
-  it('keeps the in-flight marker when a losing request started in the same millisecond', async () => {
+  it('creates a task once, and schedules its reconciliation once, when two requests start in the same millisecond', async () => {
     const s = buildServices(env, requireConfig(env), { origin: 'http://127.0.0.1:1', waitUntil: () => undefined })
     const taskUUID = crypto.randomUUID()
     const record = taskRecord({ tenant: 'trace', taskUUID, createdAt: 1_700_000_000_123, positivePrompt: 'a tie' })
-    const outcomes = await Promise.all([s.tasks.create(record), s.tasks.create(record)])
-    expect(outcomes.filter((o) => o === 'created')).toHaveLength(1)
-    const markers = (await env.IMAGES.list({ prefix: 'inflight/' })).objects.filter((o) => o.key.endsWith(taskUUID))
-    expect(markers).toHaveLength(1)
+    const outcomes = await Promise.all([s.tasks.open(record, 0, {}), s.tasks.open(record, 0, {})])
+    expect(outcomes.map((o) => o.kind).sort()).toEqual(['created', 'existing'])
+    const due = await s.tasks.tenant('trace').sweep(record.createdAt + Number(env.RECONCILE_AFTER_SECONDS) * 1000)
+    expect(due).toEqual([{ v: 1, tenant: 'trace', taskUUID }])
   })
 })
 

@@ -1,7 +1,7 @@
 /**
  * Local KV is strongly consistent, so it cannot show KV's real hazards. This runs the task
  * store over a KV that behaves like the global one: writes show up only after a delay, and a
- * miss is cached. Reads must stay correct, because R2 decides.
+ * miss is cached. Reads must stay correct, because the tenant's Durable Object decides.
  */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
@@ -54,7 +54,7 @@ describe('task state over a lagging, miss-caching KV', () => {
         { taskUUID: crypto.randomUUID(), seed: 2 },
       ],
     })
-    expect(await s.tasks.create(task)).toBe('created')
+    expect((await s.tasks.open(task, 30_000, {})).kind).toBe('created')
     // A read before anything is written caches the miss of the final record.
     expect((await s.view.describe('tlagging', taskUUID)).status).toBe('processing')
 
@@ -65,11 +65,11 @@ describe('task state over a lagging, miss-caching KV', () => {
     await s.recorder.record(task, [{ index: 0, item: item(0) }])
     const partial = await s.view.describe('tlagging', taskUUID)
     expect(partial.status).toBe('processing')
-    expect((partial.results as unknown[]).length).toBe(1) // KV hides it; R2 shows it
+    expect((partial.results as unknown[]).length).toBe(1) // the object shows it
 
     const done = await s.recorder.record(task, [{ index: 1, item: item(1) }])
     expect(done.final?.status).toBe('succeeded')
-    // Both KV writes are still invisible, and the miss is still cached: R2 answers.
+    // The KV write is still invisible, and the miss is still cached: the object answers.
     const read = await s.view.describe('tlagging', taskUUID)
     expect(read.status).toBe('succeeded')
     expect((read.results as { imageUUID: string }[]).map((r) => r.imageUUID)).toHaveLength(2)

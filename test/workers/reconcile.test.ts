@@ -1,9 +1,7 @@
-/** The cron reconciler: lost webhooks, deadlines, re-dispatch, repair — nothing stays stuck. */
+/** The reconciler: lost webhooks, deadlines, re-dispatch, repair — nothing stays stuck. */
 import { env } from 'cloudflare:workers'
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
+import { runDurableObjectAlarm } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import worker from '../../src/index'
-import { RECONCILE_CRON } from '../../src/jobs/scheduled'
 import { childTaskUUID } from '../../src/lib/ids'
 import { requireConfig } from '../../src/services/config'
 import { buildServices } from '../../src/services/container'
@@ -18,15 +16,17 @@ interface TaskView {
 const getTask = async (taskUUID: string) =>
   ((await (await call(`/v1/tasks/${taskUUID}`, { headers: { authorization: `Bearer ${KEY_A}` } })).json()) as { data: TaskView }).data
 
-/** Runs the cron as if `secondsLater` had passed since now. */
-async function runCron(secondsLater: number): Promise<void> {
-  const ctx = createExecutionContext()
-  await worker.scheduled(createScheduledController({ cron: RECONCILE_CRON, scheduledTime: Date.now() + secondsLater * 1000 }), env, ctx)
-  await waitOnExecutionContext(ctx)
-}
-
 const services = () => buildServices(env, requireConfig(env), { origin: BASE, waitUntil: () => undefined })
-const inflight = async () => (await env.IMAGES.list({ prefix: 'inflight/' })).objects.map((o) => o.key)
+
+/**
+ * What KEY_A's object and the reconcile queue do when `secondsLater` have passed: the object
+ * sweeps its due tasks (as its alarm does) and the consumer reconciles them.
+ */
+async function reconcileLater(secondsLater: number): Promise<void> {
+  const s = services()
+  const now = Date.now() + secondsLater * 1000
+  await s.reconciler.run(await s.tasks.tenant(await tenantOf(KEY_A)).sweep(now), now)
+}
 const reconcileAfter = Number(env.RECONCILE_AFTER_SECONDS)
 const deadline = Number(env.TASK_DEADLINE_SECONDS)
 
@@ -40,19 +40,17 @@ describe('reconciler', () => {
     for (const child of sent?.body ?? []) await upstreamItem(String(child.taskUUID)) // Runware has finished
     expect((await getTask(body.taskUUID)).status).toBe('processing')
 
-    await runCron(reconcileAfter - 5) // too early: the cron leaves young tasks alone
+    await reconcileLater(reconcileAfter - 5) // too early: young tasks are not due
     expect((await getTask(body.taskUUID)).status).toBe('processing')
 
-    await runCron(reconcileAfter + 5)
+    await reconcileLater(reconcileAfter + 5)
     const task = await getTask(body.taskUUID)
     expect(task.status).toBe('succeeded')
     expect(task.results.map((r) => r.status)).toEqual(['succeeded', 'succeeded'])
     const image = await call(new URL(String(task.results[0]?.imageURL)).pathname + new URL(String(task.results[0]?.imageURL)).search)
     expect(image.status).toBe(200)
     expect(image.headers.get('content-type')).toBe('image/jpeg')
-    expect((await inflight()).some((k) => k.endsWith(body.taskUUID))).toBe(false)
-
-    // Runware's webhook arriving after the cron recorded the result changes nothing.
+    // Runware's webhook arriving after the reconciler recorded the result changes nothing.
     const late = await upstreamItem(String(sent?.body[0]?.taskUUID))
     expect((await hook(String(sent?.body[0]?.webhookURL), { ...late, imageUUID: crypto.randomUUID() })).status).toBe(200)
     expect((await getTask(body.taskUUID)).results[0]?.imageUUID).toBe(task.results[0]?.imageUUID)
@@ -64,10 +62,10 @@ describe('reconciler', () => {
     const body = inference({ positivePrompt: `a frozen clock ${marker}`, deliveryMethod: 'async' })
     expect((await postV1([body])).status).toBe(200)
 
-    await runCron(reconcileAfter + 5) // Runware still says "processing": keep waiting
+    await reconcileLater(reconcileAfter + 5) // Runware still says "processing": keep waiting
     expect((await getTask(body.taskUUID)).status).toBe('processing')
 
-    await runCron(deadline + 5)
+    await reconcileLater(deadline + 5)
     const task = await getTask(body.taskUUID)
     expect(task.status).toBe('failed')
     expect(task.results[0]?.error).toEqual({ code: 'timeoutProvider', message: `No result from the image provider within ${deadline} s` })
@@ -82,7 +80,7 @@ describe('reconciler', () => {
     const taskUUID = crypto.randomUUID()
     const tenantId = await tenantOf(KEY_A)
     // A task whose dispatch was lost on the way: claimed, never received upstream.
-    await s.tasks.create(
+    await s.tasks.open(
       taskRecord({
         tenant: tenantId,
         taskUUID,
@@ -93,8 +91,10 @@ describe('reconciler', () => {
         outputQuality: 90,
         children: [{ taskUUID: await childTaskUUID(tenantId, taskUUID, 0), seed: 7 }],
       }),
+      0,
+      {},
     )
-    await runCron(reconcileAfter + 5)
+    await reconcileLater(reconcileAfter + 5)
     const [redispatch] = await upstreamRequests(marker)
     expect(redispatch?.body[0]).toMatchObject({
       taskUUID: await childTaskUUID(tenantId, taskUUID, 0),
@@ -104,25 +104,57 @@ describe('reconciler', () => {
       outputFormat: 'PNG',
     })
     await upstreamItem(String(redispatch?.body[0]?.taskUUID))
-    await runCron(reconcileAfter + 10)
+    await reconcileLater(2 * reconcileAfter + 10) // the next check of a task still open
     const task = await getTask(taskUUID)
     expect(task.status).toBe('succeeded')
     expect(await upstreamRequests(marker)).toHaveLength(1) // re-dispatched once, then polled
   })
 
-  it('finishes a complete task whose finalizer stopped before writing KV', async () => {
+  it('finishes a task whose recorder stopped after recording: KV record and the missing client event', async () => {
     const s = services()
-    const body = inference({ deliveryMethod: 'async' })
+    const body = inference({ deliveryMethod: 'async', webhookURL: 'http://127.0.0.1:1/hook' })
     expect((await postV1([body])).status).toBe(200)
-    const task = await s.tasks.get(await tenantOf(KEY_A), body.taskUUID)
-    expect(task).not.toBeNull()
-    if (!task) return
-    // The result is claimed in R2, but no KV record and no finalization happened.
-    await s.tasks.claimResult(task, { index: 0, ok: false, code: 'providerTimeout', message: 'slow', at: Date.now() })
-    expect(await env.TASKS.get(`task:${task.tenant}:${task.taskUUID}`)).toBeNull()
-    await runCron(reconcileAfter + 5)
-    const kv = await env.TASKS.get<{ status: string }>(`task:${task.tenant}:${task.taskUUID}`, 'json')
+    const tenant = await tenantOf(KEY_A)
+    // The result is recorded in the object, but its recorder stopped: no KV record, no event.
+    const recorded = await s.tasks.record(tenant, body.taskUUID, [
+      { index: 0, ok: false, code: 'providerTimeout', message: 'slow', at: Date.now() },
+    ])
+    expect(recorded?.final?.status).toBe('failed')
+    expect(await env.TASKS.get(`task:${tenant}:${body.taskUUID}`)).toBeNull()
+    expect(await s.deliveryLog.list(tenant, body.taskUUID)).toEqual([])
+    expect((await getTask(body.taskUUID)).status).toBe('failed') // read from the object meanwhile
+
+    await reconcileLater(reconcileAfter + 5)
+    const kv = await env.TASKS.get<{ status: string }>(`task:${tenant}:${body.taskUUID}`, 'json')
     expect(kv?.status).toBe('failed')
-    expect((await inflight()).some((k) => k.endsWith(body.taskUUID))).toBe(false)
+    expect((await s.deliveryLog.list(tenant, body.taskUUID)).map((d) => d.id)).toEqual([`evt_${body.taskUUID}_0`])
+    // Settled: a later sweep does not hand the task out again.
+    expect(await s.tasks.tenant(tenant).sweep(Date.now() + 10 * reconcileAfter * 1000)).not.toContainEqual(
+      expect.objectContaining({ taskUUID: body.taskUUID }),
+    )
+  })
+
+  it("runs from the tenant object's alarm, through the reconcile queue", async () => {
+    const s = services()
+    const tenant = 'talarm'
+    const marker = `alarm-${crypto.randomUUID()}`
+    // Claimed long enough ago to be due, and never received by Runware.
+    const taskUUID = crypto.randomUUID()
+    const record = taskRecord({
+      tenant,
+      taskUUID,
+      positivePrompt: `a wake-up call ${marker}`,
+      createdAt: Date.now() - (reconcileAfter + 5) * 1000,
+      children: [{ taskUUID: await childTaskUUID(tenant, taskUUID, 0), seed: 3 }],
+    })
+    expect((await s.tasks.open(record, 0, {})).kind).toBe('created')
+    expect(await runDurableObjectAlarm(s.tasks.tenant(tenant))).toBe(true)
+    // The alarm handed it out: it is not due again until one more RECONCILE_AFTER.
+    expect(await s.tasks.tenant(tenant).sweep(Date.now())).toEqual([])
+    // The queue consumer asked Runware, heard "not found", and dispatched it again.
+    for (const until = Date.now() + 10_000; (await upstreamRequests(marker)).length === 0 && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect((await upstreamRequests(marker))[0]?.body[0]).toMatchObject({ taskUUID: record.children[0]?.taskUUID, seed: 3 })
   })
 })

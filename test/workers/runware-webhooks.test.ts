@@ -1,7 +1,10 @@
 /** Runware's webhooks: token-checked, any of the three body shapes, idempotent under duplicates. */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { call, hook, inference, postV1, upstreamItem, upstreamRequests } from './helpers'
+import { requireConfig } from '../../src/services/config'
+import { buildServices } from '../../src/services/container'
+import { KEY_A } from '../secrets'
+import { BASE, call, hook, inference, postV1, tenantOf, upstreamItem, upstreamRequests } from './helpers'
 
 interface Child {
   taskUUID: string
@@ -19,13 +22,21 @@ async function submit(numberResults: number): Promise<{ taskUUID: string; childr
 }
 
 async function task(taskUUID: string) {
-  const { KEY_A } = await import('../secrets')
   const res = await call(`/v1/tasks/${taskUUID}`, { headers: { authorization: `Bearer ${KEY_A}` } })
   return (await res.json()) as { data: { status: string; results: Record<string, unknown>[] } }
 }
 
-async function claims(prefix: string): Promise<number> {
-  return (await env.IMAGES.list({ prefix })).objects.length
+const services = () => buildServices(env, requireConfig(env), { origin: BASE, waitUntil: () => undefined })
+
+/** The task as its tenant's object holds it. */
+async function stored(taskUUID: string) {
+  return services().tasks.current(await tenantOf(KEY_A), taskUUID)
+}
+
+/** Images KEY_A's tenant has been charged for today. */
+async function imagesCharged(): Promise<number> {
+  const today = new Date().toISOString().slice(0, 10)
+  return (await services().ledger.usage(await tenantOf(KEY_A), today, today)).images
 }
 
 describe('POST /webhooks/runware', () => {
@@ -42,13 +53,14 @@ describe('POST /webhooks/runware', () => {
     const state = (await task(taskUUID)).data
     expect(state.status).toBe('processing')
     expect(state.results).toEqual([])
-    expect(await claims(`state/`)).toBeGreaterThan(0)
+    expect((await stored(taskUUID))?.results).toEqual([])
     expect((await env.IMAGES.list({ prefix: `images/` })).objects.filter((o) => o.key.includes(taskUUID))).toEqual([])
   })
 
   it('records flat, {data:[…]} and {errors:[…]} bodies once each, whatever the duplicates', async () => {
     const { taskUUID, children } = await submit(3)
     const [a, b, c] = children as [Child, Child, Child]
+    const chargedBefore = await imagesCharged()
     const itemA = await upstreamItem(a.taskUUID)
     const itemB = await upstreamItem(b.taskUUID)
 
@@ -71,9 +83,9 @@ describe('POST /webhooks/runware', () => {
     expect(final.results[0]).toMatchObject({ imageUUID: itemA.imageUUID, seed: itemA.seed })
     expect(final.results[1]).toMatchObject({ imageUUID: itemB.imageUUID, seed: itemB.seed })
     expect(final.results[2]).toMatchObject({ error: { code: 'providerTimeout' } })
-    // One write-once claim per result, whatever the number of deliveries.
-    const resultClaims = (await env.IMAGES.list({ prefix: 'state/' })).objects.filter((o) => o.key.includes(`${taskUUID}/results/`))
-    expect(resultClaims).toHaveLength(3)
+    // Each result recorded once, whatever the number of deliveries: two images charged, not five.
+    expect((await stored(taskUUID))?.results.map((r) => r.index)).toEqual([0, 1, 2])
+    expect((await imagesCharged()) - chargedBefore).toBe(2)
 
     // A late duplicate after finalization changes nothing.
     expect((await hook(a.webhookURL, { ...itemA, imageUUID: crypto.randomUUID() })).status).toBe(200)
