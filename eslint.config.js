@@ -2,7 +2,9 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules', '.wrangler', 'out', '.vitest', 'worker-configuration.d.ts', 'public/vendor', 'test/artifacts', 'bench/.out'] },
+  {
+    ignores: ['node_modules', '.wrangler', 'out', '.vitest', 'worker-configuration.d.ts', 'public/vendor', 'test/artifacts', 'bench/.out'],
+  },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
