@@ -1,6 +1,7 @@
 /**
- * Peak memory of the image route at two object sizes. Storage is on disk for these runs, so the
- * stored bytes are not in workerd's memory; what remains is what serving them costs. A route that
+ * Peak memory of the image route at two object sizes. Storage is on disk for these runs, and the
+ * object is stored by one workerd and served by a fresh one, so neither the stored bytes nor the
+ * upload's buffers are in the measured process: what remains is what serving costs. A route that
  * buffers whole objects grows with them (10 connections × 15 MB); one that streams stays flat.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -34,11 +35,13 @@ async function peakRss(
   key: string,
 ): Promise<number> {
   const persistTo = mkdtempSync(join(tmpdir(), 'imagine-edge-memory-'))
+  const seeder = await startWorker(kind, outdir, { bindings, persistTo })
+  await (await seeder.mf.getR2Bucket('IMAGES')).put(key, jpg, { httpMetadata: { contentType: 'image/jpeg' } })
+  await seeder.dispose()
   const worker = await startWorker(kind, outdir, { bindings, persistTo })
   try {
     const pid = worker.pid()
     if (!pid) throw new Error('cannot find the workerd process')
-    await (await worker.mf.getR2Bucket('IMAGES')).put(key, jpg, { httpMetadata: { contentType: 'image/jpeg' } })
     const target = await path(key)
     await (await fetch(`${worker.url}${target}`)).arrayBuffer()
     let peak = rssKiB(pid)

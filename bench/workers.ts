@@ -61,6 +61,8 @@ export async function startWorker(kind: WorkerKind, outdir: string, options: Sta
   // routes measured here never reach them, so the asset router is left out of both Workers.
   const { assets: _assets, ...rest } = workerOptions as WorkerOptions & { assets?: unknown }
   const before = new Set(workerdPids())
+  // workerd's output is drained, not shown; its last lines are kept to explain a failed start.
+  let stderrTail = ''
   const mf = new Miniflare({
     ...(rest as WorkerOptions),
     name: kind,
@@ -74,7 +76,7 @@ export async function startWorker(kind: WorkerKind, outdir: string, options: Sta
     // The gateway's log line per request is still written; the bench just does not print it.
     handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
       stdout.resume()
-      stderr.resume()
+      stderr.on('data', (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString()).slice(-4000)))
     },
     ...(options.persistTo
       ? {
@@ -84,7 +86,13 @@ export async function startWorker(kind: WorkerKind, outdir: string, options: Sta
         }
       : {}),
   })
-  const url = (await mf.ready).origin
+  const url = await mf.ready.then(
+    (u) => u.origin,
+    (error: unknown) => {
+      console.error(stderrTail)
+      throw error
+    },
+  )
   const pids = workerdPids().filter((p) => !before.has(p))
   return { url, mf, pid: () => pids[0], dispose: () => mf.dispose() }
 }

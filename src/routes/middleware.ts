@@ -8,10 +8,16 @@ import { enforceRateLimit, rateLimitHeaders } from '../services/rate-limits'
 import { requireConfig } from '../services/config'
 import { buildServices } from '../services/container'
 
+/** `scheme://host[:port]` of an absolute URL, without parsing all of it. */
+const originOf = (url: string) => {
+  const end = url.indexOf('/', url.indexOf('//') + 2)
+  return end === -1 ? url : url.slice(0, end)
+}
+
 /** Validates configuration (once per isolate) and builds this request's services. */
 export const withServices = createMiddleware<AppEnv>(async (c, next) => {
   const config = requireConfig(c.env)
-  c.set('services', buildServices(c.env, config, { origin: new URL(c.req.url).origin, waitUntil: (p) => c.executionCtx.waitUntil(p) }))
+  c.set('services', buildServices(c.env, config, { origin: originOf(c.req.url), waitUntil: (p) => c.executionCtx.waitUntil(p) }))
   await next()
 })
 
