@@ -61,7 +61,7 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
   const origin = config.PUBLIC_BASE_URL ?? context.origin
   const signer = new UrlSigner(config.SIGNING_SECRET, origin)
   const images = new ImageStore(env.IMAGES)
-  const tasks = new TaskStore(env.TASKS, env.LEDGER, config.RECONCILE_AFTER_SECONDS * 1000)
+  const tasks = new TaskStore(env.TASKS, env.LEDGER, config.RECONCILE_AFTER_SECONDS * 1000, context.waitUntil)
   const deliveryLog = new DeliveryLog(env.IMAGES)
   const publisher = new EventPublisher(env.DELIVERIES as Queue<DeliveryMessage>, deliveryLog)
   const ledger = new Ledger(env.LEDGER)

@@ -49,16 +49,14 @@ export class ResultRecorder {
     const { task, claimed, results, final } = outcome
     // Only this call's records: each result's events have exactly one producer. A producer that
     // stops before sending is covered by the reconciler's look at the finished task.
-    await Promise.all([this.deps.publisher.publish(task, claimed), final ? this.deps.tasks.cacheFinal(final) : undefined])
+    await this.deps.publisher.publish(task, claimed)
     const complete = results.length === task.children.length
     return { pending, task, final: final ?? (complete ? { ...task, results } : null), results }
   }
 
-  /** Finishes a final task whose recorder may have stopped early: KV record and any unsent events. */
-  async repair(task: TaskRecord, results: ResultRecord[]): Promise<void> {
-    const final: TaskRecord = { ...task, status: results.some((r) => r.ok) ? 'succeeded' : 'failed', results }
-    const cached = await this.deps.tasks.isCached(task)
-    await Promise.all([this.deps.publisher.publishMissing(task, results), cached ? undefined : this.deps.tasks.cacheFinal(final)])
+  /** Finishes a final task whose recorder may have stopped early: sends any event it never sent. */
+  repair(task: TaskRecord, results: ResultRecord[]): Promise<void> {
+    return this.deps.publisher.publishMissing(task, results)
   }
 
   private async toDraft(ref: TaskRef, report: ResultReport, now: number): Promise<ResultDraft | null> {

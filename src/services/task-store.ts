@@ -1,14 +1,17 @@
 /**
  * Task state. The tenant's Durable Object holds the strongly consistent truth (the task, each
- * result recorded once, the reservation, the reconcile schedule), one call per change. KV holds
- * the finished record, written once at finalization, for fast edge reads; a read that misses KV
- * (not finished yet, or KV has not caught up) asks the object.
+ * result recorded once, the reservation, the reconcile schedule), one call per change. KV is a
+ * read-through cache of finished records for fast edge reads: a read that misses it asks the
+ * object, and a finished task found there is written to KV after the response. Tasks nobody
+ * reads back (webhook-driven clients) never cost a KV write.
  */
 import * as keys from '../lib/storage-keys'
 import type { Limits, OpenOutcome, RecordOutcome, TaskState, TenantLedger } from '../objects/tenant-ledger'
-import type { ResultDraft, TaskRecord } from '../schemas/records'
+import type { ResultDraft, ResultRecord, TaskRecord } from '../schemas/records'
 
 const KV_OPTIONS = { expirationTtl: keys.TASK_RETENTION_SECONDS }
+
+const statusOfResults = (results: readonly ResultRecord[]) => (results.some((r) => r.ok) ? 'succeeded' : 'failed')
 
 export class TaskStore {
   constructor(
@@ -16,6 +19,8 @@ export class TaskStore {
     private readonly objects: DurableObjectNamespace<TenantLedger>,
     /** When a new task is first due for reconciliation, after its creation. */
     private readonly reconcileAfterMs: number,
+    /** Lets the cache write outlive the read that found the record missing. */
+    private readonly waitUntil: (promise: Promise<unknown>) => void,
   ) {}
 
   /** The tenant's object. */
@@ -37,7 +42,14 @@ export class TaskStore {
   async load(tenant: string, taskUUID: string): Promise<TaskState | null> {
     const cached = await this.kv.get<TaskRecord>(keys.kvTaskKey(tenant, taskUUID), 'json')
     if (cached?.results) return { task: cached, results: cached.results }
-    return this.current(tenant, taskUUID)
+    const state = await this.current(tenant, taskUUID)
+    if (state && !state.task.deleted && state.results.length === state.task.children.length) {
+      // Final records never change, so concurrent readers writing the same value is harmless;
+      // KV refuses a second write to a key within a second, which only means it was cached already.
+      const final: TaskRecord = { ...state.task, status: statusOfResults(state.results), results: state.results }
+      this.waitUntil(this.cacheFinal(final).catch(() => undefined))
+    }
+    return state
   }
 
   /** The object's state of the task, never a cached copy. */
@@ -50,13 +62,8 @@ export class TaskStore {
     return this.tenant(tenant).record(taskUUID, drafts, now)
   }
 
-  /** Caches a final record in KV. Only the call that finalized a task (or the reconciler's repair) writes it. */
-  cacheFinal(final: TaskRecord): Promise<void> {
+  private cacheFinal(final: TaskRecord): Promise<void> {
     return this.kv.put(keys.kvTaskKey(final.tenant, final.taskUUID), JSON.stringify(final), KV_OPTIONS)
-  }
-
-  async isCached(task: TaskRecord): Promise<boolean> {
-    return (await this.kv.get(keys.kvTaskKey(task.tenant, task.taskUUID))) !== null
   }
 
   /** The reconciler finished with a final task. */

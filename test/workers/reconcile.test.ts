@@ -110,28 +110,40 @@ describe('reconciler', () => {
     expect(await upstreamRequests(marker)).toHaveLength(1) // re-dispatched once, then polled
   })
 
-  it('finishes a task whose recorder stopped after recording: KV record and the missing client event', async () => {
+  it('finishes a task whose recorder stopped after recording: the missing client event is sent', async () => {
     const s = services()
     const body = inference({ deliveryMethod: 'async', webhookURL: 'http://127.0.0.1:1/hook' })
     expect((await postV1([body])).status).toBe(200)
     const tenant = await tenantOf(KEY_A)
-    // The result is recorded in the object, but its recorder stopped: no KV record, no event.
+    // The result is recorded in the object, but its recorder stopped before queueing the event.
     const recorded = await s.tasks.record(tenant, body.taskUUID, [
       { index: 0, ok: false, code: 'providerTimeout', message: 'slow', at: Date.now() },
     ])
     expect(recorded?.final?.status).toBe('failed')
-    expect(await env.TASKS.get(`task:${tenant}:${body.taskUUID}`)).toBeNull()
     expect(await s.deliveryLog.list(tenant, body.taskUUID)).toEqual([])
-    expect((await getTask(body.taskUUID)).status).toBe('failed') // read from the object meanwhile
 
     await reconcileLater(reconcileAfter + 5)
-    const kv = await env.TASKS.get<{ status: string }>(`task:${tenant}:${body.taskUUID}`, 'json')
-    expect(kv?.status).toBe('failed')
     expect((await s.deliveryLog.list(tenant, body.taskUUID)).map((d) => d.id)).toEqual([`evt_${body.taskUUID}_0`])
     // Settled: a later sweep does not hand the task out again.
     expect(await s.tasks.tenant(tenant).sweep(Date.now() + 10 * reconcileAfter * 1000)).not.toContainEqual(
       expect.objectContaining({ taskUUID: body.taskUUID }),
     )
+  })
+
+  it('caches a finished task in KV when it is first read, and reads it from there afterwards', async () => {
+    const body = inference({ deliveryMethod: 'async' })
+    expect((await postV1([body])).status).toBe(200)
+    const tenant = await tenantOf(KEY_A)
+    await services().tasks.record(tenant, body.taskUUID, [
+      { index: 0, ok: false, code: 'providerTimeout', message: 'slow', at: Date.now() },
+    ])
+    expect(await env.TASKS.get(`task:${tenant}:${body.taskUUID}`)).toBeNull() // recording writes no KV
+    expect((await getTask(body.taskUUID)).status).toBe('failed') // from the object
+    let cached: { status: string; results: unknown[] } | null = null
+    for (let i = 0; i < 50 && !cached; i++, await new Promise((r) => setTimeout(r, 20))) {
+      cached = await env.TASKS.get(`task:${tenant}:${body.taskUUID}`, 'json')
+    }
+    expect(cached).toMatchObject({ status: 'failed', results: [{ index: 0, ok: false, code: 'providerTimeout' }] })
   })
 
   it("runs from the tenant object's alarm, through the reconcile queue", async () => {
