@@ -27,7 +27,7 @@ const IMAGE_BYTES = 1.5 * 1024 * 1024
 const REQUIRED = { create: 0.6, webhook: 0.7, status: 0.8, image: 0.9 } as const
 const FAN_OUT = [1, 4, 20] as const
 /** Distinct tasks prepared for the webhook runs; a run that needs more repeats some (and says so). */
-const WEBHOOK_TARGETS = 8000
+const WEBHOOK_TARGETS = 16_000
 
 const started = Date.now()
 const say = (line: string) => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`)
@@ -128,7 +128,10 @@ async function main() {
     }
 
     // webhook: Runware reporting result 0 of each task created above, whose image is already in R2.
-    // More than the gateway can take in the webhook runs at this machine's speed; the rest are not seeded.
+    // Enough distinct tasks for every webhook run: a repeat would only meet "already recorded".
+    while (created.length < WEBHOOK_TARGETS) {
+      await run(gateway, createRequest('gateway', 1, created)(), Math.max(1, Math.ceil((WEBHOOK_TARGETS - created.length) / 500)))
+    }
     const targets = await Promise.all(created.slice(0, WEBHOOK_TARGETS).map((taskUUID) => runwareWebhook(signer, tenant, taskUUID)))
     say(`webhook (${targets.length} tasks, each image stored in R2 first)`)
     const gatewayBucket = await gateway.mf.getR2Bucket('IMAGES')
