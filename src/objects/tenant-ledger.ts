@@ -13,7 +13,7 @@ import { DurableObject } from 'cloudflare:workers'
 import { TASK_RETENTION_SECONDS } from '../lib/storage-keys'
 import { ConfigError, readConfig } from '../services/config'
 import type { ReconcileMessage } from '../schemas/reconcile'
-import type { ResultDraft, ResultRecord, TaskRecord } from '../schemas/records'
+import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
 
 export interface Limits {
   budgetMicros?: number
@@ -55,7 +55,7 @@ const PRUNE_EVERY_MS = 86_400_000
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
-type TaskRow = { record: string; state: 'open' | 'final' | 'deleted'; finished_at: number | null }
+type TaskRow = { record: string; state: 'open' | 'final' | 'deleted' }
 
 export class TenantLedger extends DurableObject<Env> {
   private readonly sql: SqlStorage
@@ -145,12 +145,18 @@ export class TenantLedger extends DurableObject<Env> {
     }
     const results = this.results(taskUUID)
     if (row.state !== 'open' || results.length < task.children.length) return { task, results, claimed, final: null }
-    const final: TaskRecord = { ...task, status: results.some((r) => r.ok) ? 'succeeded' : 'failed', finishedAt: now, results }
+    const finished: TaskRecord = { ...task, status: finalStatus(results), finishedAt: now }
     // A task with client deliveries is looked at once more, to send any event a crashed recorder never did.
     const verifyAt = task.webhookURL || task.uploadEndpoint ? now + this.recheckMs() : null
-    this.sql.exec("UPDATE tasks SET state = 'final', due_at = ?, finished_at = ? WHERE task = ?", verifyAt, now, taskUUID)
+    this.sql.exec(
+      "UPDATE tasks SET state = 'final', record = ?, due_at = ?, finished_at = ? WHERE task = ?",
+      JSON.stringify(finished),
+      verifyAt,
+      now,
+      taskUUID,
+    )
     this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
-    return { task, results, claimed, final }
+    return { task, results, claimed, final: { ...finished, results } }
   }
 
   /** Marks a deleted task: its results go, and the taskUUID stays taken until retention ends. */
@@ -211,7 +217,7 @@ export class TenantLedger extends DurableObject<Env> {
   }
 
   private row(taskUUID: string): TaskRow | undefined {
-    return this.sql.exec<TaskRow>('SELECT record, state, finished_at FROM tasks WHERE task = ?', taskUUID).toArray()[0]
+    return this.sql.exec<TaskRow>('SELECT record, state FROM tasks WHERE task = ?', taskUUID).toArray()[0]
   }
 
   private parse(row: TaskRow): TaskRecord {

@@ -53,3 +53,7 @@ export type ResultRecord =
 
 /** A result as a recorder reports it: the task's own seed for the child fills in a missing one. */
 export type ResultDraft = Extract<ResultRecord, { ok: false }> | (Omit<Extract<ResultRecord, { ok: true }>, 'seed'> & { seed?: number })
+
+/** A finished task's status: it succeeded if any of its results did. */
+export const finalStatus = (results: readonly ResultRecord[]): 'succeeded' | 'failed' =>
+  results.some((r) => r.ok) ? 'succeeded' : 'failed'

@@ -64,7 +64,7 @@ export function buildServices(env: Env, config: Config, context: ServiceContext)
   const tasks = new TaskStore(env.TASKS, env.LEDGER, config.RECONCILE_AFTER_SECONDS * 1000, context.waitUntil)
   const deliveryLog = new DeliveryLog(env.IMAGES)
   const publisher = new EventPublisher(env.DELIVERIES as Queue<DeliveryMessage>, deliveryLog)
-  const ledger = new Ledger(env.LEDGER)
+  const ledger = new Ledger((tenant) => tasks.tenant(tenant))
   const recorder = new ResultRecorder({
     tasks,
     images,

@@ -54,11 +54,8 @@ export function refusalError(principal: Principal, task: TaskRecord, refusal: Re
 }
 
 export class Ledger {
-  constructor(private readonly namespace: DurableObjectNamespace<TenantLedger>) {}
-
-  private stub(tenant: string): DurableObjectStub<TenantLedger> {
-    return this.namespace.get(this.namespace.idFromName(tenant))
-  }
+  /** `tenantObject` is the task store's: one way to reach a tenant's object. */
+  constructor(private readonly tenantObject: (tenant: string) => DurableObjectStub<TenantLedger>) {}
 
   /** Images and settled cost by day and model, days as YYYY-MM-DD (inclusive). */
   async usage(
@@ -66,7 +63,7 @@ export class Ledger {
     from: string,
     to: string,
   ): Promise<{ rows: (Omit<UsageRow, 'costMicros'> & { costUSD: number })[]; images: number; costUSD: number }> {
-    const rows = await this.stub(tenant).usage(from, to)
+    const rows = await this.tenantObject(tenant).usage(from, to)
     return {
       rows: rows.map(({ costMicros, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),
       images: rows.reduce((n, r) => n + r.images, 0),

@@ -7,11 +7,9 @@
  */
 import * as keys from '../lib/storage-keys'
 import type { Limits, OpenOutcome, RecordOutcome, TaskState, TenantLedger } from '../objects/tenant-ledger'
-import type { ResultDraft, ResultRecord, TaskRecord } from '../schemas/records'
+import type { ResultDraft, TaskRecord } from '../schemas/records'
 
 const KV_OPTIONS = { expirationTtl: keys.TASK_RETENTION_SECONDS }
-
-const statusOfResults = (results: readonly ResultRecord[]) => (results.some((r) => r.ok) ? 'succeeded' : 'failed')
 
 export class TaskStore {
   constructor(
@@ -46,8 +44,7 @@ export class TaskStore {
     if (state && !state.task.deleted && state.results.length === state.task.children.length) {
       // Final records never change, so concurrent readers writing the same value is harmless;
       // KV refuses a second write to a key within a second, which only means it was cached already.
-      const final: TaskRecord = { ...state.task, status: statusOfResults(state.results), results: state.results }
-      this.waitUntil(this.cacheFinal(final).catch(() => undefined))
+      this.waitUntil(this.cacheFinal({ ...state.task, results: state.results }).catch(() => undefined))
     }
     return state
   }

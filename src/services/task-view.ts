@@ -1,6 +1,6 @@
 /** Reading tasks back: `getResponse` items and the `GET /v1/tasks/{id}` resource. */
 import { ApiError } from '../lib/errors'
-import type { ResultRecord, TaskRecord } from '../schemas/records'
+import { finalStatus, type ResultRecord, type TaskRecord } from '../schemas/records'
 import type { TaskOutcome } from './generation'
 import type { DeliveryLog } from './delivery-log'
 import type { Presenter } from './presenter'
@@ -19,8 +19,7 @@ const notFound = (taskUUID: string, taskType?: string) =>
 
 /** Status follows from the results themselves, so a lagging KV record never decides it. */
 export function statusOf(task: TaskRecord, results: readonly ResultRecord[]): TaskStatus {
-  if (results.length < task.children.length) return 'processing'
-  return results.some((r) => r.ok) ? 'succeeded' : 'failed'
+  return results.length < task.children.length ? 'processing' : finalStatus(results)
 }
 
 export class TaskView {
