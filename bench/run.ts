@@ -19,9 +19,9 @@ import { bundleSize, startupCost } from './startup.ts'
 import { ROOT, bundle, startEmulatorProcess, startWorker, type RunningWorker } from './workers.ts'
 
 const CONNECTIONS = 10
-const DURATION_SECONDS = 5
+const DURATION_SECONDS = 3
 const WARMUP_SECONDS = 1
-const ROUNDS = 3
+const ROUNDS = 5
 const IMAGE_BYTES = 1.5 * 1024 * 1024
 /** The least gateway/baseline ratio each route must reach (issue 7). */
 const REQUIRED = { create: 0.6, webhook: 0.7, status: 0.8, image: 0.9 } as const

@@ -3,6 +3,7 @@
  * stored; the key itself is shown once, at creation or rotation. KV is eventually consistent:
  * a disabled or rotated key may keep working for up to ~60 s in other locations.
  */
+import { BoundedCache } from '../lib/bounded-cache'
 import { sha256Hex } from '../lib/crypto'
 import { toHex } from '../lib/encoding'
 import type { CreateKey, KeyRecord, Principal } from '../schemas/api-keys'
@@ -30,18 +31,8 @@ function bootstrapTenants(config: Config): Promise<Map<string, string>> {
 }
 
 /** Key hashes this isolate computed lately: clients send the same key on every request. */
-const hashes = new Map<string, Promise<string>>()
-const HASHES_KEPT = 1000
-
-function hashOf(apiKey: string): Promise<string> {
-  let hash = hashes.get(apiKey)
-  if (!hash) {
-    if (hashes.size >= HASHES_KEPT) hashes.clear()
-    hash = sha256Hex(apiKey)
-    hashes.set(apiKey, hash)
-  }
-  return hash
-}
+const hashes = new BoundedCache<Promise<string>>(1000)
+const hashOf = (apiKey: string) => hashes.get(apiKey, () => sha256Hex(apiKey))
 
 /** An audit line: structured, and never with a key or a secret in it. */
 export const audit = (action: string, fields: Record<string, unknown>) =>

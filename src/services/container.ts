@@ -21,25 +21,6 @@ import { TaskView } from './task-view'
 import { UrlSigner } from './url-signer'
 import { WebhookSecrets } from './webhook-secrets'
 
-export interface Services {
-  config: Config
-  keys: ApiKeys
-  ledger: Ledger
-  deliveryLog: DeliveryLog
-  publisher: EventPublisher
-  deliverer: Deliverer
-  secrets: WebhookSecrets
-  signer: UrlSigner
-  images: ImageStore
-  cache: ImageCache
-  tasks: TaskStore
-  recorder: ResultRecorder
-  presenter: Presenter
-  generation: GenerationService
-  reconciler: Reconciler
-  view: TaskView
-}
-
 /** The largest image any registered model may produce. */
 const MAX_IMAGE_BYTES = Math.max(...MODELS.map((m) => m.maxImageBytes))
 
@@ -57,72 +38,138 @@ export interface ServiceContext {
   waitUntil: (promise: Promise<unknown>) => void
 }
 
-export function buildServices(env: Env, config: Config, context: ServiceContext): Services {
-  const origin = config.PUBLIC_BASE_URL ?? context.origin
-  const signer = new UrlSigner(config.SIGNING_SECRET, origin)
-  const images = new ImageStore(env.IMAGES)
-  const tasks = new TaskStore(env.TASKS, env.LEDGER, config.RECONCILE_AFTER_SECONDS * 1000, context.waitUntil)
-  const deliveryLog = new DeliveryLog(env.IMAGES)
-  const publisher = new EventPublisher(env.DELIVERIES as Queue<DeliveryMessage>, deliveryLog)
-  const ledger = new Ledger((tenant) => tasks.tenant(tenant))
-  const recorder = new ResultRecorder({
-    tasks,
-    images,
-    maxImageBytes: MAX_IMAGE_BYTES,
-    mayCopyFrom: copyAllowed(config),
-    publisher,
-  })
-  const presenter = new Presenter(signer, env.IMAGES, config.SIGNED_URL_TTL_SECONDS)
-  const secrets = new WebhookSecrets(config.SIGNING_SECRET, env.TASKS)
-  const runware = new RunwareClient({ url: config.RUNWARE_API_URL, apiKey: config.RUNWARE_API_KEY })
-  // Upload URLs need only outlive the task: after its deadline nothing may land.
-  const uploadTtl = config.TASK_DEADLINE_SECONDS
-  const uploadUrl =
-    config.UPLOAD_MODE === 'r2-presigned'
-      ? (key: string) =>
-          presignR2Put({
-            endpoint: config.R2_S3_ENDPOINT,
-            bucket: config.R2_BUCKET_NAME,
-            key,
-            accessKeyId: config.R2_ACCESS_KEY_ID ?? '',
-            secretAccessKey: config.R2_SECRET_ACCESS_KEY ?? '',
-            expiresSeconds: uploadTtl,
-          })
-      : (key: string, taskOrigin: string) => signer.uploadUrl(key, uploadTtl, Date.now(), taskOrigin)
-  const dispatcher = new Dispatcher({ runware, signer, uploadUrl })
-  const generation = new GenerationService({
-    tasks,
-    recorder,
-    presenter,
-    dispatcher,
-    origin,
-    syncTimeoutSeconds: config.SYNC_TIMEOUT_SECONDS,
-    waitUntil: context.waitUntil,
-  })
-  const reconciler = new Reconciler({
-    tasks,
-    recorder,
-    dispatcher,
-    runware,
-    deadlineSeconds: config.TASK_DEADLINE_SECONDS,
-  })
-  const deliverer = new Deliverer({ tasks, log: deliveryLog, presenter, secrets, retryBaseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS })
-  return {
-    config,
-    keys: new ApiKeys(env.TASKS, config),
-    ledger,
-    deliveryLog,
-    publisher,
-    deliverer,
-    secrets,
-    signer,
-    images,
-    cache: new ImageCache(caches.default),
-    tasks,
-    recorder,
-    presenter,
-    generation,
-    reconciler,
-    view: new TaskView(tasks, presenter, deliveryLog),
+/**
+ * One request's (or queue batch's) services, each built on first use: a status read should not
+ * pay for the generation pipeline it never touches.
+ */
+export class Services {
+  readonly origin: string
+  constructor(
+    private readonly env: Env,
+    readonly config: Config,
+    private readonly context: ServiceContext,
+  ) {
+    this.origin = config.PUBLIC_BASE_URL ?? context.origin
   }
+
+  #signer?: UrlSigner
+  #images?: ImageStore
+  #cache?: ImageCache
+  #keys?: ApiKeys
+  #tasks?: TaskStore
+  #ledger?: Ledger
+  #deliveryLog?: DeliveryLog
+  #publisher?: EventPublisher
+  #secrets?: WebhookSecrets
+  #presenter?: Presenter
+  #view?: TaskView
+  #recorder?: ResultRecorder
+  #runware?: RunwareClient
+  #dispatcher?: Dispatcher
+  #generation?: GenerationService
+  #reconciler?: Reconciler
+  #deliverer?: Deliverer
+
+  get signer(): UrlSigner {
+    return (this.#signer ??= new UrlSigner(this.config.SIGNING_SECRET, this.origin))
+  }
+  get images(): ImageStore {
+    return (this.#images ??= new ImageStore(this.env.IMAGES))
+  }
+  get cache(): ImageCache {
+    return (this.#cache ??= new ImageCache(caches.default))
+  }
+  get keys(): ApiKeys {
+    return (this.#keys ??= new ApiKeys(this.env.TASKS, this.config))
+  }
+  get tasks(): TaskStore {
+    return (this.#tasks ??= new TaskStore(
+      this.env.TASKS,
+      this.env.LEDGER,
+      this.config.RECONCILE_AFTER_SECONDS * 1000,
+      this.context.waitUntil,
+    ))
+  }
+  get ledger(): Ledger {
+    return (this.#ledger ??= new Ledger((tenant) => this.tasks.tenant(tenant)))
+  }
+  get deliveryLog(): DeliveryLog {
+    return (this.#deliveryLog ??= new DeliveryLog(this.env.IMAGES))
+  }
+  get publisher(): EventPublisher {
+    return (this.#publisher ??= new EventPublisher(this.env.DELIVERIES as Queue<DeliveryMessage>, this.deliveryLog))
+  }
+  get secrets(): WebhookSecrets {
+    return (this.#secrets ??= new WebhookSecrets(this.config.SIGNING_SECRET, this.env.TASKS))
+  }
+  get presenter(): Presenter {
+    return (this.#presenter ??= new Presenter(this.signer, this.env.IMAGES, this.config.SIGNED_URL_TTL_SECONDS))
+  }
+  get view(): TaskView {
+    return (this.#view ??= new TaskView(this.tasks, this.presenter, this.deliveryLog))
+  }
+  get recorder(): ResultRecorder {
+    return (this.#recorder ??= new ResultRecorder({
+      tasks: this.tasks,
+      images: this.images,
+      maxImageBytes: MAX_IMAGE_BYTES,
+      mayCopyFrom: copyAllowed(this.config),
+      publisher: this.publisher,
+    }))
+  }
+  get runware(): RunwareClient {
+    return (this.#runware ??= new RunwareClient({ url: this.config.RUNWARE_API_URL, apiKey: this.config.RUNWARE_API_KEY }))
+  }
+  get dispatcher(): Dispatcher {
+    return (this.#dispatcher ??= new Dispatcher({ runware: this.runware, signer: this.signer, uploadUrl: this.uploadUrl() }))
+  }
+  get generation(): GenerationService {
+    return (this.#generation ??= new GenerationService({
+      tasks: this.tasks,
+      recorder: this.recorder,
+      presenter: this.presenter,
+      dispatcher: this.dispatcher,
+      origin: this.origin,
+      syncTimeoutSeconds: this.config.SYNC_TIMEOUT_SECONDS,
+      waitUntil: this.context.waitUntil,
+    }))
+  }
+  get reconciler(): Reconciler {
+    return (this.#reconciler ??= new Reconciler({
+      tasks: this.tasks,
+      recorder: this.recorder,
+      dispatcher: this.dispatcher,
+      runware: this.runware,
+      deadlineSeconds: this.config.TASK_DEADLINE_SECONDS,
+    }))
+  }
+  get deliverer(): Deliverer {
+    return (this.#deliverer ??= new Deliverer({
+      tasks: this.tasks,
+      log: this.deliveryLog,
+      presenter: this.presenter,
+      secrets: this.secrets,
+      retryBaseSeconds: this.config.WEBHOOK_RETRY_BASE_SECONDS,
+    }))
+  }
+
+  /** Where Runware PUTs each result. Upload URLs need only outlive the task: after its deadline nothing may land. */
+  private uploadUrl(): (key: string, taskOrigin: string) => Promise<string> {
+    const config = this.config
+    const ttl = config.TASK_DEADLINE_SECONDS
+    if (config.UPLOAD_MODE === 'worker') return (key, taskOrigin) => this.signer.uploadUrl(key, ttl, Date.now(), taskOrigin)
+    return (key) =>
+      presignR2Put({
+        endpoint: config.R2_S3_ENDPOINT,
+        bucket: config.R2_BUCKET_NAME,
+        key,
+        accessKeyId: config.R2_ACCESS_KEY_ID ?? '',
+        secretAccessKey: config.R2_SECRET_ACCESS_KEY ?? '',
+        expiresSeconds: ttl,
+      })
+  }
+}
+
+export function buildServices(env: Env, config: Config, context: ServiceContext): Services {
+  return new Services(env, config, context)
 }

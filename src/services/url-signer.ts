@@ -2,11 +2,18 @@
  * Signed URLs and tokens: image reads (/files), worker-mode uploads (/uploads) and
  * Runware webhooks (/webhooks/runware). Each purpose has its own derived key.
  */
+import { BoundedCache } from '../lib/bounded-cache'
 import { hmacKey, hmacSign, hmacVerify } from '../lib/crypto'
 import { EXTENSIONS, type ImageFormat } from '../lib/image-type'
 
 /** Expiries are rounded up to this bucket so repeated reads get the same URL and caches hit. */
 export const EXPIRY_BUCKET_SECONDS = 300
+
+/**
+ * File URL signatures this isolate issued lately. Within an expiry bucket a polled task's images
+ * get the same URL, so each is signed once per bucket, not once per read.
+ */
+const fileSignatures = new BoundedCache<Promise<string>>(5000)
 
 export type SignatureCheck = 'ok' | 'expired' | 'invalid'
 
@@ -20,7 +27,8 @@ export class UrlSigner {
   /** A GET URL for an R2 object, valid at least `ttlSeconds`. */
   async fileUrl(objectKey: string, ttlSeconds: number, now = Date.now(), base = this.baseUrl): Promise<string> {
     const exp = Math.ceil((now / 1000 + ttlSeconds) / EXPIRY_BUCKET_SECONDS) * EXPIRY_BUCKET_SECONDS
-    const sig = await hmacSign(await hmacKey(this.secret, 'files'), `${objectKey}\n${exp}`)
+    const payload = `${objectKey}\n${exp}`
+    const sig = await fileSignatures.get(`${this.secret}\n${payload}`, async () => hmacSign(await hmacKey(this.secret, 'files'), payload))
     return `${base}/files/${objectKey}?exp=${exp}&sig=${sig}`
   }
 

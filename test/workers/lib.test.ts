@@ -1,5 +1,6 @@
 /** Unit tests for the pure helpers: ids, canonical JSON, backoff, magic bytes, signing. */
 import { describe, expect, it } from 'vitest'
+import { BoundedCache } from '../../src/lib/bounded-cache'
 import { canonicalJson } from '../../src/lib/canonical-json'
 import { hmacKey, hmacSign, hmacVerify } from '../../src/lib/crypto'
 import { childTaskUUID, UUID_V4 } from '../../src/lib/ids'
@@ -85,5 +86,17 @@ describe('parseUpstreamBody', () => {
     expect(parseUpstreamBody(null)).toEqual({ items: [], errors: [] })
     expect(parseUpstreamBody('text')).toEqual({ items: [], errors: [] })
     expect(parseUpstreamBody({ data: [{ nope: 1 }, item] }).items).toEqual([item])
+  })
+})
+
+describe('BoundedCache', () => {
+  it('computes each key once, and starts over when full', () => {
+    const cache = new BoundedCache<number>(2)
+    let computed = 0
+    const get = (key: string) => cache.get(key, () => ++computed)
+    expect([get('a'), get('a'), get('b'), get('a')]).toEqual([1, 1, 2, 1])
+    expect(computed).toBe(2)
+    // A third key finds the cache full: it is cleared, so 'a' is computed afresh.
+    expect([get('c'), get('a')]).toEqual([3, 4])
   })
 })
