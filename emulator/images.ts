@@ -14,6 +14,8 @@ export interface RenderSpec {
   height: number
   format: OutputFormat
   quality: number
+  /** SHA-256 digests of the reference images' bytes: image to image looks different from text to image. */
+  references?: string[]
 }
 
 const RENDER_CACHE_ENTRIES = 50
@@ -63,7 +65,9 @@ function repeat(buf: Buffer, unit: number, start: number, end: number): void {
 
 /** A two-colour linear gradient as raw RGB; colours and direction come from the prompt and seed. */
 function gradient(spec: RenderSpec): Buffer {
-  const digest = createHash('sha256').update(`${spec.seed}\0${spec.prompt}`).digest()
+  const digest = createHash('sha256')
+    .update(`${spec.seed}\0${spec.prompt}\0${(spec.references ?? []).join(',')}`)
+    .digest()
   const from = [digest[0] ?? 0, digest[1] ?? 0, digest[2] ?? 0] as const
   const to = [digest[3] ?? 255, digest[4] ?? 255, digest[5] ?? 255] as const
   const vertical = ((digest[6] ?? 0) & 1) === 1

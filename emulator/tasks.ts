@@ -1,5 +1,5 @@
 /** Runs imageInference tasks and remembers them for getResponse and conflictTaskUUID. */
-import { randomInt, randomUUID } from 'node:crypto'
+import { createHash, randomInt, randomUUID } from 'node:crypto'
 import type { Delivery } from './delivery.ts'
 import { roll, type FaultRule } from './faults.ts'
 import { EXTENSIONS, MIME_TYPES, renderImage, type ImageStore } from './images.ts'
@@ -9,6 +9,26 @@ import { Background, sleep } from './util.ts'
 const COST_PER_IMAGE_USD = 0.03
 // Records are small (images live in ImageStore); the bound only guards a long-running dev server.
 const KEPT_TASKS = 10_000
+
+/**
+ * Fetches each reference image as Runware would, returning the SHA-256 of its bytes, or
+ * `!reason` when it cannot be had (an expired or unreachable URL fails the task).
+ */
+async function fetchReferences(urls: readonly string[], signal: AbortSignal): Promise<string[]> {
+  return Promise.all(
+    urls.map(async (url, i) => {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+        if (!res.ok) return `!referenceImages[${i}]: HTTP ${res.status}`
+        return createHash('sha256')
+          .update(Buffer.from(await res.arrayBuffer()))
+          .digest('hex')
+      } catch (error) {
+        return `!referenceImages[${i}]: ${error instanceof Error ? error.message : String(error)}`
+      }
+    }),
+  )
+}
 
 interface TaskRecord {
   expected: number
@@ -89,6 +109,7 @@ export class TaskEngine {
     const seed = task.seed !== undefined ? task.seed + index : randomInt(2 ** 31)
     let bytes: Buffer
     const spec = {
+      ...(task.referenceImages.length ? { references: await fetchReferences(task.referenceImages, signal) } : {}),
       prompt: task.positivePrompt,
       seed,
       width: task.width,
@@ -97,6 +118,9 @@ export class TaskEngine {
       quality: task.outputQuality,
     }
     try {
+      if (spec.references?.some((r) => r.startsWith('!'))) {
+        throw new Error(`a reference image could not be fetched (${spec.references.find((r) => r.startsWith('!'))?.slice(1)})`)
+      }
       if (signal.aborted) throw new Error('emulator shutting down')
       if (roll(rule?.failGenerationRate)) throw new Error('injected generation failure')
       bytes = await renderImage(spec)

@@ -32,6 +32,8 @@ export interface ImageTask {
   webhookURL?: string
   uploadEndpoint?: string
   includeCost: boolean
+  /** inputs.referenceImages: URLs the emulator fetches, as Runware would, before rendering. */
+  referenceImages: string[]
   /** True when safety.checkContent or checkNSFW asked for a safety check. */
   checkContent: boolean
 }

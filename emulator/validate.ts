@@ -150,6 +150,7 @@ export function validateImageInference(raw: Record<string, unknown>): Validation
   const seed = raw.seed as number | undefined
   const webhookURL = raw.webhookURL as string | undefined
   const uploadEndpoint = raw.uploadEndpoint as string | undefined
+  const inputs = isRecord(raw.inputs) ? raw.inputs : {}
   const task: ImageTask = {
     taskUUID: raw.taskUUID as string,
     positivePrompt: raw.positivePrompt as string,
@@ -162,6 +163,7 @@ export function validateImageInference(raw: Record<string, unknown>): Validation
     deliveryMethod: (raw.deliveryMethod as DeliveryMethod | undefined) ?? 'sync',
     includeCost: raw.includeCost === true,
     checkContent: safety.checkContent === true || raw.checkNSFW === true,
+    referenceImages: (inputs.referenceImages as string[] | undefined) ?? [],
     ...(seed !== undefined ? { seed } : {}),
     ...(webhookURL !== undefined ? { webhookURL } : {}),
     ...(uploadEndpoint !== undefined ? { uploadEndpoint } : {}),

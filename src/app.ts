@@ -10,6 +10,7 @@ import { clientWebhookRoutes } from './routes/client-webhooks'
 import { fileRoutes } from './routes/files'
 import { healthRoutes } from './routes/health'
 import { withServices } from './routes/middleware'
+import { imageRoutes } from './routes/images'
 import { modelRoutes } from './routes/models'
 import { observability } from './routes/observability'
 import { runwareRoutes } from './routes/runware'
@@ -39,6 +40,7 @@ const api = new Hono<AppEnv>()
   .use('*', withServices)
   .route('/v1', runwareRoutes)
   .route('/v1/tasks', taskRoutes)
+  .route('/v1/images', imageRoutes)
   .route('/v1/webhooks', clientWebhookRoutes)
   .route('/v1/usage', usageRoutes)
   .route('/admin', adminRoutes)

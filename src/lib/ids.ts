@@ -17,8 +17,13 @@ function formatV4(bytes: Uint8Array): string {
  * dispatch reuses the same UUIDs and Runware answers conflictTaskUUID instead of billing twice.
  * Unkeyed on purpose: it must survive a SIGNING_SECRET rotation.
  */
-export async function childTaskUUID(tenant: string, taskUUID: string, index: number): Promise<string> {
-  return formatV4(await sha256Bytes(`imagine-edge/child:${tenant}:${taskUUID.toLowerCase()}:${index}`))
+export function childTaskUUID(tenant: string, taskUUID: string, index: number): Promise<string> {
+  return derivedUUID('child', tenant, taskUUID.toLowerCase(), String(index))
+}
+
+/** A UUID v4 derived from its parts: the same parts always give the same UUID. */
+export async function derivedUUID(...parts: string[]): Promise<string> {
+  return formatV4(await sha256Bytes(`imagine-edge/${parts.join(':')}`))
 }
 
 /** A random 31-bit seed, as Runware's own random seeds are. */

@@ -26,6 +26,12 @@ export function parseImageKey(key: string): { tenant: string; taskUUID: string; 
   return { tenant, taskUUID, index: Number(index) }
 }
 
+/**
+ * R2: an input image of the tenant's (an imageUpload, or an inline reference image), named by
+ * its imageUUID. The tenant's Durable Object indexes it beside generated images.
+ */
+export const uploadKey = (tenant: string, imageUUID: string) => `uploads/${tenant}/${imageUUID}`
+
 /** R2: the delivery log of a task's client webhooks and upload copies, one object per event. */
 export const deliveryPrefix = (tenant: string, taskUUID: string) => `deliveries/${tenant}/${taskUUID}/`
 export const deliveryKey = (tenant: string, taskUUID: string, eventId: string) => `${deliveryPrefix(tenant, taskUUID)}${eventId}`

@@ -27,5 +27,7 @@ export const imagineArt15: ModelSpec = {
   numberResults: { min: 1, max: 20, default: 1 },
   priceUSD: 0.03,
   maxImageBytes: 32 * 1024 * 1024,
-  referenceImages: { maxCount: 4, maxBytes: 10 * 1024 * 1024, formats: ['JPG', 'PNG', 'WEBP'] },
+  // Inline images arrive as base64 inside the JSON body; 4 × 5 MiB keeps a request's parsing
+  // well inside a Worker's 128 MB. Larger images can be referenced by https URL.
+  referenceImages: { maxCount: 4, maxBytes: 5 * 1024 * 1024, formats: ['JPG', 'PNG', 'WEBP'] },
 }

@@ -72,6 +72,7 @@ export class TenantLedger extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS tasks_due ON tasks (due_at) WHERE due_at IS NOT NULL;
       CREATE TABLE IF NOT EXISTS results (task TEXT NOT NULL, idx INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (task, idx));
       CREATE TABLE IF NOT EXISTS reservations (task TEXT PRIMARY KEY, per_result INTEGER NOT NULL, open INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS images (uuid TEXT PRIMARY KEY, object_key TEXT NOT NULL, task TEXT, created_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS usage (day TEXT NOT NULL, model TEXT NOT NULL, images INTEGER NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, model));
       DROP TABLE IF EXISTS closed;
     `)
@@ -140,6 +141,7 @@ export class TenantLedger extends DurableObject<Env> {
       ).rowsWritten
       if (!inserted) continue
       claimed.push(record)
+      if (record.ok) this.indexImage(record.imageUUID, record.objectKey, taskUUID, now)
       this.sql.exec('UPDATE reservations SET open = open - 1 WHERE task = ? AND open > 0', taskUUID)
       if (record.ok) this.addUsage(now, task.model, record.cost !== undefined ? Math.round(record.cost * 1e6) : (price?.per_result ?? 0))
     }
@@ -164,6 +166,22 @@ export class TenantLedger extends DurableObject<Env> {
     this.sql.exec("UPDATE tasks SET state = 'deleted', due_at = NULL WHERE task = ?", taskUUID)
     this.sql.exec('DELETE FROM results WHERE task = ?', taskUUID)
     this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
+    this.sql.exec('DELETE FROM images WHERE task = ?', taskUUID)
+  }
+
+  /** Indexes an input image (an upload, or an inline reference) under its imageUUID. */
+  addImage(imageUUID: string, objectKey: string, now: number): void {
+    this.indexImage(imageUUID, objectKey, null, now)
+  }
+
+  /** The R2 keys of the tenant's images among `imageUUIDs`; another tenant's are simply not here. */
+  findImages(imageUUIDs: readonly string[]): Record<string, string> {
+    const found: Record<string, string> = {}
+    for (const uuid of new Set(imageUUIDs)) {
+      const row = this.sql.exec<{ object_key: string }>('SELECT object_key FROM images WHERE uuid = ?', uuid).toArray()[0]
+      if (row) found[uuid] = row.object_key
+    }
+    return found
   }
 
   /** The reconciler is done with a final task: nothing is due for it any more. */
@@ -195,6 +213,7 @@ export class TenantLedger extends DurableObject<Env> {
     const horizon = now - TASK_RETENTION_SECONDS * 1000
     this.sql.exec("DELETE FROM results WHERE task IN (SELECT task FROM tasks WHERE state != 'open' AND created_at < ?)", horizon)
     this.sql.exec("DELETE FROM tasks WHERE state != 'open' AND created_at < ?", horizon)
+    this.sql.exec('DELETE FROM images WHERE created_at < ?', horizon)
     const next = this.sql.exec<{ v: number | null }>('SELECT MIN(due_at) AS v FROM tasks').toArray()[0]?.v
     const anyTasks = this.sql.exec<{ v: number }>('SELECT COUNT(*) AS v FROM tasks').toArray()[0]?.v
     await this.wakeBy(next ?? (anyTasks ? now + PRUNE_EVERY_MS : null))
@@ -249,6 +268,16 @@ export class TenantLedger extends DurableObject<Env> {
     const reservedMicros = this.scalar('SELECT SUM(per_result * open) AS v FROM reservations')
     if (spentMicros + reservedMicros + neededMicros <= limits.budgetMicros) return null
     return { reason: 'budget', budgetMicros: limits.budgetMicros, spentMicros, reservedMicros, neededMicros }
+  }
+
+  private indexImage(imageUUID: string, objectKey: string, taskUUID: string | null, now: number): void {
+    this.sql.exec(
+      'INSERT OR IGNORE INTO images (uuid, object_key, task, created_at) VALUES (?, ?, ?, ?)',
+      imageUUID.toLowerCase(),
+      objectKey,
+      taskUUID,
+      now,
+    )
   }
 
   private addUsage(now: number, model: string, costMicros: number): void {

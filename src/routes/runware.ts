@@ -5,11 +5,14 @@ import { envelopeResponse } from '../lib/envelope'
 import { ApiError } from '../lib/errors'
 import { bearerToken } from '../services/api-keys'
 import { rateLimitHeaders } from '../services/rate-limits'
+import { MODELS } from '../models/registry'
 import { runTasks } from '../services/runware-api'
 import { authenticationSchema } from '../schemas/tasks'
 import { admit } from './middleware'
 
-const MAX_BODY_BYTES = 1024 * 1024
+/** Room for the request itself plus every inline reference image a model accepts, as base64. */
+const MAX_BODY_BYTES =
+  1024 * 1024 + Math.max(...MODELS.map((m) => m.referenceImages.maxCount * Math.ceil(m.referenceImages.maxBytes / 3) * 4))
 
 async function readJson(request: Request): Promise<unknown> {
   const length = Number(request.headers.get('content-length') ?? 0)
@@ -38,7 +41,10 @@ export const runwareRoutes = new Hono<AppEnv>().post('/', async (c) => {
   limit ??= await admit(c, auth.success ? auth.data.apiKey : null)
   if (body === undefined) throw new ApiError(400, { code: 'invalidRequestBody', message: 'The request body must be a JSON array of tasks' })
   const outcome = await runTasks(c.var.services, c.var.principal, tasks, startedAt)
-  const response = envelopeResponse(outcome.items, outcome.errors)
+  const [only] = outcome.items
+  // Runware answers a lone imageUpload with `data` as an object, not an array.
+  const lone = tasks.length === 1 && (tasks[0] as { taskType?: unknown })?.taskType === 'imageUpload' && only && !outcome.errors.length
+  const response = lone ? Response.json({ data: await only() }) : envelopeResponse(outcome.items, outcome.errors)
   for (const [name, value] of Object.entries(rateLimitHeaders(limit))) response.headers.set(name, value)
   return response
 })

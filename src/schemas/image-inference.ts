@@ -1,6 +1,7 @@
 /** zod schema for `imageInference` tasks, built from a model's registry entry. */
 import * as z from 'zod'
 import { UUID_V4 } from '../lib/ids'
+import { isImageSourceProblem, parseImageSource } from '../lib/image-source'
 import { unsafeTargetReason } from '../lib/url-safety'
 import type { ModelSpec } from '../models/registry'
 
@@ -27,6 +28,34 @@ const enumOf = <T extends readonly [string, ...string[]]>(name: string, values: 
   z.enum(values, { error: `${name} must be one of ${values.join(', ')}` })
 
 const bool = (name: string) => z.boolean({ error: `${name} must be a boolean` })
+
+/**
+ * `inputs.referenceImages`: each entry an https URL, data URI, base64 or imageUUID, checked
+ * against the model's limits; an entry's error names it (`inputs.referenceImages[2]`).
+ */
+const referenceImages = (model: ModelSpec) => {
+  const { maxCount } = model.referenceImages
+  const countMessage = `inputs.referenceImages must hold 1 to ${maxCount} images`
+  return z
+    .array(z.string({ error: 'each of inputs.referenceImages must be a string' }), {
+      error: 'inputs.referenceImages must be an array of strings',
+    })
+    .min(1, countMessage)
+    .max(maxCount, countMessage)
+    .transform((values, ctx) =>
+      values.map((value, i) => {
+        const source = parseImageSource(value, model.referenceImages)
+        if (!isImageSourceProblem(source)) return source
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: `inputs.referenceImages[${i}] ${source.message}`,
+          params: { runwareCode: source.code },
+        })
+        return z.NEVER
+      }),
+    )
+}
 
 /** The `imageInference` schema for one model; sizes, limits and formats come from its entry. */
 export interface SchemaOptions {
@@ -90,7 +119,7 @@ function buildSchema(model: ModelSpec, options: SchemaOptions) {
         })
         .optional(),
       checkNSFW: bool('checkNSFW').optional(),
-      inputs: z.strictObject({ referenceImages: z.array(z.string()).optional() }).optional(),
+      inputs: z.strictObject({ referenceImages: referenceImages(model).optional() }).optional(),
     })
     .superRefine((t, ctx) => {
       if ((t.width === undefined) !== (t.height === undefined)) {
@@ -112,17 +141,18 @@ function buildSchema(model: ModelSpec, options: SchemaOptions) {
       if (t.seed !== undefined && !Number.isSafeInteger(t.seed + t.numberResults - 1)) {
         ctx.addIssue({ code: 'custom', path: ['seed'], message: 'seed + numberResults - 1 must stay a safe integer' })
       }
-      if (t.inputs?.referenceImages !== undefined) {
+      if (t.inputs?.referenceImages !== undefined && !model.capabilities.includes('imageToImage')) {
         ctx.addIssue({
           code: 'custom',
           path: ['inputs', 'referenceImages'],
-          message: 'inputs.referenceImages (image to image) is not available on this gateway yet',
+          message: `inputs.referenceImages (image to image) is not available on ${model.id}`,
           params: { runwareCode: 'unsupportedParameter' },
         })
       }
     })
-    .transform(({ checkNSFW, inputs: _inputs, width, height, safety, ...rest }) => ({
+    .transform(({ checkNSFW, inputs, width, height, safety, ...rest }) => ({
       ...rest,
+      references: inputs?.referenceImages ?? [],
       width: width ?? model.defaultSize.width,
       height: height ?? model.defaultSize.height,
       // checkNSFW is the legacy alias of safety.checkContent; Runware's page lists only `safety`.

@@ -29,6 +29,8 @@ export interface TaskRecord {
   ttl?: number
   webhookURL?: string
   uploadEndpoint?: string
+  /** Image-to-image inputs: an R2 key (signed afresh at each dispatch) or a client's https URL. */
+  references?: StoredReference[]
   /** One per result, in result order. */
   children: ChildTask[]
   status: 'processing' | 'succeeded' | 'failed'
@@ -37,6 +39,8 @@ export interface TaskRecord {
   /** Present once the task is final. */
   results?: ResultRecord[]
 }
+
+export type StoredReference = { key: string } | { url: string }
 
 export type ResultRecord =
   | {

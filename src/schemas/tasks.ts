@@ -14,4 +14,11 @@ export const authenticationSchema = z.looseObject({
   apiKey: z.string(),
 })
 
-export const TASK_TYPES = ['imageInference', 'getResponse', 'ping'] as const
+/** `imageUpload`: `image` is a data URI, base64 or an https URL; what it holds is checked by parseImageSource. */
+export const imageUploadSchema = z.strictObject({
+  taskType: z.literal('imageUpload'),
+  taskUUID: taskUUIDSchema,
+  image: z.string({ error: 'image must be a data URI, base64 image data or an https URL' }),
+})
+
+export const TASK_TYPES = ['imageInference', 'imageUpload', 'getResponse', 'ping'] as const

@@ -12,7 +12,8 @@ import { GenerationService } from './generation'
 import { ImageCache } from './image-cache'
 import { ImageStore } from './image-store'
 import { Presenter } from './presenter'
-import { presignR2Put } from './r2-presign'
+import { presignR2Get, presignR2Put } from './r2-presign'
+import { ImageLibrary } from './image-library'
 import { ResultRecorder } from './result-recorder'
 import { Reconciler } from './reconciler'
 import { RunwareClient } from './runware-client'
@@ -20,6 +21,9 @@ import { TaskStore } from './task-store'
 import { TaskView } from './task-view'
 import { UrlSigner } from './url-signer'
 import { WebhookSecrets } from './webhook-secrets'
+
+/** How long a reference image URL handed to Runware lives: long enough for it to start the task, no longer. */
+export const REFERENCE_URL_TTL_SECONDS = 600
 
 /** The largest image any registered model may produce. */
 const MAX_IMAGE_BYTES = Math.max(...MODELS.map((m) => m.maxImageBytes))
@@ -62,6 +66,7 @@ export class Services {
   #publisher?: EventPublisher
   #secrets?: WebhookSecrets
   #presenter?: Presenter
+  #library?: ImageLibrary
   #view?: TaskView
   #recorder?: ResultRecorder
   #runware?: RunwareClient
@@ -102,6 +107,9 @@ export class Services {
   get secrets(): WebhookSecrets {
     return (this.#secrets ??= new WebhookSecrets(this.config.SIGNING_SECRET, this.env.TASKS))
   }
+  get library(): ImageLibrary {
+    return (this.#library ??= new ImageLibrary(this.images, (tenant) => this.tasks.tenant(tenant)))
+  }
   get presenter(): Presenter {
     return (this.#presenter ??= new Presenter(this.signer, this.env.IMAGES, this.config.SIGNED_URL_TTL_SECONDS))
   }
@@ -121,7 +129,12 @@ export class Services {
     return (this.#runware ??= new RunwareClient({ url: this.config.RUNWARE_API_URL, apiKey: this.config.RUNWARE_API_KEY }))
   }
   get dispatcher(): Dispatcher {
-    return (this.#dispatcher ??= new Dispatcher({ runware: this.runware, signer: this.signer, uploadUrl: this.uploadUrl() }))
+    return (this.#dispatcher ??= new Dispatcher({
+      runware: this.runware,
+      signer: this.signer,
+      uploadUrl: this.uploadUrl(),
+      referenceUrl: this.referenceUrl(),
+    }))
   }
   get generation(): GenerationService {
     return (this.#generation ??= new GenerationService({
@@ -151,6 +164,22 @@ export class Services {
       secrets: this.secrets,
       retryBaseSeconds: this.config.WEBHOOK_RETRY_BASE_SECONDS,
     }))
+  }
+
+  /** Where Runware GETs a reference image: a URL that expires in REFERENCE_URL_TTL_SECONDS. */
+  private referenceUrl(): (key: string, taskOrigin: string) => Promise<string> {
+    const config = this.config
+    if (config.UPLOAD_MODE === 'worker')
+      return (key, taskOrigin) => this.signer.fileUrl(key, REFERENCE_URL_TTL_SECONDS, Date.now(), taskOrigin)
+    return (key) =>
+      presignR2Get({
+        endpoint: config.R2_S3_ENDPOINT,
+        bucket: config.R2_BUCKET_NAME,
+        key,
+        accessKeyId: config.R2_ACCESS_KEY_ID ?? '',
+        secretAccessKey: config.R2_SECRET_ACCESS_KEY ?? '',
+        expiresSeconds: REFERENCE_URL_TTL_SECONDS,
+      })
   }
 
   /** Where Runware PUTs each result. Upload URLs need only outlive the task: after its deadline nothing may land. */

@@ -21,6 +21,8 @@ export interface DispatcherDeps {
   signer: UrlSigner
   /** Where Runware should PUT an image: a presigned R2 URL, or the gateway's upload route at `origin`. */
   uploadUrl: (objectKey: string, origin: string) => Promise<string>
+  /** A short-lived GET URL Runware fetches a reference image from: a presigned R2 GET, or the gateway's file route. */
+  referenceUrl: (objectKey: string, origin: string) => Promise<string>
 }
 
 export class Dispatcher {
@@ -33,7 +35,11 @@ export class Dispatcher {
     options: SendOptions,
     indices = task.children.map((_, i) => i),
   ): Promise<DispatchOutcome> {
-    const body = await Promise.all(indices.map((i) => this.child(task, i, deliveryMethod)))
+    // Signed afresh on every dispatch, so a re-dispatch never hands Runware an expired URL.
+    const references = await Promise.all(
+      (task.references ?? []).map((r) => ('url' in r ? r.url : this.deps.referenceUrl(r.key, task.origin))),
+    )
+    const body = await Promise.all(indices.map((i) => this.child(task, i, deliveryMethod, references)))
     return this.interpret(task, await this.deps.runware.send(body, options))
   }
 
@@ -57,7 +63,7 @@ export class Dispatcher {
     return { kind: 'accepted', reports }
   }
 
-  private async child(task: TaskRecord, index: number, deliveryMethod: 'sync' | 'async'): Promise<object> {
+  private async child(task: TaskRecord, index: number, deliveryMethod: 'sync' | 'async', references: string[]): Promise<object> {
     const child = task.children[index]
     return {
       taskType: 'imageInference',
@@ -77,6 +83,7 @@ export class Dispatcher {
       uploadEndpoint: await this.deps.uploadUrl(imageKey(task.tenant, task.taskUUID, index, task.outputFormat), task.origin),
       webhookURL: await this.deps.signer.runwareWebhookUrl(task.tenant, task.taskUUID, index, task.outputFormat, task.origin),
       ...(task.safety ? { safety: task.safety } : {}),
+      ...(references.length ? { inputs: { referenceImages: references } } : {}),
     }
   }
 }

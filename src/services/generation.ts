@@ -6,7 +6,7 @@ import { ApiError } from '../lib/errors'
 import { childTaskUUID, randomSeed } from '../lib/ids'
 import { sleep } from '../lib/retry'
 import type { InferenceRequest } from '../schemas/image-inference'
-import type { ResultRecord, TaskRecord } from '../schemas/records'
+import type { ResultRecord, StoredReference, TaskRecord } from '../schemas/records'
 import type { DispatchOutcome, Dispatcher } from './dispatcher'
 import type { Principal } from '../schemas/api-keys'
 import { limitsOf, priceMicros, refusalError } from './ledger'
@@ -47,8 +47,17 @@ const processing =
 export class GenerationService {
   constructor(private readonly deps: GenerationDeps) {}
 
-  async submit(principal: Principal, request: InferenceRequest, requestHash: string, startedAt = Date.now()): Promise<TaskOutcome> {
-    const record = await this.newRecord(principal.tenant, request, requestHash, startedAt)
+  async submit(
+    principal: Principal,
+    request: InferenceRequest,
+    requestHash: string,
+    startedAt = Date.now(),
+    references: StoredReference[] = [],
+  ): Promise<TaskOutcome> {
+    const record = {
+      ...(await this.newRecord(principal.tenant, request, requestHash, startedAt)),
+      ...(references.length ? { references } : {}),
+    }
     // One call creates the task and reserves its budget and in-flight slot, before anything goes upstream.
     const opened = await this.deps.tasks.open(record, priceMicros(record.model), limitsOf(principal))
     if (opened.kind === 'existing') return this.existing(opened.task, opened.results, record, startedAt)

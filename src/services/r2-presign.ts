@@ -1,4 +1,4 @@
-/** SigV4 presigned PUT URLs into R2's S3 API, made with aws4fetch. */
+/** SigV4 presigned PUT and GET URLs into R2's S3 API, made with aws4fetch. */
 import { AwsV4Signer } from 'aws4fetch'
 
 export interface PresignInput {
@@ -22,15 +22,24 @@ const amzDate = (d: Date) => d.toISOString().replace(/[:-]|\.\d{3}/g, '')
  * `x-id=PutObject` and `X-Amz-Content-Sha256=UNSIGNED-PAYLOAD`, exactly as the AWS SDK's
  * presigner signs them, so the SDK can serve as a byte-for-byte oracle for what we emit.
  */
-export async function presignR2Put(input: PresignInput): Promise<string> {
+export function presignR2Put(input: PresignInput): Promise<string> {
+  return presign('PUT', input)
+}
+
+/** A presigned GET for `key`: how Runware fetches a reference image straight from R2. */
+export function presignR2Get(input: PresignInput): Promise<string> {
+  return presign('GET', input)
+}
+
+async function presign(method: 'PUT' | 'GET', input: PresignInput): Promise<string> {
   const path = input.key.split('/').map(encodeURIComponent).join('/')
   const url = new URL(`${input.endpoint}/${input.bucket}/${path}`)
   url.searchParams.set('X-Amz-Content-Sha256', 'UNSIGNED-PAYLOAD')
   url.searchParams.set('X-Amz-Expires', String(input.expiresSeconds))
-  url.searchParams.set('x-id', 'PutObject')
+  url.searchParams.set('x-id', method === 'PUT' ? 'PutObject' : 'GetObject')
   // The signer directly, not AwsClient.sign: that builds two Request objects per URL we never send.
   const signer = new AwsV4Signer({
-    method: 'PUT',
+    method,
     url: url.toString(),
     accessKeyId: input.accessKeyId,
     secretAccessKey: input.secretAccessKey,

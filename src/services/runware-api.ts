@@ -2,10 +2,12 @@
 import { sha256Hex } from '../lib/crypto'
 import { canonicalJson } from '../lib/canonical-json'
 import { ApiError } from '../lib/errors'
-import { findModel, MODEL_IDS } from '../models/registry'
+import { derivedUUID } from '../lib/ids'
+import { isImageSourceProblem, parseImageSource } from '../lib/image-source'
+import { findModel, MODEL_IDS, UPLOAD_LIMITS } from '../models/registry'
 import { imageInferenceSchema } from '../schemas/image-inference'
 import { issuesToErrors } from '../schemas/issues'
-import { getResponseSchema, TASK_TYPES } from '../schemas/tasks'
+import { getResponseSchema, imageUploadSchema, TASK_TYPES } from '../schemas/tasks'
 import type { Principal } from '../schemas/api-keys'
 import type { Services } from './container'
 import type { TaskOutcome } from './generation'
@@ -55,7 +57,35 @@ async function imageInference(
       }),
     )
   }
-  return services.generation.submit(principal, parsed.data, requestHash, startedAt)
+  const resolved = parsed.data.references.length
+    ? await services.library.references(
+        principal.tenant,
+        parsed.data.taskUUID.toLowerCase(),
+        parsed.data.references,
+        model.referenceImages.maxBytes,
+      )
+    : { references: [] }
+  if ('errors' in resolved) return failed(...resolved.errors)
+  return services.generation.submit(principal, parsed.data, requestHash, startedAt, resolved.references)
+}
+
+/** Runware's imageUpload: stores the image in the tenant's R2 space and answers its imageUUID. */
+async function imageUpload(services: Services, principal: Principal, task: Record<string, unknown>): Promise<TaskOutcome> {
+  const parsed = imageUploadSchema.safeParse(task)
+  if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, task))
+  const { taskUUID, image } = parsed.data
+  const source = parseImageSource(image, UPLOAD_LIMITS)
+  if (isImageSourceProblem(source) || source.kind === 'uuid') {
+    const message = isImageSourceProblem(source)
+      ? `image ${source.message}`
+      : 'image must hold the image itself (a data URI, base64 or an https URL)'
+    return failed(new ApiError(400, { code: isImageSourceProblem(source) ? source.code : 'invalidImage', message, parameter: 'image' }))
+  }
+  // The same taskUUID always names the same image, so a re-sent upload stores nothing new.
+  const imageUUID = await derivedUUID('upload', principal.tenant, taskUUID.toLowerCase())
+  if (source.kind === 'inline') await services.library.storeInline(principal.tenant, imageUUID, source.base64, UPLOAD_LIMITS.maxBytes)
+  else await services.library.fetchAndStore(principal.tenant, imageUUID, source.url, UPLOAD_LIMITS.maxBytes)
+  return { items: [async () => ({ taskType: 'imageUpload', taskUUID: taskUUID.toLowerCase(), imageUUID })], errors: [] }
 }
 
 async function runTask(services: Services, principal: Principal, task: unknown, startedAt: number): Promise<TaskOutcome> {
@@ -66,6 +96,8 @@ async function runTask(services: Services, principal: Principal, task: unknown, 
   switch (record.taskType) {
     case 'imageInference':
       return imageInference(services, principal, record, startedAt)
+    case 'imageUpload':
+      return imageUpload(services, principal, record)
     case 'getResponse': {
       const parsed = getResponseSchema.safeParse(record)
       if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, record))

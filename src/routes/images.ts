@@ -1,0 +1,31 @@
+/**
+ * POST /v1/images — stores an input image for later `inputs.referenceImages`, from a raw body
+ * (`Content-Type: image/png` and friends) or a multipart form's `image` field. The resource
+ * twin of the `imageUpload` task.
+ */
+import { Hono } from 'hono'
+import type { AppEnv } from '../app-env'
+import { ApiError } from '../lib/errors'
+import { UPLOAD_LIMITS } from '../models/registry'
+import { requireTenant } from './middleware'
+
+export const imageRoutes = new Hono<AppEnv>().use('*', requireTenant).post('/', async (c) => {
+  const type = c.req.header('content-type') ?? ''
+  let body: ReadableStream<Uint8Array> | null = c.req.raw.body
+  let length: number | null = c.req.header('content-length') ? Number(c.req.header('content-length')) : null
+  if (type.startsWith('multipart/form-data')) {
+    const file = (await c.req.formData()).get('image')
+    if (!file || typeof file === 'string') {
+      throw new ApiError(400, {
+        code: 'missingParameter',
+        message: 'The form needs an image file in the field "image"',
+        parameter: 'image',
+      })
+    }
+    body = file.stream()
+    length = file.size
+  }
+  const imageUUID = crypto.randomUUID()
+  await c.var.services.library.store(c.var.tenant, imageUUID, body, length, UPLOAD_LIMITS.maxBytes)
+  return c.json({ data: { taskType: 'imageUpload', imageUUID } }, 201)
+})

@@ -1,0 +1,92 @@
+/**
+ * The tenant's input images: uploads (`imageUpload`, `POST /v1/images`) and image-to-image
+ * references. Every image a task may reference lives in the operator's R2 bucket or at the
+ * client's own https URL; an imageUUID resolves only within the tenant that stored or
+ * generated it, through the tenant's Durable Object.
+ */
+import { ApiError } from '../lib/errors'
+import { fromBase64 } from '../lib/encoding'
+import { derivedUUID } from '../lib/ids'
+import type { ImageSource } from '../lib/image-source'
+import { uploadKey } from '../lib/storage-keys'
+import type { TenantLedger } from '../objects/tenant-ledger'
+import type { StoredReference } from '../schemas/records'
+import type { ImageStore } from './image-store'
+
+/** How long fetching an image from a client's URL may take. */
+const FETCH_TIMEOUT_MS = 15_000
+
+export class ImageLibrary {
+  constructor(
+    private readonly images: ImageStore,
+    private readonly tenant: (tenant: string) => DurableObjectStub<TenantLedger>,
+  ) {}
+
+  /** Stores an image under `imageUUID` (once: a re-send finds it there) and indexes it. */
+  async store(tenant: string, imageUUID: string, body: ReadableStream<Uint8Array> | null, length: number | null, maxBytes: number) {
+    const key = uploadKey(tenant, imageUUID)
+    await this.images.put(key, body, length, maxBytes)
+    await this.tenant(tenant).addImage(imageUUID, key, Date.now())
+    return key
+  }
+
+  /** Stores inline bytes (already checked by the schema) under `imageUUID`. */
+  storeInline(tenant: string, imageUUID: string, base64: string, maxBytes: number): Promise<string> {
+    const bytes = fromBase64(base64)
+    if (!bytes) throw new ApiError(400, { code: 'invalidImage', message: 'The image is not valid base64' })
+    return this.store(tenant, imageUUID, new Response(bytes).body, bytes.byteLength, maxBytes)
+  }
+
+  /** Fetches an image from the client's https URL (already checked) and stores it. */
+  async fetchAndStore(tenant: string, imageUUID: string, url: string, maxBytes: number): Promise<string> {
+    const response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }).catch(() => null)
+    if (!response?.ok) {
+      await response?.body?.cancel()
+      throw new ApiError(400, {
+        code: 'invalidImage',
+        message: `image could not be fetched from its URL${response ? ` (HTTP ${response.status})` : ''}`,
+        parameter: 'image',
+      })
+    }
+    const length = response.headers.get('content-length')
+    return this.store(tenant, imageUUID, response.body, length === null ? null : Number(length), maxBytes)
+  }
+
+  /**
+   * The stored form of a task's reference images: inline ones are put in R2 (under UUIDs
+   * derived from the task, so a re-send stores nothing new), imageUUIDs are looked up, URLs
+   * pass through. Unknown or foreign imageUUIDs come back as errors naming their entry.
+   */
+  async references(
+    tenant: string,
+    taskUUID: string,
+    sources: readonly ImageSource[],
+    maxBytes: number,
+  ): Promise<{ references: StoredReference[] } | { errors: ApiError[] }> {
+    const uuids = sources.flatMap((s) => (s.kind === 'uuid' ? [s.imageUUID] : []))
+    const found: Record<string, string> = uuids.length ? await this.tenant(tenant).findImages(uuids) : {}
+    const errors: ApiError[] = []
+    sources.forEach((s, i) => {
+      if (s.kind === 'uuid' && !found[s.imageUUID]) {
+        const parameter = `inputs.referenceImages[${i}]`
+        errors.push(
+          new ApiError(400, {
+            code: 'imageNotFound',
+            message: `${parameter} names no image generated or uploaded with this API key's tenant`,
+            parameter,
+          }),
+        )
+      }
+    })
+    if (errors.length) return { errors }
+    const references = await Promise.all(
+      sources.map(async (s, i): Promise<StoredReference> => {
+        if (s.kind === 'url') return { url: s.url }
+        if (s.kind === 'uuid') return { key: found[s.imageUUID] as string }
+        const imageUUID = await derivedUUID('reference', tenant, taskUUID, String(i))
+        return { key: await this.storeInline(tenant, imageUUID, s.base64, maxBytes) }
+      }),
+    )
+    return { references }
+  }
+}
