@@ -38,7 +38,8 @@ function inline(base64: string, limits: ImageLimits): ImageSource | ImageSourceP
   const bytes = (base64.length / 4) * 3 - (base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0)
   if (bytes > limits.maxBytes) return problem(`is ${bytes} bytes; the limit is ${limits.maxBytes} bytes`, 'imageTooLarge')
   const format = sniffImageFormat(fromBase64(base64.slice(0, MIN_BASE64_LENGTH)) ?? new Uint8Array())
-  if (!format || !limits.formats.includes(format)) return problem(`is not a ${limits.formats.join(', ')} image (checked by its first bytes)`)
+  if (!format || !limits.formats.includes(format))
+    return problem(`is not a ${limits.formats.join(', ')} image (checked by its first bytes)`)
   return { kind: 'inline', format, base64, bytes }
 }
 
