@@ -35,6 +35,7 @@ async function loadModel() {
   for (const format of model.outputFormats) $('format').add(new Option(format, format))
   Object.assign($('quality'), { min: model.outputQuality.min, max: model.outputQuality.max, value: model.outputQuality.default })
   Object.assign($('results'), { min: model.numberResults.min, max: model.numberResults.max, value: 1 })
+  $('reference-field').hidden = !model.capabilities.includes('imageToImage')
   $('prompt').minLength = model.positivePrompt.minLength
   $('prompt').maxLength = model.positivePrompt.maxLength
   return model
@@ -47,6 +48,35 @@ async function call(path, init = {}) {
   })
   const body = await res.json().catch(() => ({}))
   return { res, body }
+}
+
+// The reference image picker: a preview at once, and an upload (POST /v1/images) only on Generate.
+const referenceInput = $('reference')
+const referencePreview = $('reference-preview')
+referenceInput.addEventListener('change', () => {
+  const file = referenceInput.files[0]
+  const img = referencePreview.querySelector('img')
+  if (img.src) URL.revokeObjectURL(img.src)
+  referencePreview.hidden = !file
+  if (file) img.src = URL.createObjectURL(file)
+})
+$('reference-clear').addEventListener('click', () => {
+  referenceInput.value = ''
+  referenceInput.dispatchEvent(new Event('change'))
+})
+
+/** Uploads the picked reference image and returns its imageUUID, or null when none is picked. */
+async function uploadReference() {
+  const file = referenceInput.files[0]
+  if (!file) return null
+  const res = await fetch('/v1/images', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey()}`, 'content-type': file.type || 'application/octet-stream' },
+    body: file,
+  })
+  const body = await res.json().catch(() => ({}))
+  if (!res.ok) throw new Error(messageOf(body.errors ?? [{ message: `Reference upload failed: HTTP ${res.status}` }]))
+  return body.data.imageUUID
 }
 
 const messageOf = (errors) => errors.map((e) => (e.parameter ? `${e.message} (${e.parameter})` : e.message)).join('; ')
@@ -109,6 +139,8 @@ form.addEventListener('submit', async (event) => {
   statusLine.textContent = 'Generating…'
   const ticker = setInterval(() => (statusLine.textContent = `Generating… ${Math.round((performance.now() - started) / 1000)} s`), 1000)
   try {
+    const reference = await uploadReference()
+    if (reference) task.inputs = { referenceImages: [reference] }
     const { res, body } = await call('/v1', { method: 'POST', body: JSON.stringify([task]) })
     if (!body.data) {
       if (res.status === 401) $('key-fieldset').hidden = false

@@ -1,10 +1,11 @@
 /** Acceptance: the playground in a real browser (Debian's Chromium, driven by playwright-core). */
 import { mkdirSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
+import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import examples from '../fixtures/seed-examples.json' with { type: 'json' }
 import { KEY_A } from '../secrets.ts'
-import { gateway } from './helpers.ts'
+import { emulator, gateway } from './helpers.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 let browser: Browser
@@ -78,5 +79,31 @@ describe('the playground', () => {
     await page.getByText('imagine-edge').first().waitFor({ timeout: 20_000 })
     await expect.poll(() => page.getByText('/v1/tasks/{taskUUID}').count(), { timeout: 20_000 }).toBeGreaterThan(0)
     expect(offsite).toEqual([])
+  })
+
+  it('previews a picked reference image, uploads it, and generates from it', async () => {
+    const page = await browser.newPage()
+    await page.goto(`${gateway()}/#key=${KEY_A}`)
+    await page.getByLabel('Reference image').waitFor({ state: 'visible' })
+    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 90 } } })
+      .png()
+      .toBuffer()
+    await page.getByLabel('Reference image').setInputFiles({ name: 'reference.png', mimeType: 'image/png', buffer: png })
+    const preview = page.locator('img[data-testid="reference-preview"]')
+    await preview.waitFor({ state: 'visible' })
+    await expect.poll(() => preview.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(64)
+
+    const marker = `picker-${crypto.randomUUID()}`
+    await page.getByLabel('Prompt').fill(`a glass bottle on a sill, ${marker}`)
+    await page.getByRole('button', { name: 'Generate' }).click()
+    const image = page.locator('img[data-testid="result-image"]').first()
+    await image.waitFor({ state: 'visible', timeout: 30_000 })
+    // Runware (the emulator) was handed a URL that serves exactly the picked file.
+    const requests = (await (await fetch(`${emulator()}/__emulator/requests?match=${marker}`)).json()) as {
+      body: { inputs?: { referenceImages?: string[] } }[]
+    }[]
+    const urls = requests.flatMap((r) => r.body.flatMap((t) => t.inputs?.referenceImages ?? []))
+    expect(urls).toHaveLength(1)
+    expect(Buffer.from(await (await fetch(urls[0] as string)).arrayBuffer())).toEqual(png)
   })
 })
