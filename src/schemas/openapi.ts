@@ -9,7 +9,7 @@ import { MODELS } from '../models/registry'
 import { createKeySchema } from './api-keys'
 import { imageInferenceSchema } from './image-inference'
 import * as r from './responses'
-import { authenticationSchema, getResponseSchema, pingSchema } from './tasks'
+import { authenticationSchema, getResponseSchema, imageUploadSchema, pingSchema } from './tasks'
 
 const seedRequest = {
   taskType: 'imageInference',
@@ -56,12 +56,18 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   })
   registry.registerComponent('securitySchemes', 'adminAuth', { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' })
 
-  const task = z.union([...MODELS.map((m) => imageInferenceSchema(m)), getResponseSchema, pingSchema, authenticationSchema])
+  const task = z.union([
+    ...MODELS.map((m) => imageInferenceSchema(m)),
+    imageUploadSchema,
+    getResponseSchema,
+    pingSchema,
+    authenticationSchema,
+  ])
   registry.registerPath({
     method: 'post',
     path: '/v1',
     tags: ['Runware-compatible'],
-    summary: 'Run tasks: imageInference, getResponse, ping',
+    summary: 'Run tasks: imageInference, imageUpload, getResponse, ping',
     description:
       'A JSON array of tasks, or one task object. Authenticate with a Bearer key, or with a first element {"taskType":"authentication","apiKey":"…"}. 200 when any data is returned; otherwise the status of the worst error.',
     security: bearer,
@@ -90,6 +96,25 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     responses: {
       200: json(z.object({ data: z.object({ taskUUID: z.string(), deleted: z.literal(true) }) }), 'Deleted'),
       ...errors(401, 404),
+    },
+  })
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/images',
+    tags: ['Images'],
+    summary: 'Upload an input image for inputs.referenceImages (raw image body, or multipart field "image")',
+    security: bearer,
+    request: {
+      body: {
+        content: {
+          'image/png': { schema: z.string().describe('The image bytes (PNG, JPG or WEBP; checked by magic bytes)') },
+          'multipart/form-data': { schema: z.object({ image: z.string().describe('The image file') }) },
+        },
+      },
+    },
+    responses: {
+      201: json(z.object({ data: z.object({ taskType: z.literal('imageUpload'), imageUUID: z.string() }) }), 'The stored image'),
+      ...errors(400, 401, 413, 415),
     },
   })
   registry.registerPath({
