@@ -16,15 +16,15 @@ const KEPT_TASKS = 10_000
  */
 async function fetchReferences(urls: readonly string[], signal: AbortSignal): Promise<string[]> {
   return Promise.all(
-    urls.map(async (url, i) => {
+    urls.map(async (url) => {
       try {
         const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
-        if (!res.ok) return `!referenceImages[${i}]: HTTP ${res.status}`
+        if (!res.ok) return `!HTTP ${res.status}`
         return createHash('sha256')
           .update(Buffer.from(await res.arrayBuffer()))
           .digest('hex')
       } catch (error) {
-        return `!referenceImages[${i}]: ${error instanceof Error ? error.message : String(error)}`
+        return `!${error instanceof Error ? error.message : String(error)}`
       }
     }),
   )
@@ -108,8 +108,22 @@ export class TaskEngine {
     await sleep(rule?.latencyMs ?? 0, signal)
     const seed = task.seed !== undefined ? task.seed + index : randomInt(2 ** 31)
     let bytes: Buffer
+    const references = task.referenceImages.length ? await fetchReferences(task.referenceImages, signal) : []
+    const unreachable = references.findIndex((r) => r.startsWith('!'))
+    if (unreachable !== -1) {
+      const failure: ApiError = {
+        code: 'invalidReferenceImage',
+        message: `The reference image could not be fetched: ${references[unreachable]?.slice(1)}.`,
+        parameter: `inputs.referenceImages[${unreachable}]`,
+        taskType: 'imageInference',
+        taskUUID: task.taskUUID,
+      }
+      record.errors.push(failure)
+      if (task.webhookURL) delivery.webhook(task.webhookURL, { errors: [failure] }, rule)
+      return
+    }
     const spec = {
-      ...(task.referenceImages.length ? { references: await fetchReferences(task.referenceImages, signal) } : {}),
+      ...(references.length ? { references } : {}),
       prompt: task.positivePrompt,
       seed,
       width: task.width,
@@ -118,9 +132,6 @@ export class TaskEngine {
       quality: task.outputQuality,
     }
     try {
-      if (spec.references?.some((r) => r.startsWith('!'))) {
-        throw new Error(`a reference image could not be fetched (${spec.references.find((r) => r.startsWith('!'))?.slice(1)})`)
-      }
       if (signal.aborted) throw new Error('emulator shutting down')
       if (roll(rule?.failGenerationRate)) throw new Error('injected generation failure')
       bytes = await renderImage(spec)

@@ -246,6 +246,28 @@ describe('async delivery and getResponse', () => {
   })
 })
 
+describe('inputs.referenceImages', () => {
+  it('fetches each reference: its bytes change the image, and an unreachable one fails the task naming it', async () => {
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#3a7' } })
+      .png()
+      .toBuffer()
+    const path = `/ref/${randomUUID()}.png`
+    const served = createServer((_req, res) => res.writeHead(200, { 'content-type': 'image/png' }).end(png))
+    await new Promise<void>((r) => served.listen(0, '127.0.0.1', () => r()))
+    const refUrl = `http://127.0.0.1:${(served.address() as AddressInfo).port}${path}`
+    try {
+      const plain = await post([task({ seed: 5 })])
+      const withRef = await post([task({ seed: 5, inputs: { referenceImages: [refUrl] } })])
+      const bytes = async (env: Envelope) => Buffer.from(await (await fetch(String(env.data?.[0]?.imageURL))).arrayBuffer())
+      expect((await bytes(withRef.json)).equals(await bytes(plain.json))).toBe(false)
+      const failed = await post([task({ inputs: { referenceImages: [refUrl, `${receiver.url}/fail-once/${randomUUID()}`] } })])
+      expect(failed.json.errors?.[0]).toMatchObject({ code: 'invalidReferenceImage', parameter: 'inputs.referenceImages[1]' })
+    } finally {
+      await new Promise<void>((r) => served.close(() => r()))
+    }
+  })
+})
+
 describe('validation', () => {
   it('rejects an unsupported size with the pair and the allowed values', async () => {
     const { status, json } = await post([task({ width: 1024, height: 1024 })])
