@@ -12,7 +12,7 @@ import { GenerationService } from './generation'
 import { ImageCache } from './image-cache'
 import { ImageStore } from './image-store'
 import { Presenter } from './presenter'
-import { presignR2Get, presignR2Put } from './r2-presign'
+import { presignR2Get, presignR2Put, type PresignInput } from './r2-presign'
 import { ImageLibrary } from './image-library'
 import { ResultRecorder } from './result-recorder'
 import { Reconciler } from './reconciler'
@@ -168,33 +168,29 @@ export class Services {
 
   /** Where Runware GETs a reference image: a URL that expires in REFERENCE_URL_TTL_SECONDS. */
   private referenceUrl(): (key: string, taskOrigin: string) => Promise<string> {
-    const config = this.config
-    if (config.UPLOAD_MODE === 'worker')
+    if (this.config.UPLOAD_MODE === 'worker')
       return (key, taskOrigin) => this.signer.fileUrl(key, REFERENCE_URL_TTL_SECONDS, Date.now(), taskOrigin)
-    return (key) =>
-      presignR2Get({
-        endpoint: config.R2_S3_ENDPOINT,
-        bucket: config.R2_BUCKET_NAME,
-        key,
-        accessKeyId: config.R2_ACCESS_KEY_ID ?? '',
-        secretAccessKey: config.R2_SECRET_ACCESS_KEY ?? '',
-        expiresSeconds: REFERENCE_URL_TTL_SECONDS,
-      })
+    return this.presigned(presignR2Get, REFERENCE_URL_TTL_SECONDS)
   }
 
   /** Where Runware PUTs each result. Upload URLs need only outlive the task: after its deadline nothing may land. */
   private uploadUrl(): (key: string, taskOrigin: string) => Promise<string> {
+    const ttl = this.config.TASK_DEADLINE_SECONDS
+    if (this.config.UPLOAD_MODE === 'worker') return (key, taskOrigin) => this.signer.uploadUrl(key, ttl, Date.now(), taskOrigin)
+    return this.presigned(presignR2Put, ttl)
+  }
+
+  /** SigV4 presigned R2 URLs with the operator's S3 API credentials. */
+  private presigned(presign: (input: PresignInput) => Promise<string>, expiresSeconds: number): (key: string) => Promise<string> {
     const config = this.config
-    const ttl = config.TASK_DEADLINE_SECONDS
-    if (config.UPLOAD_MODE === 'worker') return (key, taskOrigin) => this.signer.uploadUrl(key, ttl, Date.now(), taskOrigin)
     return (key) =>
-      presignR2Put({
+      presign({
         endpoint: config.R2_S3_ENDPOINT,
         bucket: config.R2_BUCKET_NAME,
         key,
         accessKeyId: config.R2_ACCESS_KEY_ID ?? '',
         secretAccessKey: config.R2_SECRET_ACCESS_KEY ?? '',
-        expiresSeconds: ttl,
+        expiresSeconds,
       })
   }
 }
