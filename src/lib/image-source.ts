@@ -8,10 +8,7 @@ import { fromBase64 } from './encoding'
 import { sniffImageFormat, type ImageFormat } from './image-type'
 import { unsafeTargetReason } from './url-safety'
 
-export type ImageSource =
-  | { kind: 'url'; url: string }
-  | { kind: 'uuid'; imageUUID: string }
-  | { kind: 'inline'; format: ImageFormat; base64: string; bytes: number }
+export type ImageSource = { kind: 'url'; url: string } | { kind: 'uuid'; imageUUID: string } | { kind: 'inline'; base64: string }
 
 export interface ImageLimits {
   maxBytes: number
@@ -40,7 +37,7 @@ function inline(base64: string, limits: ImageLimits): ImageSource | ImageSourceP
   const format = sniffImageFormat(fromBase64(base64.slice(0, MIN_BASE64_LENGTH)) ?? new Uint8Array())
   if (!format || !limits.formats.includes(format))
     return problem(`is not a ${limits.formats.join(', ')} image (checked by its first bytes)`)
-  return { kind: 'inline', format, base64, bytes }
+  return { kind: 'inline', base64 }
 }
 
 /** What `value` names, or why it is refused. */

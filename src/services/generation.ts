@@ -54,10 +54,7 @@ export class GenerationService {
     startedAt = Date.now(),
     references: StoredReference[] = [],
   ): Promise<TaskOutcome> {
-    const record = {
-      ...(await this.newRecord(principal.tenant, request, requestHash, startedAt)),
-      ...(references.length ? { references } : {}),
-    }
+    const record = await this.newRecord(principal.tenant, request, requestHash, startedAt, references)
     // One call creates the task and reserves its budget and in-flight slot, before anything goes upstream.
     const opened = await this.deps.tasks.open(record, priceMicros(record.model), limitsOf(principal))
     if (opened.kind === 'existing') return this.existing(opened.task, opened.results, record, startedAt)
@@ -160,7 +157,13 @@ export class GenerationService {
     return { items: [], errors: [error] }
   }
 
-  private async newRecord(tenant: string, request: InferenceRequest, requestHash: string, now: number): Promise<TaskRecord> {
+  private async newRecord(
+    tenant: string,
+    request: InferenceRequest,
+    requestHash: string,
+    now: number,
+    references: StoredReference[],
+  ): Promise<TaskRecord> {
     const children = await Promise.all(
       Array.from({ length: request.numberResults }, async (_, i) => ({
         taskUUID: await childTaskUUID(tenant, request.taskUUID, i),
@@ -188,6 +191,7 @@ export class GenerationService {
       ...(request.ttl !== undefined ? { ttl: request.ttl } : {}),
       ...(request.webhookURL !== undefined ? { webhookURL: request.webhookURL } : {}),
       ...(request.uploadEndpoint !== undefined ? { uploadEndpoint: request.uploadEndpoint } : {}),
+      ...(references.length ? { references } : {}),
       children,
       status: 'processing',
     }

@@ -57,14 +57,8 @@ async function imageInference(
       }),
     )
   }
-  const resolved = parsed.data.references.length
-    ? await services.library.references(
-        principal.tenant,
-        parsed.data.taskUUID.toLowerCase(),
-        parsed.data.references,
-        model.referenceImages.maxBytes,
-      )
-    : { references: [] }
+  const { taskUUID, references } = parsed.data
+  const resolved = await services.library.references(principal.tenant, taskUUID.toLowerCase(), references, model.referenceImages.maxBytes)
   if ('errors' in resolved) return failed(...resolved.errors)
   return services.generation.submit(principal, parsed.data, requestHash, startedAt, resolved.references)
 }
@@ -76,10 +70,10 @@ async function imageUpload(services: Services, principal: Principal, task: Recor
   const { taskUUID, image } = parsed.data
   const source = parseImageSource(image, UPLOAD_LIMITS)
   if (isImageSourceProblem(source) || source.kind === 'uuid') {
-    const message = isImageSourceProblem(source)
-      ? `image ${source.message}`
-      : 'image must hold the image itself (a data URI, base64 or an https URL)'
-    return failed(new ApiError(400, { code: isImageSourceProblem(source) ? source.code : 'invalidImage', message, parameter: 'image' }))
+    const { code, message } = isImageSourceProblem(source)
+      ? source
+      : { code: 'invalidImage', message: 'must hold the image itself (a data URI, base64 or an https URL)' }
+    return failed(new ApiError(400, { code, message: `image ${message}`, parameter: 'image' }))
   }
   // The same taskUUID always names the same image, so a re-sent upload stores nothing new.
   const imageUUID = await derivedUUID('upload', principal.tenant, taskUUID.toLowerCase())
