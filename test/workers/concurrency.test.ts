@@ -33,7 +33,9 @@ describe('task creation races', () => {
   it('creates a task once, and schedules its reconciliation once, when two requests start in the same millisecond', async () => {
     const s = buildServices(env, requireConfig(env), { origin: 'http://127.0.0.1:1', waitUntil: () => undefined })
     const taskUUID = crypto.randomUUID()
-    const record = taskRecord({ tenant: 'trace', taskUUID, createdAt: 1_700_000_000_123, positivePrompt: 'a tie' })
+    // Created now, so its alarm lies ahead: a creation in the past would be due at once, and the
+    // object's own alarm could sweep it before this test does.
+    const record = taskRecord({ tenant: 'trace', taskUUID, createdAt: Date.now(), positivePrompt: 'a tie' })
     const outcomes = await Promise.all([s.tasks.open(record, 0, {}), s.tasks.open(record, 0, {})])
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['created', 'existing'])
     const due = await s.tasks.tenant('trace').sweep(record.createdAt + Number(env.RECONCILE_AFTER_SECONDS) * 1000)
