@@ -23,7 +23,7 @@ const stack = await startStack({
   },
   persistTo: join(dir, 'state'),
   logTo: join(dir, 'gateway.log'),
-  vars: { RECONCILE_AFTER_SECONDS: String(reconcileAfterSeconds), WEBHOOK_RETRY_BASE_SECONDS: '1' },
+  vars: { RECONCILE_AFTER_SECONDS: String(reconcileAfterSeconds), WEBHOOK_RETRY_BASE_SECONDS: '1', WEBHOOK_RETRY_MAX_SECONDS: '4' },
 })
 // The clients' webhook receiver, failing 30 % of attempts.
 const receiver = await startReceiver()

@@ -39,8 +39,10 @@ export const configSchema = z
     SYNC_TIMEOUT_SECONDS: seconds(85, 1, 95),
     RECONCILE_AFTER_SECONDS: seconds(120, 10, DAY_SECONDS),
     TASK_DEADLINE_SECONDS: seconds(900, 60, 7 * DAY_SECONDS),
-    // The first retry delay of client webhooks; each retry doubles it (capped at 6 h).
+    // The first retry delay of client webhooks; each retry doubles it, up to the cap.
     WEBHOOK_RETRY_BASE_SECONDS: seconds(30, 1, 3600),
+    // Queues hold a message back at most 12 h.
+    WEBHOOK_RETRY_MAX_SECONDS: seconds(6 * 3600, 1, 12 * 3600),
     // Requests per minute for keys without their own limit: one of the Rate Limiting tiers.
     DEFAULT_RATE_LIMIT_PER_MINUTE: z.preprocess(
       (v) => (v === undefined || v === '' ? 600 : Number(v)),
@@ -60,6 +62,9 @@ export const configSchema = z
     ),
   })
   .superRefine((c, ctx) => {
+    if (c.WEBHOOK_RETRY_MAX_SECONDS < c.WEBHOOK_RETRY_BASE_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_RETRY_MAX_SECONDS'], message: 'must be at least WEBHOOK_RETRY_BASE_SECONDS' })
+    }
     if (c.UPLOAD_MODE !== 'r2-presigned') return
     for (const name of ['R2_ACCESS_KEY_ID', 'R2_SECRET_ACCESS_KEY'] as const) {
       if (!c[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required when UPLOAD_MODE is r2-presigned' })

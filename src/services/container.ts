@@ -163,6 +163,7 @@ export class Services {
       presenter: this.presenter,
       secrets: this.secrets,
       retryBaseSeconds: this.config.WEBHOOK_RETRY_BASE_SECONDS,
+      retryMaxSeconds: this.config.WEBHOOK_RETRY_MAX_SECONDS,
     }))
   }
 

@@ -4,7 +4,7 @@
  * retry with exponential backoff and jitter for at least 24 hours, honouring Retry-After.
  * Other 4xx: a few retries, then stop. Given up: dead-lettered, and visible in the log.
  */
-import { parseRetryAfterMs } from '../lib/retry'
+import { backoffDelayMs, parseRetryAfterMs } from '../lib/retry'
 import { signatureHeader } from '../lib/standard-webhooks'
 import { eventId } from '../lib/storage-keys'
 import type { DeliveryAttempt, DeliveryMessage, DeliveryRecord } from '../schemas/deliveries'
@@ -22,7 +22,6 @@ export const DELIVERY_TIMEOUT_MS = 15_000
 export const RETRY_WINDOW_SECONDS = 86_400
 /** Other 4xx answers get this many attempts in all. */
 export const CLIENT_ERROR_ATTEMPTS = 3
-const MAX_DELAY_SECONDS = 6 * 3600
 /** Queues accept delays of at most 12 hours. */
 const QUEUE_MAX_DELAY_SECONDS = 12 * 3600
 
@@ -32,6 +31,8 @@ export interface DelivererDeps {
   presenter: Presenter
   secrets: WebhookSecrets
   retryBaseSeconds: number
+  /** The longest wait between two attempts. */
+  retryMaxSeconds: number
   random?: () => number
 }
 
@@ -83,10 +84,9 @@ export class Deliverer {
     const recent = attempts.filter((a) => Date.parse(a.at) >= windowStart).length
     if (!retryable && recent >= CLIENT_ERROR_ATTEMPTS) return { action: 'dead' }
     if (retryable && now - windowStart >= RETRY_WINDOW_SECONDS * 1000) return { action: 'dead' }
-    const backoff =
-      Math.min(MAX_DELAY_SECONDS, this.deps.retryBaseSeconds * 2 ** (recent - 1)) * (1 + 0.3 * (this.deps.random ?? Math.random)())
-    const asked = sent.retryAfterMs !== null ? sent.retryAfterMs / 1000 : 0
-    return { action: 'retry', delaySeconds: Math.min(QUEUE_MAX_DELAY_SECONDS, Math.max(1, Math.ceil(Math.max(backoff, asked)))) }
+    const policy = { baseDelayMs: this.deps.retryBaseSeconds * 1000, maxDelayMs: this.deps.retryMaxSeconds * 1000, jitter: 0.3 }
+    const waitMs = Math.max(backoffDelayMs(policy, recent - 1, this.deps.random), sent.retryAfterMs ?? 0)
+    return { action: 'retry', delaySeconds: Math.min(QUEUE_MAX_DELAY_SECONDS, Math.max(1, Math.ceil(waitMs / 1000))) }
   }
 
   private freshRecord(

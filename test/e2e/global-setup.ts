@@ -26,7 +26,7 @@ export default async function setup(project: TestProject) {
     secrets: TEST_SECRETS,
     persistTo: join(dir, 'state'),
     logTo: gatewayLog,
-    vars: { RECONCILE_AFTER_SECONDS: String(E2E_RECONCILE_AFTER_SECONDS), WEBHOOK_RETRY_BASE_SECONDS: '1' },
+    vars: { RECONCILE_AFTER_SECONDS: String(E2E_RECONCILE_AFTER_SECONDS), WEBHOOK_RETRY_BASE_SECONDS: '1', WEBHOOK_RETRY_MAX_SECONDS: '4' },
   })
   const receiver = await startReceiver()
   project.provide('gatewayUrl', stack.gatewayUrl)

@@ -93,6 +93,15 @@ describe('configuration', () => {
     expect(await res.json()).toMatchObject({ status: 'ok', uploadMode: 'worker' })
   })
 
+  it('refuses a webhook retry cap below the first retry delay', async () => {
+    const bad = { ...env, WEBHOOK_RETRY_BASE_SECONDS: '60', WEBHOOK_RETRY_MAX_SECONDS: '30' }
+    const health = await app.fetch(new Request('http://gw/healthz'), bad, ctx())
+    expect(health.status).toBe(503)
+    expect(((await health.json()) as { problems: string[] }).problems).toContain(
+      'WEBHOOK_RETRY_MAX_SECONDS must be at least WEBHOOK_RETRY_BASE_SECONDS',
+    )
+  })
+
   it('refuses UPLOAD_MODE r2-presigned without S3 credentials, naming them', async () => {
     const bad = { ...env, UPLOAD_MODE: 'r2-presigned', R2_ACCESS_KEY_ID: '', R2_ACCOUNT_ID: 'acct' }
     const health = await app.fetch(new Request('http://gw/healthz'), bad, ctx())

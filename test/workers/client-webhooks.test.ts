@@ -2,7 +2,7 @@
 import { env } from 'cloudflare:workers'
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from 'cloudflare:test'
 import { Webhook } from 'standardwebhooks'
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it, vi } from 'vitest'
 import worker from '../../src/index'
 import { DELIVERY_QUEUE } from '../../src/jobs/queue'
 import { DeliveryLog } from '../../src/services/delivery-log'
@@ -157,6 +157,33 @@ describe('client webhooks', () => {
     expect(result.explicitAcks).toEqual(['m1'])
     expect(result.retryMessages).toEqual([])
     expect((await log.get(tenant, body.taskUUID, id))?.status).toBe('dead')
+  })
+
+  it('waits at most WEBHOOK_RETRY_MAX_SECONDS between attempts, however many came before', async () => {
+    const path = `/status-503/${crypto.randomUUID()}/`
+    const { body } = await submit(path)
+    const tenant = await tenantOf(KEY_A)
+    const id = `evt_${body.taskUUID}_0`
+    const log = new DeliveryLog(env.IMAGES)
+    const first = await waitFor(async () =>
+      (await log.get(tenant, body.taskUUID, id))?.attempts.length ? log.get(tenant, body.taskUUID, id) : undefined,
+    )
+    // Twelve failures already: doubling from 1 s would ask for over an hour.
+    if (first) await log.put(tenant, { ...first, attempts: Array.from({ length: 12 }, () => first.attempts[0]!) })
+    const capped = { ...env, WEBHOOK_RETRY_MAX_SECONDS: '20' }
+    const batch = createMessageBatch(DELIVERY_QUEUE, [
+      { id: 'm1', timestamp: new Date(), attempts: 13, body: { v: 1, kind: 'webhook', tenant, taskUUID: body.taskUUID, index: 0 } },
+    ])
+    // getQueueResult() does not report delays, so watch the call itself.
+    const retry = vi.spyOn(batch.messages[0]!, 'retry')
+    const ctx = createExecutionContext()
+    await worker.queue(batch, capped, ctx)
+    await waitOnExecutionContext(ctx)
+    expect(retry).toHaveBeenCalledOnce()
+    const delay = retry.mock.calls[0]?.[0]?.delaySeconds
+    // The cap plus at most 30 % jitter.
+    expect(delay).toBeGreaterThanOrEqual(20)
+    expect(delay).toBeLessThanOrEqual(26)
   })
 
   it('rotates the secret: for a grace window events carry both signatures', async () => {
