@@ -1,6 +1,7 @@
 import { app } from './app'
 import { queue } from './jobs/queue'
 
+export { SocketSession } from './objects/socket-session'
 export { TenantLedger } from './objects/tenant-ledger'
 
 export default {

@@ -11,7 +11,7 @@ export interface RunwareError {
   status?: 'error'
 }
 
-export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 416 | 429 | 500 | 502 | 503 | 504
+export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 416 | 426 | 429 | 500 | 502 | 503 | 504
 
 /** An error with an HTTP status, rendered as `{"errors":[…]}` by the app's onError. */
 export class ApiError extends Error {
@@ -34,7 +34,7 @@ export class ApiError extends Error {
 }
 
 // Worst first: the response status of a request with several errors follows the worst one.
-const SEVERITY: readonly number[] = [500, 502, 503, 504, 429, 402, 409, 404, 403, 401, 413, 415, 416, 400]
+const SEVERITY: readonly number[] = [500, 502, 503, 504, 429, 402, 409, 404, 403, 401, 413, 415, 416, 426, 400]
 
 /** The HTTP status for a response that carries only these errors. */
 export function worstStatus(errors: readonly ApiError[]): ErrorStatus {

@@ -2,11 +2,24 @@
  * Request ids and one structured log line per request: route pattern, status, duration,
  * tenant. Never a URL (signed URLs and webhook tokens live in query strings), never a key.
  */
+import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { matchedRoutes } from 'hono/route'
 import type { AppEnv } from '../app-env'
 
 const SAFE_ID = /^[\w.:-]{1,128}$/
+
+/** The request id, and the time spent, on the response. */
+function stamp(c: Context<AppEnv>, id: string, route: string, durationMs: number): void {
+  try {
+    c.res.headers.set('x-request-id', id)
+    if (route.startsWith('/v1') || route.startsWith('/admin')) c.res.headers.set('server-timing', `total;dur=${durationMs}`)
+  } catch {
+    // Immutable headers (a response passed through as-is): copy it once.
+    c.res = new Response(c.res.body, c.res)
+    c.res.headers.set('x-request-id', id)
+  }
+}
 
 export const observability = createMiddleware<AppEnv>(async (c, next) => {
   const given = c.req.header('x-request-id')
@@ -17,14 +30,8 @@ export const observability = createMiddleware<AppEnv>(async (c, next) => {
   const durationMs = Math.round(performance.now() - started)
   // The handler's pattern: middleware (method ALL) matches everything and says nothing.
   const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? '*'
-  try {
-    c.res.headers.set('x-request-id', id)
-    if (route.startsWith('/v1') || route.startsWith('/admin')) c.res.headers.set('server-timing', `total;dur=${durationMs}`)
-  } catch {
-    // Immutable headers (a response passed through as-is): copy it once.
-    c.res = new Response(c.res.body, c.res)
-    c.res.headers.set('x-request-id', id)
-  }
+  // A WebSocket upgrade (101) passes through untouched: it cannot be copied.
+  if (c.res.status !== 101) stamp(c, id, route, durationMs)
   console.log(
     JSON.stringify({
       level: c.res.status >= 500 ? 'error' : 'info',

@@ -7,6 +7,7 @@ import { bearerToken } from '../services/api-keys'
 import { rateLimitHeaders } from '../services/rate-limits'
 import { MODELS } from '../models/registry'
 import { runTasks } from '../services/runware-api'
+import { openSocket } from '../services/sockets'
 import { authenticationSchema } from '../schemas/tasks'
 import { admit } from './middleware'
 
@@ -28,23 +29,35 @@ async function readJson(request: Request): Promise<unknown> {
   }
 }
 
-export const runwareRoutes = new Hono<AppEnv>().post('/', async (c) => {
-  const startedAt = Date.now()
-  // The header, when present, is checked before the body is read at all.
-  const header = c.req.header('authorization')
-  let limit = header === undefined ? null : await admit(c, bearerToken(header))
-  const body = await readJson(c.req.raw)
-  let tasks: unknown[] = Array.isArray(body) ? body : body === undefined ? [] : [body]
-  // Runware's in-body form: a first element {"taskType":"authentication","apiKey":"…"}.
-  const auth = authenticationSchema.safeParse(tasks[0])
-  if (auth.success) tasks = tasks.slice(1)
-  limit ??= await admit(c, auth.success ? auth.data.apiKey : null)
-  if (body === undefined) throw new ApiError(400, { code: 'invalidRequestBody', message: 'The request body must be a JSON array of tasks' })
-  const outcome = await runTasks(c.var.services, c.var.principal, tasks, startedAt)
-  const [only] = outcome.items
-  // Runware answers a lone imageUpload with `data` as an object, not an array.
-  const lone = tasks.length === 1 && (tasks[0] as { taskType?: unknown })?.taskType === 'imageUpload' && only && !outcome.errors.length
-  const response = lone ? Response.json({ data: await only() }) : envelopeResponse(outcome.items, outcome.errors)
-  for (const [name, value] of Object.entries(rateLimitHeaders(limit))) response.headers.set(name, value)
-  return response
-})
+export const runwareRoutes = new Hono<AppEnv>()
+  // Runware's WebSocket protocol: the same tasks, authenticated by the first message (docs/websocket.md).
+  .get('/', (c) => {
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+      throw new ApiError(426, {
+        code: 'upgradeRequired',
+        message: 'GET /v1 is the WebSocket endpoint (Upgrade: websocket); send tasks over HTTP with POST /v1',
+      })
+    }
+    return openSocket(c.env.SOCKETS, c.req.raw, c.var.services.origin)
+  })
+  .post('/', async (c) => {
+    const startedAt = Date.now()
+    // The header, when present, is checked before the body is read at all.
+    const header = c.req.header('authorization')
+    let limit = header === undefined ? null : await admit(c, bearerToken(header))
+    const body = await readJson(c.req.raw)
+    let tasks: unknown[] = Array.isArray(body) ? body : body === undefined ? [] : [body]
+    // Runware's in-body form: a first element {"taskType":"authentication","apiKey":"…"}.
+    const auth = authenticationSchema.safeParse(tasks[0])
+    if (auth.success) tasks = tasks.slice(1)
+    limit ??= await admit(c, auth.success ? auth.data.apiKey : null)
+    if (body === undefined)
+      throw new ApiError(400, { code: 'invalidRequestBody', message: 'The request body must be a JSON array of tasks' })
+    const outcome = await runTasks(c.var.services, c.var.principal, tasks, startedAt)
+    const [only] = outcome.items
+    // Runware answers a lone imageUpload with `data` as an object, not an array.
+    const lone = tasks.length === 1 && (tasks[0] as { taskType?: unknown })?.taskType === 'imageUpload' && only && !outcome.errors.length
+    const response = lone ? Response.json({ data: await only() }) : envelopeResponse(outcome.items, outcome.errors)
+    for (const [name, value] of Object.entries(rateLimitHeaders(limit))) response.headers.set(name, value)
+    return response
+  })

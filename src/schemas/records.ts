@@ -29,6 +29,8 @@ export interface TaskRecord {
   ttl?: number
   webhookURL?: string
   uploadEndpoint?: string
+  /** The WebSocket session (connectionSessionUUID) its results are pushed to, when it came in over a socket. */
+  socket?: string
   /** Image-to-image inputs: an R2 key (signed afresh at each dispatch) or a client's https URL. */
   references?: StoredReference[]
   /** One per result, in result order. */

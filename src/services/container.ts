@@ -17,6 +17,7 @@ import { ImageLibrary } from './image-library'
 import { ResultRecorder } from './result-recorder'
 import { Reconciler } from './reconciler'
 import { RunwareClient } from './runware-client'
+import { SocketNotifier } from './socket-notifier'
 import { TaskStore } from './task-store'
 import { TaskView } from './task-view'
 import { UrlSigner } from './url-signer'
@@ -123,6 +124,7 @@ export class Services {
       maxImageBytes: MAX_IMAGE_BYTES,
       mayCopyFrom: copyAllowed(this.config),
       publisher: this.publisher,
+      sockets: new SocketNotifier(this.env.SOCKETS),
     }))
   }
   get runware(): RunwareClient {

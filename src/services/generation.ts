@@ -53,21 +53,32 @@ export class GenerationService {
     requestHash: string,
     startedAt = Date.now(),
     references: StoredReference[] = [],
+    socket?: string,
   ): Promise<TaskOutcome> {
-    const record = await this.newRecord(principal.tenant, request, requestHash, startedAt, references)
+    // Over a socket, a sync task's results are pushed to its session as they are stored.
+    const pushed = socket !== undefined && request.deliveryMethod === 'sync'
+    const record = await this.newRecord(principal.tenant, request, requestHash, startedAt, references, pushed ? socket : undefined)
     // One call creates the task and reserves its budget and in-flight slot, before anything goes upstream.
     const opened = await this.deps.tasks.open(record, priceMicros(record.model), limitsOf(principal))
-    if (opened.kind === 'existing') return this.existing(opened.task, opened.results, record, startedAt)
+    if (opened.kind === 'existing') {
+      // A re-sent task over a socket answers what is stored now; the rest is pushed to the session that sent it first.
+      if (pushed && !opened.task.deleted && opened.task.requestHash === record.requestHash) {
+        return this.deps.presenter.split(opened.task, opened.results)
+      }
+      return this.existing(opened.task, opened.results, record, startedAt)
+    }
     if (opened.kind === 'refused') throw refusalError(principal, record, opened.refusal)
+    if (pushed) return this.runAsync(record, [])
     return request.deliveryMethod === 'async' ? this.runAsync(record) : this.runSync(record, startedAt)
   }
 
-  private async runAsync(task: TaskRecord): Promise<TaskOutcome> {
+  /** Dispatches with Runware's webhooks as the channel; answers `answer` (the ack by default). */
+  private async runAsync(task: TaskRecord, answer: LazyItem[] = [ack(task.taskUUID)]): Promise<TaskOutcome> {
     const outcome = await this.deps.dispatcher.dispatch(task, 'async', { budgetMs: ASYNC_BUDGET_MS, attemptTimeoutMs: ASYNC_ATTEMPT_MS })
     if (outcome.kind === 'refused') return this.refused(task, outcome.errors)
     const failures = outcome.reports.filter((r) => 'error' in r)
     if (failures.length) await this.deps.recorder.record(task, failures)
-    return { items: [ack(task.taskUUID)], errors: [] }
+    return { items: answer, errors: [] }
   }
 
   private async runSync(task: TaskRecord, startedAt: number): Promise<TaskOutcome> {
@@ -163,6 +174,7 @@ export class GenerationService {
     requestHash: string,
     now: number,
     references: StoredReference[],
+    socket: string | undefined,
   ): Promise<TaskRecord> {
     const children = await Promise.all(
       Array.from({ length: request.numberResults }, async (_, i) => ({
@@ -192,6 +204,7 @@ export class GenerationService {
       ...(request.webhookURL !== undefined ? { webhookURL: request.webhookURL } : {}),
       ...(request.uploadEndpoint !== undefined ? { uploadEndpoint: request.uploadEndpoint } : {}),
       ...(references.length ? { references } : {}),
+      ...(socket ? { socket } : {}),
       children,
       status: 'processing',
     }

@@ -8,6 +8,7 @@ import type { ResultDraft, ResultRecord, TaskRecord } from '../schemas/records'
 import type { UpstreamItem } from '../schemas/upstream'
 import type { ImageStore } from './image-store'
 import type { EventPublisher } from './event-publisher'
+import type { SocketNotifier } from './socket-notifier'
 import type { TaskStore } from './task-store'
 
 /** What one channel reports for result `index`: an item, or an error. */
@@ -35,6 +36,8 @@ export interface RecorderDeps {
   mayCopyFrom: (url: URL) => boolean
   /** Sends the client's webhooks and upload copies for newly recorded results. */
   publisher: EventPublisher
+  /** Pushes newly recorded results to the WebSocket session of a task that came in over one. */
+  sockets: SocketNotifier
 }
 
 export class ResultRecorder {
@@ -49,14 +52,14 @@ export class ResultRecorder {
     const { task, claimed, results, final } = outcome
     // Only this call's records: each result's events have exactly one producer. A producer that
     // stops before sending is covered by the reconciler's look at the finished task.
-    await this.deps.publisher.publish(task, claimed)
+    await Promise.all([this.deps.publisher.publish(task, claimed), this.deps.sockets.notify(task, claimed)])
     const complete = results.length === task.children.length
     return { pending, task, final: final ?? (complete ? { ...task, results } : null), results }
   }
 
   /** Finishes a final task whose recorder may have stopped early: sends any event it never sent. */
-  repair(task: TaskRecord, results: ResultRecord[]): Promise<void> {
-    return this.deps.publisher.publishMissing(task, results)
+  async repair(task: TaskRecord, results: ResultRecord[]): Promise<void> {
+    await Promise.all([this.deps.publisher.publishMissing(task, results), this.deps.sockets.notify(task, results)])
   }
 
   private async toDraft(ref: TaskRef, report: ResultReport, now: number): Promise<ResultDraft | null> {

@@ -22,11 +22,17 @@ const tagOf = (task: Record<string, unknown>) => ({
   taskUUID: typeof task.taskUUID === 'string' ? task.taskUUID : undefined,
 })
 
+/** How the tasks arrived: over a WebSocket session, sync results are pushed to it. */
+export interface TaskSource {
+  socket?: string
+}
+
 async function imageInference(
   services: Services,
   principal: Principal,
   task: Record<string, unknown>,
   startedAt: number,
+  source: TaskSource,
 ): Promise<TaskOutcome> {
   if (task.model === undefined) {
     return failed(
@@ -60,7 +66,7 @@ async function imageInference(
   const { taskUUID, references } = parsed.data
   const resolved = await services.library.references(principal.tenant, taskUUID.toLowerCase(), references, model.referenceImages.maxBytes)
   if ('errors' in resolved) return failed(...resolved.errors)
-  return services.generation.submit(principal, parsed.data, requestHash, startedAt, resolved.references)
+  return services.generation.submit(principal, parsed.data, requestHash, startedAt, resolved.references, source.socket)
 }
 
 /** Runware's imageUpload: stores the image in the tenant's R2 space and answers its imageUUID. */
@@ -82,14 +88,20 @@ async function imageUpload(services: Services, principal: Principal, task: Recor
   return { items: [async () => ({ taskType: 'imageUpload', taskUUID: taskUUID.toLowerCase(), imageUUID })], errors: [] }
 }
 
-async function runTask(services: Services, principal: Principal, task: unknown, startedAt: number): Promise<TaskOutcome> {
+async function runTask(
+  services: Services,
+  principal: Principal,
+  task: unknown,
+  startedAt: number,
+  source: TaskSource,
+): Promise<TaskOutcome> {
   if (!task || typeof task !== 'object' || Array.isArray(task)) {
     return failed(new ApiError(400, { code: 'invalidRequestBody', message: 'Each task must be a JSON object' }))
   }
   const record = task as Record<string, unknown>
   switch (record.taskType) {
     case 'imageInference':
-      return imageInference(services, principal, record, startedAt)
+      return imageInference(services, principal, record, startedAt, source)
     case 'imageUpload':
       return imageUpload(services, principal, record)
     case 'getResponse': {
@@ -117,6 +129,7 @@ export async function runTasks(
   principal: Principal,
   tasks: readonly unknown[],
   startedAt = Date.now(),
+  source: TaskSource = {},
 ): Promise<TaskOutcome> {
   if (tasks.length === 0) return failed(new ApiError(400, { code: 'invalidRequestBody', message: 'The request holds no tasks' }))
   if (tasks.length > MAX_TASKS_PER_REQUEST) {
@@ -124,7 +137,7 @@ export async function runTasks(
   }
   const outcomes = await Promise.all(
     tasks.map(async (task) => {
-      const outcome = await runTask(services, principal, task, startedAt).catch((error: unknown) => {
+      const outcome = await runTask(services, principal, task, startedAt, source).catch((error: unknown) => {
         if (error instanceof ApiError) return failed(error)
         throw error
       })
