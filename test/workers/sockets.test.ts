@@ -1,0 +1,134 @@
+/**
+ * The WebSocket session object inside workerd: per-connection limits, and each stored result
+ * pushed once — to the open socket, or kept for the client's return. (Runware's webhooks cannot
+ * reach this gateway here, so socket tasks stay in flight until a test says otherwise.)
+ */
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { MAX_TASKS_IN_FLIGHT } from '../../src/objects/socket-session'
+import { KEY_A, KEY_B } from '../secrets'
+import { call, inference, postV1, setFault, tenantOf, upstreamRequests } from './helpers'
+
+type Frame = { data?: Record<string, unknown>[]; errors?: Record<string, unknown>[] }
+
+class Client {
+  readonly frames: Frame[] = []
+  private constructor(readonly ws: WebSocket) {
+    ws.addEventListener('message', (e) => this.frames.push(JSON.parse(String(e.data)) as Frame))
+  }
+
+  static async open(): Promise<Client> {
+    const res = await call('/v1', { headers: { upgrade: 'websocket' } })
+    expect(res.status).toBe(101)
+    const ws = res.webSocket
+    if (!ws) throw new Error('no socket')
+    ws.accept()
+    return new Client(ws)
+  }
+
+  static async session(key = KEY_A, connectionSessionUUID?: string): Promise<{ client: Client; session: string }> {
+    const client = await Client.open()
+    client.send([{ taskType: 'authentication', apiKey: key, ...(connectionSessionUUID ? { connectionSessionUUID } : {}) }])
+    const frame = await client.next((f) => f.data?.[0]?.taskType === 'authentication')
+    return { client, session: String(frame.data?.[0]?.connectionSessionUUID) }
+  }
+
+  send(message: unknown) {
+    this.ws.send(JSON.stringify(message))
+  }
+
+  async next(match: (f: Frame) => boolean, from = 0, timeoutMs = 15_000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const found = this.frames.slice(from).find(match)
+      if (found) return found
+      if (Date.now() > deadline) throw new Error(`no matching frame; got ${JSON.stringify(this.frames).slice(0, 400)}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  about(taskUUID: string): Frame[] {
+    return this.frames.filter((f) => [...(f.data ?? []), ...(f.errors ?? [])].some((x) => x.taskUUID === taskUUID))
+  }
+}
+
+const session = (name: string) => env.SOCKETS.get(env.SOCKETS.idFromName(name))
+const settle = () => new Promise((r) => setTimeout(r, 300))
+
+describe('WebSocket sessions', () => {
+  it('answers GET /v1 without an upgrade with 426, naming the WebSocket endpoint', async () => {
+    const res = await call('/v1')
+    expect(res.status).toBe(426)
+    expect(((await res.json()) as Frame).errors?.[0]).toMatchObject({ code: 'upgradeRequired' })
+  })
+
+  it(`refuses imageInference tasks past ${MAX_TASKS_IN_FLIGHT} in flight, and frees the slot of a task refused outright`, async () => {
+    const marker = `ws-limit-${crypto.randomUUID().slice(0, 8)}`
+    // Runware takes every task but never finishes one here: they all stay in flight.
+    await setFault({ match: marker, failGenerationRate: 1, webhookDelayMs: 600_000 })
+    const { client } = await Client.session()
+    const invalid = inference({ positivePrompt: `${marker} invalid`, outputFormat: 'GIF' })
+    client.send([invalid])
+    await client.next((f) => f.errors?.[0]?.taskUUID === invalid.taskUUID)
+
+    const tasks = Array.from({ length: MAX_TASKS_IN_FLIGHT + 3 }, (_, i) => inference({ positivePrompt: `${marker} #${i}` }))
+    for (let i = 0; i < tasks.length; i += 7) client.send(tasks.slice(i, i + 7))
+    const refused = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const found = client.frames.filter((f) => f.errors?.[0]?.code === 'tooManyTasksInFlight')
+        if (found.length >= 3 && (await upstreamRequests(marker)).flatMap((r) => r.body).length >= MAX_TASKS_IN_FLIGHT) return found
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      return client.frames.filter((f) => f.errors?.[0]?.code === 'tooManyTasksInFlight')
+    })()
+    expect(refused).toHaveLength(3)
+    expect(refused[0]?.errors?.[0]?.message).toContain(String(MAX_TASKS_IN_FLIGHT))
+    await settle()
+    // The invalid task took no slot: exactly the limit went upstream.
+    expect((await upstreamRequests(marker)).flatMap((r) => r.body)).toHaveLength(MAX_TASKS_IN_FLIGHT)
+    client.ws.close()
+    // Open tasks would wake the reconciler later; these have served their purpose.
+    for (const t of tasks) await call(`/v1/tasks/${t.taskUUID}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEY_A}` } })
+  })
+
+  it('pushes a stored result once however often it is announced, and never to another tenant', async () => {
+    const task = inference({ numberResults: 2 })
+    expect((await postV1([task])).json.data).toHaveLength(2)
+    const tenant = await tenantOf(KEY_A)
+    const { client, session: id } = await Client.session()
+    await session(id).deliver(tenant, task.taskUUID, [0, 1], 2)
+    await session(id).deliver(tenant, task.taskUUID, [1, 0], 2)
+    await session(id).deliver(await tenantOf(KEY_B), task.taskUUID, [0], 2)
+    await client.next(() => client.about(task.taskUUID).length === 2)
+    await settle()
+    const frames = client.about(task.taskUUID)
+    expect(frames).toHaveLength(2)
+    expect(frames.every((f) => f.data?.length === 1 && typeof f.data[0]?.imageURL === 'string')).toBe(true)
+    client.ws.close()
+  })
+
+  it('keeps results that land while the socket is gone, and replays them to the client that resumes, once', async () => {
+    const task = inference()
+    expect((await postV1([task])).status).toBe(200)
+    const tenant = await tenantOf(KEY_A)
+    const first = await Client.session()
+    first.client.ws.close()
+    await settle()
+    await session(first.session).deliver(tenant, task.taskUUID, [0], 1)
+
+    // Another tenant cannot take the session over: it gets a fresh one.
+    const stranger = await Client.session(KEY_B, first.session)
+    expect(stranger.session).not.toBe(first.session)
+    expect(stranger.client.about(task.taskUUID)).toEqual([])
+
+    const second = await Client.session(KEY_A, first.session)
+    expect(second.session).toBe(first.session)
+    await second.client.next(() => second.client.about(task.taskUUID).length > 0)
+    // Results stored after the resume reach the new socket through the session's own name.
+    await session(first.session).deliver(tenant, task.taskUUID, [0], 1)
+    await settle()
+    expect(second.client.about(task.taskUUID)).toHaveLength(1)
+    second.client.ws.close()
+    stranger.client.ws.close()
+  })
+})
