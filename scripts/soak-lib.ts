@@ -4,6 +4,8 @@
  * the smaller run inside `npm test`.
  */
 
+import { RETRYABLE_CODES, SoakSocket } from './soak-socket.ts'
+
 export interface SoakOptions {
   gatewayUrl: string
   emulatorUrl: string
@@ -16,6 +18,8 @@ export interface SoakOptions {
   reconcileAfterSeconds: number
   /** A test receiver (test/support/receiver.ts): every task then has a webhookURL that fails 30 % of attempts. */
   receiverUrl?: string
+  /** The share of tasks sent by WebSocket clients that drop their connection at random (default 0.2). */
+  socketShare?: number
   log?: (line: string) => void
 }
 
@@ -29,6 +33,12 @@ export interface SoakReport {
   failedWithoutReason: number
   /** Results whose client webhook never arrived (0 when no receiver was given). */
   eventsUndelivered: number
+  socketTasks: number
+  socketDisconnects: number
+  /** Results of socket tasks pushed more than once. */
+  pushedDuplicates: number
+  /** Results of socket tasks never pushed: lost with a dropped connection's last frames (getResponse has them). */
+  pushedMissing: number
   p50Ms: number
   p99Ms: number
   line: string
@@ -64,7 +74,7 @@ interface TaskView {
   status: string
   createdAt: string
   completedAt?: string
-  results: { index: number; status: string; imageURL?: string; error?: { code?: string; message?: string } }[]
+  results: { index: number; status: string; imageUUID?: string; imageURL?: string; error?: { code?: string; message?: string } }[]
 }
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T
@@ -87,6 +97,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   await fetch(`${o.emulatorUrl}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ match: marker, ...SOAK_FAULTS }) })
   const headersFor = (i: number) => ({ authorization: `Bearer ${o.apiKeys[i % o.apiKeys.length]}`, 'content-type': 'application/json' })
 
+  const socketCount = Math.round(o.tasks * (o.socketShare ?? 0.2))
+  const viaSocket = new Set(
+    Array.from({ length: o.tasks }, (_, i) => i)
+      .sort(() => Math.random() - 0.5)
+      .slice(0, socketCount),
+  )
   const bodies = Array.from({ length: o.tasks }, (_, i) => {
     const [width, height] = pick(SIZES)
     return {
@@ -97,12 +113,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       width,
       height,
       numberResults: 1 + Math.floor(Math.random() * 4),
-      deliveryMethod: Math.random() < 0.5 ? 'sync' : 'async',
+      // Over a socket, results are pushed: the sync delivery method.
+      deliveryMethod: viaSocket.has(i) || Math.random() < 0.5 ? 'sync' : 'async',
       ...(o.receiverUrl ? { webhookURL: `${o.receiverUrl}${hookPath}` } : {}),
     }
   })
 
   const keyIndex = new Map(bodies.map((b, i) => [b.taskUUID, i]))
+  // Two clients per key; each drops its connection after about a quarter of the tasks it sends.
+  const sockets = o.apiKeys.flatMap((key) => [0, 1].map(() => new SoakSocket(`${o.gatewayUrl.replace(/^http/, 'ws')}/v1`, key, 0.25)))
   /** A client that honours 503/429 + Retry-After, as a well-behaved one does. */
   const call = async (path: string, taskUUID: string, init: RequestInit = {}): Promise<Response> => {
     for (let attempt = 0; ; attempt++) {
@@ -119,6 +138,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const started = Date.now()
   // 10 % of clients resend the same request at the same moment.
   await pool(bodies, o.concurrency, async (body) => {
+    const i = keyIndex.get(body.taskUUID) ?? 0
+    if (viaSocket.has(i)) return sockets[i % sockets.length]?.submit(body)
     const copies = Math.random() < 0.1 ? 2 : 1
     await Promise.all(Array.from({ length: copies }, () => send(body)))
   })
@@ -150,13 +171,37 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     log(`after reconcile round ${round}: ${processing()} tasks still open`)
   }
 
+  for (const socket of sockets) socket.close()
+  const socketTasks = bodies.filter((_, i) => viaSocket.has(i)).map((b) => b.taskUUID)
   return audit(
     bodies.map((b) => b.taskUUID),
     states,
     o,
     log,
     hookPath,
+    pushAudit(socketTasks, states, sockets),
   )
+}
+
+type PushAudit = Pick<SoakReport, 'socketTasks' | 'socketDisconnects' | 'pushedDuplicates' | 'pushedMissing'>
+
+/** Compares what the socket clients were pushed with each task's final results. */
+function pushAudit(taskUUIDs: string[], states: Map<string, TaskView | null>, sockets: SoakSocket[]): PushAudit {
+  let pushedDuplicates = 0
+  let pushedMissing = 0
+  for (const taskUUID of taskUUIDs) {
+    const pushed = sockets.flatMap((s) => s.received.get(taskUUID) ?? []).filter((e) => !e.code || !RETRYABLE_CODES.has(e.code))
+    const results = states.get(taskUUID)?.results ?? []
+    const succeeded = results.filter((r) => r.status === 'succeeded')
+    const failed = results.length - succeeded.length
+    const images = pushed.flatMap((e) => (e.imageUUID ? [e.imageUUID] : []))
+    const unique = new Set(images)
+    const errors = pushed.filter((e) => e.code).length
+    pushedDuplicates += images.length - unique.size + Math.max(0, errors - failed)
+    pushedMissing += succeeded.filter((r) => !unique.has(r.imageUUID ?? '')).length + Math.max(0, failed - errors)
+  }
+  const socketDisconnects = sockets.reduce((n, s) => n + s.disconnects, 0)
+  return { socketTasks: taskUUIDs.length, socketDisconnects, pushedDuplicates, pushedMissing }
 }
 
 async function audit(
@@ -165,6 +210,7 @@ async function audit(
   o: SoakOptions,
   log: (line: string) => void,
   hookPath: string,
+  pushed: PushAudit,
 ): Promise<SoakReport> {
   const finals = taskUUIDs.map((id) => states.get(id) ?? null)
   for (const id of taskUUIDs.filter((id) => !['succeeded', 'failed'].includes(states.get(id)?.status ?? '')).slice(0, 5)) {
@@ -201,6 +247,7 @@ async function audit(
     resultsWithoutImage,
     failedWithoutReason,
     eventsUndelivered,
+    ...pushed,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
   }
@@ -208,6 +255,8 @@ async function audit(
     `tasks ${report.tasks} · succeeded ${succeeded} · failed ${failed} · lost ${report.lost} · ` +
     `duplicate generations ${duplicateGenerations} · results without image ${resultsWithoutImage} · ` +
     (o.receiverUrl ? `events undelivered ${eventsUndelivered} · ` : '') +
+    `socket tasks ${pushed.socketTasks} (${pushed.socketDisconnects} dropped connections) · ` +
+    `pushed twice ${pushed.pushedDuplicates} · never pushed ${pushed.pushedMissing} · ` +
     `p50/p99 completion ${report.p50Ms}/${report.p99Ms} ms`
   log(line)
   return { ...report, line }

@@ -45,7 +45,8 @@ try {
     report.duplicateGenerations === 0 &&
     report.resultsWithoutImage === 0 &&
     report.failedWithoutReason === 0 &&
-    report.eventsUndelivered === 0
+    report.eventsUndelivered === 0 &&
+    report.pushedDuplicates === 0
   process.exitCode = clean ? 0 : 1
 } finally {
   await stack.stop()

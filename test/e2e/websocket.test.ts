@@ -107,7 +107,9 @@ describe.concurrent('WebSocket protocol', () => {
 
     const runware = sdk('ie_wrong_key_0000000000000000')
     try {
-      await expect(runware.requestImages({ positivePrompt: 'never runs', model: 'imagineart:1@5', width: 2048, height: 2048 })).rejects.toMatchObject({
+      await expect(
+        runware.requestImages({ positivePrompt: 'never runs', model: 'imagineart:1@5', width: 2048, height: 2048 }),
+      ).rejects.toMatchObject({
         error: { code: 'invalidApiKey' },
       })
     } finally {

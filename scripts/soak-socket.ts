@@ -1,0 +1,121 @@
+/**
+ * A soak client over Runware's WebSocket protocol that loses its connection at random: it drops
+ * the socket (no close handshake) and comes back with its connectionSessionUUID, as a client on a
+ * flaky network would. It records every result pushed to it, so the audit can count them.
+ */
+import WebSocket from 'ws'
+
+type Entry = { taskUUID?: string; code?: string; imageUUID?: string; taskType?: string; connectionSessionUUID?: string }
+
+/** Errors a well-behaved client answers by sending the task again a little later. */
+export const RETRYABLE_CODES = new Set(['serviceUnavailable', 'rateLimitExceeded'])
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export class SoakSocket {
+  /** Per task: every item and every error pushed for it. */
+  readonly received = new Map<string, Entry[]>()
+  disconnects = 0
+  private ws: WebSocket | null = null
+  private session: string | undefined
+  private connecting: Promise<void> | null = null
+  private readonly wake = new Set<() => void>()
+
+  constructor(
+    private readonly url: string,
+    private readonly apiKey: string,
+    /** Chance that the connection is dropped shortly after a task is sent. */
+    private readonly dropRate: number,
+  ) {}
+
+  /** Sends a task and waits (bounded) for all its results; resends it after a retryable error. */
+  async submit(task: { taskUUID: string; numberResults: number }, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const seen = this.received.get(task.taskUUID)?.length ?? 0
+      await this.send([task])
+      if (Math.random() < this.dropRate) void this.dropSoon()
+      const outcome = await this.until(deadline, () => {
+        const entries = (this.received.get(task.taskUUID) ?? []).slice(seen)
+        if (entries.some((e) => e.code && RETRYABLE_CODES.has(e.code))) return 'retry'
+        return (this.received.get(task.taskUUID)?.length ?? 0) >= task.numberResults ? 'done' : null
+      })
+      if (outcome !== 'retry') return
+      await sleep(1000)
+    }
+  }
+
+  close(): void {
+    this.ws?.close()
+  }
+
+  private async send(message: unknown): Promise<void> {
+    for (;;) {
+      await this.connect()
+      const ws = this.ws
+      if (ws?.readyState === WebSocket.OPEN) return ws.send(JSON.stringify(message))
+      this.ws = null
+    }
+  }
+
+  private connect(): Promise<void> {
+    if (this.ws?.readyState === WebSocket.OPEN) return Promise.resolve()
+    this.connecting ??= this.open().finally(() => (this.connecting = null))
+    return this.connecting
+  }
+
+  private async open(): Promise<void> {
+    const ws = new WebSocket(this.url)
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve())
+      ws.once('error', reject)
+    })
+    const authenticated = new Promise<void>((resolve) => {
+      ws.on('message', (raw) => {
+        const frame = JSON.parse(raw.toString()) as { data?: Entry[]; errors?: Entry[] }
+        for (const entry of [...(frame.data ?? []), ...(frame.errors ?? [])]) {
+          if (entry.taskType === 'authentication' && entry.connectionSessionUUID) {
+            this.session = entry.connectionSessionUUID
+            resolve()
+          } else if (entry.taskUUID) this.received.set(entry.taskUUID, [...(this.received.get(entry.taskUUID) ?? []), entry])
+        }
+        for (const wake of this.wake) wake()
+      })
+    })
+    ws.on('error', () => undefined)
+    ws.send(
+      JSON.stringify([
+        { taskType: 'authentication', apiKey: this.apiKey, ...(this.session ? { connectionSessionUUID: this.session } : {}) },
+      ]),
+    )
+    await authenticated
+    this.ws = ws
+  }
+
+  /** Drops the connection within 2 s, without a close handshake; the next send reconnects. */
+  private async dropSoon(): Promise<void> {
+    await sleep(Math.random() * 2000)
+    const ws = this.ws
+    if (ws?.readyState !== WebSocket.OPEN) return
+    this.disconnects++
+    ws.terminate()
+    // Stay away a moment (results land meanwhile), then resume the session.
+    await sleep(200 + Math.random() * 1500)
+    await this.connect()
+  }
+
+  private async until<T>(deadline: number, check: () => T | null): Promise<T | null> {
+    for (;;) {
+      const value = check()
+      if (value !== null || Date.now() > deadline) return value
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.wake.delete(done)
+          clearTimeout(timer)
+          resolve()
+        }
+        const timer = setTimeout(done, 250)
+        this.wake.add(done)
+      })
+    }
+  }
+}
