@@ -28,7 +28,7 @@ import { authenticationSchema } from '../schemas/tasks'
 import { requireConfig } from '../services/config'
 import { buildServices, type Services } from '../services/container'
 import { enforceRateLimit } from '../services/rate-limits'
-import { runTasks } from '../services/runware-api'
+import { MAX_TASKS_PER_REQUEST, runTasks } from '../services/runware-api'
 
 export const RESUME_WINDOW_SECONDS = 120
 export const IDLE_TIMEOUT_SECONDS = 120
@@ -300,6 +300,9 @@ export class SocketSession extends DurableObject<Env> {
         work.map((t) => error.forTask(tagOf(t).taskType, tagOf(t).taskUUID).detail),
       )
     }
+    if (work.length > MAX_TASKS_PER_REQUEST) {
+      return this.sendError(ws, { code: 'tooManyTasks', message: `At most ${MAX_TASKS_PER_REQUEST} tasks per message` })
+    }
     // Tasks whose results will be pushed take a slot until the last one is.
     const room = MAX_TASKS_IN_FLIGHT - this.inFlight()
     const pushed = work.filter((t) => pushedTaskUUID(t) !== null)
@@ -312,21 +315,28 @@ export class SocketSession extends DurableObject<Env> {
       const write = this.sql.exec('INSERT OR IGNORE INTO tasks (task, total) VALUES (?, ?)', uuid, Number.isInteger(total) ? total : 1)
       if (write.rowsWritten) claimed.push(uuid)
     }
-    const outcome = await runTasks(
-      services,
-      principal,
-      work.filter((t) => !refused.has(t)),
-      Date.now(),
-      { socket: a.session },
-    )
-    const errors = outcome.errors.map((e) => e.detail)
-    // A task refused outright (invalid, over budget…) never started: give its slot back.
-    for (const uuid of claimed) {
-      if (
-        errors.some((e) => e.taskUUID?.toLowerCase() === uuid) &&
-        !this.sql.exec('SELECT 1 FROM results WHERE task = ?', uuid).toArray().length
-      ) {
-        this.sql.exec('DELETE FROM tasks WHERE task = ? AND done_at IS NULL', uuid)
+    let items: Record<string, unknown>[] = []
+    let errors: RunwareError[] = []
+    try {
+      const outcome = await runTasks(
+        services,
+        principal,
+        work.filter((t) => !refused.has(t)),
+        Date.now(),
+        { socket: a.session },
+      )
+      errors = outcome.errors.map((e) => e.detail)
+      items = await Promise.all(outcome.items.map((item) => item()))
+    } catch (error) {
+      console.error(JSON.stringify({ level: 'error', msg: 'socket task failed', error: String(error) }))
+      errors = work.map((t) => ({ code: 'internalServerError', message: 'Internal error; retry later', ...tagOf(t) }))
+    } finally {
+      // A task answered at once (refused, invalid, or a re-send of a known task) is not pushed here: free its slot.
+      const answered = new Set([...items, ...errors].map((x) => String(x.taskUUID ?? '').toLowerCase()))
+      for (const uuid of claimed) {
+        if (answered.has(uuid) && !this.sql.exec('SELECT 1 FROM results WHERE task = ?', uuid).toArray().length) {
+          this.sql.exec('DELETE FROM tasks WHERE task = ? AND done_at IS NULL', uuid)
+        }
       }
     }
     for (const task of refused) {
@@ -336,7 +346,6 @@ export class SocketSession extends DurableObject<Env> {
         ...tagOf(task),
       })
     }
-    const items = await Promise.all(outcome.items.map((item) => item()))
     this.sendPerTask(ws, items, errors)
   }
 

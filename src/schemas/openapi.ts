@@ -79,6 +79,18 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   })
   registry.registerPath({
     method: 'get',
+    path: '/v1',
+    tags: ['Runware-compatible'],
+    summary: "Runware's WebSocket protocol (Upgrade: websocket)",
+    description:
+      'Upgrade to a WebSocket speaking Runware\'s protocol, as @runware/sdk-js does: the first message is [{"taskType":"authentication","apiKey":"…"}] (with "connectionSessionUUID" to resume a session within 120 s); then the tasks of POST /v1, each answered by {"data":[…]} or {"errors":[…]} frames. Sync imageInference results are pushed one frame per result as they are stored. See docs/websocket.md.',
+    responses: {
+      101: { description: 'Switching protocols: the socket is open; authenticate with the first message' },
+      ...errors(426),
+    },
+  })
+  registry.registerPath({
+    method: 'get',
     path: '/v1/tasks/{taskUUID}',
     tags: ['Tasks'],
     summary: 'A task: status, results with freshly signed URLs, errors',
