@@ -126,12 +126,8 @@ export class SocketSession extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, 'closed')
-    } catch {
-      // Already closed.
-    }
     await this.socketGone(ws)
+    this.close(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed')
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {

@@ -37,6 +37,13 @@ class Client {
     this.ws.send(JSON.stringify(message))
   }
 
+  /** Closes, and waits for the session's object to answer the close (it has handled it by then). */
+  async close(): Promise<void> {
+    const closed = new Promise((resolve) => this.ws.addEventListener('close', resolve))
+    this.ws.close(1000, 'done')
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))])
+  }
+
   async next(match: (f: Frame) => boolean, from = 0, timeoutMs = 15_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
@@ -86,7 +93,7 @@ describe('WebSocket sessions', () => {
     await settle()
     // The invalid task took no slot: exactly the limit went upstream.
     expect((await upstreamRequests(marker)).flatMap((r) => r.body)).toHaveLength(MAX_TASKS_IN_FLIGHT)
-    client.ws.close()
+    await client.close()
     // Open tasks would wake the reconciler later; these have served their purpose.
     for (const t of tasks) await call(`/v1/tasks/${t.taskUUID}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEY_A}` } })
   })
@@ -104,7 +111,7 @@ describe('WebSocket sessions', () => {
     const frames = client.about(task.taskUUID)
     expect(frames).toHaveLength(2)
     expect(frames.every((f) => f.data?.length === 1 && typeof f.data[0]?.imageURL === 'string')).toBe(true)
-    client.ws.close()
+    await client.close()
   })
 
   it('keeps results that land while the socket is gone, and replays them to the client that resumes, once', async () => {
@@ -112,7 +119,7 @@ describe('WebSocket sessions', () => {
     expect((await postV1([task])).status).toBe(200)
     const tenant = await tenantOf(KEY_A)
     const first = await Client.session()
-    first.client.ws.close()
+    await first.client.close()
     await settle()
     await session(first.session).deliver(tenant, task.taskUUID, [0], 1)
 
@@ -128,7 +135,7 @@ describe('WebSocket sessions', () => {
     await session(first.session).deliver(tenant, task.taskUUID, [0], 1)
     await settle()
     expect(second.client.about(task.taskUUID)).toHaveLength(1)
-    second.client.ws.close()
-    stranger.client.ws.close()
+    await second.client.close()
+    await stranger.client.close()
   })
 })
