@@ -12,31 +12,22 @@
 import { DurableObject } from 'cloudflare:workers'
 import * as z from 'zod'
 import { ApiError, type RunwareError } from '../lib/errors'
-import {
-  dataFrame,
-  errorsFrame,
-  isAuthentication,
-  isPing,
-  parseMessage,
-  PING_FRAME,
-  PONG_FRAME,
-  pushedTaskUUID,
-} from '../lib/socket-frames'
+import { dataFrame, errorsFrame, isAuthentication, isPing, parseMessage, PING_FRAME, PONG_FRAME } from '../lib/socket-frames'
 import type { Principal } from '../schemas/api-keys'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import { authenticationSchema } from '../schemas/tasks'
+import { SessionStore, type SessionState } from './session-store'
 import { requireConfig } from '../services/config'
 import { buildServices, type Services } from '../services/container'
 import { enforceRateLimit } from '../services/rate-limits'
-import { MAX_TASKS_PER_REQUEST, runTasks } from '../services/runware-api'
+import { MAX_TASKS_PER_REQUEST } from '../services/runware-api'
+import { runSocketTasks, tagOf } from '../services/socket-tasks'
 
 export const RESUME_WINDOW_SECONDS = 120
 export const IDLE_TIMEOUT_SECONDS = 120
 export const AUTH_TIMEOUT_SECONDS = 30
 /** The largest message a client may send; larger images go by URL or through POST /v1/images. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024
-/** imageInference tasks of one session whose results are still being pushed. */
-export const MAX_TASKS_IN_FLIGHT = 32
 /** Pushed results are remembered this long after their task finished, so a late repeat notice is ignored. */
 const DONE_RETENTION_MS = 3_600_000
 /** How often an object that only forwards checks that the session still exists. */
@@ -58,27 +49,16 @@ interface Attachment {
   apiKey?: string
 }
 
-/** What one object hands another when a client resumes the session there. */
-export interface SessionState {
-  tasks: { task: string; total: number; done_at: number | null }[]
-  results: { task: string; idx: number; sent: number }[]
-}
-
 const sessionUUID = z.uuid()
 
 const attachment = (ws: WebSocket) => ws.deserializeAttachment() as Attachment
 
 export class SocketSession extends DurableObject<Env> {
-  private readonly sql: SqlStorage
+  private readonly store: SessionStore
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
-    this.sql = ctx.storage.sql
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS tasks (task TEXT PRIMARY KEY, total INTEGER NOT NULL, done_at INTEGER);
-      CREATE TABLE IF NOT EXISTS results (task TEXT NOT NULL, idx INTEGER NOT NULL, sent INTEGER NOT NULL, PRIMARY KEY (task, idx));
-    `)
+    this.store = new SessionStore(ctx.storage.sql)
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME))
   }
 
@@ -93,7 +73,7 @@ export class SocketSession extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server)
     const now = Date.now()
     server.serializeAttachment({ self, origin, connectedAt: now, lastSeen: now } satisfies Attachment)
-    this.setMeta('self', self)
+    this.store.set('self', self)
     await this.wakeAt(now + AUTH_TIMEOUT_SECONDS * 1000)
     return new Response(null, { status: 101, webSocket: client })
   }
@@ -152,19 +132,19 @@ export class SocketSession extends DurableObject<Env> {
         await this.socketGone(ws)
       } else next = Math.min(next, seen + IDLE_TIMEOUT_SECONDS * 1000)
     }
-    const forward = this.meta('forward')
+    const forward = this.store.get('forward')
     if (forward) {
-      const session = this.meta('self') ?? ''
+      const session = this.store.get('self') ?? ''
       if (
         await this.stub(forward)
           .holds(session)
           .catch(() => true)
       )
         next = Math.min(next, now + FORWARD_CHECK_MS)
-      else this.wipe()
+      else this.store.wipe()
     }
-    const closedAt = Number(this.meta('closedAt') ?? NaN)
-    if (this.meta('session') && !forward && !this.openSocket() && Number.isFinite(closedAt)) {
+    const closedAt = Number(this.store.get('closedAt') ?? NaN)
+    if (this.store.get('session') && !forward && !this.openSocket() && Number.isFinite(closedAt)) {
       if (now - closedAt >= RESUME_WINDOW_SECONDS * 1000) await this.expire()
       else next = Math.min(next, closedAt + RESUME_WINDOW_SECONDS * 1000)
     }
@@ -175,41 +155,32 @@ export class SocketSession extends DurableObject<Env> {
 
   /** Results of one of the session's tasks were stored: push them (or keep them for a resume). */
   async deliver(tenant: string, taskUUID: string, indexes: number[], total: number): Promise<void> {
-    const forward = this.meta('forward')
+    const forward = this.store.get('forward')
     if (forward) return this.stub(forward).deliver(tenant, taskUUID, indexes, total)
     // Unknown or expired session: the results stay reachable through getResponse.
-    if (this.meta('tenant') !== tenant) return
-    this.sql.exec('INSERT INTO tasks (task, total) VALUES (?, ?) ON CONFLICT (task) DO UPDATE SET total = excluded.total', taskUUID, total)
-    for (const idx of indexes) this.sql.exec('INSERT OR IGNORE INTO results (task, idx, sent) VALUES (?, ?, 0)', taskUUID, idx)
+    if (this.store.get('tenant') !== tenant) return
+    this.store.add(taskUUID, indexes, total)
     await this.flush()
   }
 
   /** A client resumes this session on object `to`: hand over its state and forward from now on. */
   async handOver(to: string, tenant: string): Promise<SessionState | null> {
-    const forward = this.meta('forward')
+    const forward = this.store.get('forward')
     if (forward) {
       const state = await this.stub(forward).handOver(to, tenant)
-      if (state) this.setMeta('forward', to)
+      if (state) this.store.set('forward', to)
       return state
     }
-    const session = this.meta('session')
-    if (!session || this.meta('tenant') !== tenant) return null
+    const session = this.store.get('session')
+    if (!session || this.store.get('tenant') !== tenant) return null
     for (const ws of this.ctx.getWebSockets()) {
       if (attachment(ws).session === session) this.close(ws, 4000, 'session resumed on another connection')
     }
-    const state: SessionState = {
-      tasks: this.sql.exec<SessionState['tasks'][number]>('SELECT task, total, done_at FROM tasks').toArray(),
-      // A result being pushed right now goes to a closed socket: it is still to be pushed.
-      results: this.sql
-        .exec<SessionState['results'][number]>('SELECT task, idx, CASE sent WHEN 1 THEN 1 ELSE 0 END AS sent FROM results')
-        .toArray(),
-    }
-    const self = this.meta('self')
-    this.wipe()
+    const state = this.store.export()
+    this.store.wipe()
     // The object the session is named after stays its address.
-    if (session === self) {
-      this.setMeta('self', self)
-      this.setMeta('forward', to)
+    if (session === this.store.get('self')) {
+      this.store.set('forward', to)
       await this.wakeAt(Date.now() + FORWARD_CHECK_MS)
     }
     return state
@@ -217,12 +188,12 @@ export class SocketSession extends DurableObject<Env> {
 
   /** Whether this object holds `session` (for an object that forwards to it). */
   async holds(session: string): Promise<boolean> {
-    return this.meta('session') === session && !this.meta('forward')
+    return this.store.get('session') === session && !this.store.get('forward')
   }
 
   /** The session held at `holder` expired: stop forwarding to it. */
   async release(holder: string): Promise<void> {
-    if (this.meta('forward') === holder) this.wipe()
+    if (this.store.get('forward') === holder) this.store.wipe()
   }
 
   // ── The protocol ──
@@ -244,7 +215,7 @@ export class SocketSession extends DurableObject<Env> {
       wanted.success && wanted.data.toLowerCase() !== a.self && (await this.resume(wanted.data.toLowerCase(), a.self, principal))
     const session = resumed && wanted.success ? wanted.data.toLowerCase() : a.self
     if (!resumed) this.open(session, principal.tenant)
-    this.deleteMeta('closedAt')
+    this.store.delete('closedAt')
     a.session = session
     a.apiKey = auth.data.apiKey
     ws.serializeAttachment(a)
@@ -263,13 +234,10 @@ export class SocketSession extends DurableObject<Env> {
       .handOver(self, principal.tenant)
       .catch(() => null)
     if (!state) {
-      this.wipe()
-      this.setMeta('self', self)
+      this.store.wipe()
       return false
     }
-    for (const t of state.tasks)
-      this.sql.exec('INSERT OR IGNORE INTO tasks (task, total, done_at) VALUES (?, ?, ?)', t.task, t.total, t.done_at)
-    for (const r of state.results) this.sql.exec('INSERT OR IGNORE INTO results (task, idx, sent) VALUES (?, ?, ?)', r.task, r.idx, r.sent)
+    this.store.import(state)
     return true
   }
 
@@ -299,49 +267,7 @@ export class SocketSession extends DurableObject<Env> {
     if (work.length > MAX_TASKS_PER_REQUEST) {
       return this.sendError(ws, { code: 'tooManyTasks', message: `At most ${MAX_TASKS_PER_REQUEST} tasks per message` })
     }
-    // Tasks whose results will be pushed take a slot until the last one is.
-    const room = MAX_TASKS_IN_FLIGHT - this.inFlight()
-    const pushed = work.filter((t) => pushedTaskUUID(t) !== null)
-    const refused = new Set(pushed.slice(Math.max(0, room)))
-    const claimed: string[] = []
-    for (const task of pushed) {
-      if (refused.has(task)) continue
-      const uuid = pushedTaskUUID(task) as string
-      const total = Number((task as { numberResults?: unknown }).numberResults ?? 1)
-      const write = this.sql.exec('INSERT OR IGNORE INTO tasks (task, total) VALUES (?, ?)', uuid, Number.isInteger(total) ? total : 1)
-      if (write.rowsWritten) claimed.push(uuid)
-    }
-    let items: Record<string, unknown>[] = []
-    let errors: RunwareError[] = []
-    try {
-      const outcome = await runTasks(
-        services,
-        principal,
-        work.filter((t) => !refused.has(t)),
-        Date.now(),
-        { socket: a.session },
-      )
-      errors = outcome.errors.map((e) => e.detail)
-      items = await Promise.all(outcome.items.map((item) => item()))
-    } catch (error) {
-      console.error(JSON.stringify({ level: 'error', msg: 'socket task failed', error: String(error) }))
-      errors = work.map((t) => ({ code: 'internalServerError', message: 'Internal error; retry later', ...tagOf(t) }))
-    } finally {
-      // A task answered at once (refused, invalid, or a re-send of a known task) is not pushed here: free its slot.
-      const answered = new Set([...items, ...errors].map((x) => String(x.taskUUID ?? '').toLowerCase()))
-      for (const uuid of claimed) {
-        if (answered.has(uuid) && !this.sql.exec('SELECT 1 FROM results WHERE task = ?', uuid).toArray().length) {
-          this.sql.exec('DELETE FROM tasks WHERE task = ? AND done_at IS NULL', uuid)
-        }
-      }
-    }
-    for (const task of refused) {
-      errors.push({
-        code: 'tooManyTasksInFlight',
-        message: `A connection may have at most ${MAX_TASKS_IN_FLIGHT} imageInference tasks in flight; wait for results before sending more`,
-        ...tagOf(task),
-      })
-    }
+    const { items, errors } = await runSocketTasks(services, principal, a.session ?? '', work, this.store)
     this.sendPerTask(ws, items, errors)
   }
 
@@ -355,12 +281,11 @@ export class SocketSession extends DurableObject<Env> {
   /** Pushes every stored result not pushed yet, when the session's socket is open. */
   private async flush(): Promise<void> {
     const ws = this.openSocket()
-    const tenant = this.meta('tenant')
+    const tenant = this.store.get('tenant')
     if (!ws || !tenant) return
-    const due = this.sql.exec<{ task: string; idx: number }>('SELECT task, idx FROM results WHERE sent = 0').toArray()
+    // Taken before rendering (which waits on I/O), so a concurrent flush cannot push them too.
+    const due = this.store.takeDue()
     if (!due.length) return
-    // Claimed before rendering (which waits on I/O), so a concurrent flush cannot push them too.
-    this.sql.exec('UPDATE results SET sent = 2 WHERE sent = 0')
     const services = this.services(attachment(ws).origin)
     for (const [task, rows] of Map.groupBy(due, (r) => r.task)) {
       const state = await services.tasks.load(tenant, task)
@@ -368,25 +293,13 @@ export class SocketSession extends DurableObject<Env> {
         const result = state?.task.deleted ? undefined : state?.results.find((r) => r.index === idx)
         let frame: string | null = null
         if (state && result) frame = await this.render(services, state.task, result)
-        try {
-          if (ws.readyState !== WebSocket.OPEN) throw new Error('closed')
-          if (frame) ws.send(frame)
-          this.sql.exec('UPDATE results SET sent = 1 WHERE task = ? AND idx = ?', task, idx)
-        } catch {
-          // The socket went away meanwhile: keep it for a resume.
-          this.sql.exec('UPDATE results SET sent = 0 WHERE task = ? AND idx = ?', task, idx)
-        }
+        // A socket that went away meanwhile leaves the result due, for a resume.
+        const open = ws.readyState === WebSocket.OPEN
+        if (open && frame) ws.send(frame)
+        this.store.settle(task, idx, open)
       }
-      this.sql.exec(
-        'UPDATE tasks SET done_at = ? WHERE task = ? AND done_at IS NULL AND total <= (SELECT COUNT(*) FROM results WHERE task = ? AND sent = 1)',
-        Date.now(),
-        task,
-        task,
-      )
+      this.store.finish(task, Date.now(), Date.now() - DONE_RETENTION_MS)
     }
-    const old = Date.now() - DONE_RETENTION_MS
-    this.sql.exec('DELETE FROM results WHERE task IN (SELECT task FROM tasks WHERE done_at < ?)', old)
-    this.sql.exec('DELETE FROM tasks WHERE done_at < ?', old)
   }
 
   /** A result as Runware pushes it: `{"data":[item]}`, or `{"errors":[…]}` with the task's UUID. */
@@ -402,18 +315,14 @@ export class SocketSession extends DurableObject<Env> {
 
   // ── Bookkeeping ──
 
-  private inFlight(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM tasks WHERE done_at IS NULL').one().n
-  }
-
   private open(session: string, tenant: string): void {
-    this.setMeta('session', session)
-    this.setMeta('tenant', tenant)
+    this.store.set('session', session)
+    this.store.set('tenant', tenant)
   }
 
   /** The session's authenticated, open socket on this object, if any. */
   private openSocket(except?: WebSocket): WebSocket | undefined {
-    const session = this.meta('session')
+    const session = this.store.get('session')
     return this.ctx
       .getWebSockets()
       .find((ws) => ws !== except && ws.readyState === WebSocket.OPEN && session !== null && attachment(ws).session === session)
@@ -422,27 +331,22 @@ export class SocketSession extends DurableObject<Env> {
   /** A socket closed: the session waits RESUME_WINDOW_SECONDS for its client to come back. */
   private async socketGone(ws: WebSocket): Promise<void> {
     const a = attachment(ws)
-    if (!a.session || a.session !== this.meta('session') || this.meta('forward') || this.openSocket(ws)) return
+    if (!a.session || a.session !== this.store.get('session') || this.store.get('forward') || this.openSocket(ws)) return
     const now = Date.now()
-    this.setMeta('closedAt', String(now))
-    log({ msg: 'socket closed', tenant: this.meta('tenant') })
+    this.store.set('closedAt', String(now))
+    log({ msg: 'socket closed', tenant: this.store.get('tenant') })
     await this.wakeAt(now + RESUME_WINDOW_SECONDS * 1000)
   }
 
   /** Nobody came back: forget the session (its results stay reachable through getResponse). */
   private async expire(): Promise<void> {
-    const session = this.meta('session')
-    const self = this.meta('self')
+    const session = this.store.get('session')
+    const self = this.store.get('self')
     if (session && session !== self)
       await this.stub(session)
         .release(self ?? '')
         .catch(() => undefined)
-    this.wipe()
-    if (self) this.setMeta('self', self)
-  }
-
-  private wipe(): void {
-    this.sql.exec('DELETE FROM meta; DELETE FROM tasks; DELETE FROM results;')
+    this.store.wipe()
   }
 
   private close(ws: WebSocket, code: number, reason: string): void {
@@ -472,26 +376,6 @@ export class SocketSession extends DurableObject<Env> {
 
   private stub(name: string) {
     return this.env.SOCKETS.get(this.env.SOCKETS.idFromName(name))
-  }
-
-  private meta(k: string): string | null {
-    return this.sql.exec<{ v: string }>('SELECT v FROM meta WHERE k = ?', k).toArray()[0]?.v ?? null
-  }
-
-  private setMeta(k: string, v: string): void {
-    this.sql.exec('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v', k, v)
-  }
-
-  private deleteMeta(k: string): void {
-    this.sql.exec('DELETE FROM meta WHERE k = ?', k)
-  }
-}
-
-const tagOf = (task: unknown) => {
-  const t = (task ?? {}) as { taskType?: unknown; taskUUID?: unknown }
-  return {
-    ...(typeof t.taskType === 'string' ? { taskType: t.taskType } : {}),
-    ...(typeof t.taskUUID === 'string' ? { taskUUID: t.taskUUID } : {}),
   }
 }
 
