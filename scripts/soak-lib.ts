@@ -121,7 +121,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
   const keyIndex = new Map(bodies.map((b, i) => [b.taskUUID, i]))
   // Two clients per key; each drops its connection after about a quarter of the tasks it sends.
-  const sockets = o.apiKeys.flatMap((key) => [0, 1].map(() => new SoakSocket(`${o.gatewayUrl.replace(/^http/, 'ws')}/v1`, key, 0.25)))
+  const byKey = o.apiKeys.map((key) => [0, 1].map(() => new SoakSocket(`${o.gatewayUrl.replace(/^http/, 'ws')}/v1`, key, 0.25)))
+  const sockets = byKey.flat()
+  // Task i uses key i mod n, over a socket as over REST: the audit reads it back with that key.
+  const socketFor = (i: number) => byKey[i % o.apiKeys.length]?.[Math.floor(i / o.apiKeys.length) % 2]
   /** A client that honours 503/429 + Retry-After, as a well-behaved one does. */
   const call = async (path: string, taskUUID: string, init: RequestInit = {}): Promise<Response> => {
     for (let attempt = 0; ; attempt++) {
@@ -139,7 +142,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   // 10 % of clients resend the same request at the same moment.
   await pool(bodies, o.concurrency, async (body) => {
     const i = keyIndex.get(body.taskUUID) ?? 0
-    if (viaSocket.has(i)) return sockets[i % sockets.length]?.submit(body)
+    if (viaSocket.has(i)) return socketFor(i)?.submit(body)
     const copies = Math.random() < 0.1 ? 2 : 1
     await Promise.all(Array.from({ length: copies }, () => send(body)))
   })
@@ -172,6 +175,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   }
 
   for (const socket of sockets) socket.close()
+  for (const b of bodies.filter((b, i) => viaSocket.has(i) && isOpen(b.taskUUID)).slice(0, 3)) {
+    log(`socket task ${b.taskUUID} still open; pushed to it: ${JSON.stringify(sockets.flatMap((s) => s.received.get(b.taskUUID) ?? []))}`)
+  }
   const socketTasks = bodies.filter((_, i) => viaSocket.has(i)).map((b) => b.taskUUID)
   return audit(
     bodies.map((b) => b.taskUUID),

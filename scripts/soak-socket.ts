@@ -40,7 +40,8 @@ export class SoakSocket {
         return (this.received.get(task.taskUUID)?.length ?? 0) >= task.numberResults ? 'done' : null
       })
       if (outcome !== 'retry') return
-      await sleep(1000)
+      // The protocol carries no Retry-After: back off (a rate limit's window is a minute).
+      await sleep(Math.min(30_000, 1000 * 2 ** attempt))
     }
   }
 
