@@ -19,6 +19,8 @@ export class SoakSocket {
   private session: string | undefined
   private connecting: Promise<void> | null = null
   private readonly wake = new Set<() => void>()
+  /** Tasks sent and not yet answered in full: sent again after a reconnect, in case the drop ate them. */
+  private readonly waiting = new Map<string, object>()
 
   constructor(
     private readonly url: string,
@@ -30,6 +32,15 @@ export class SoakSocket {
   /** Sends a task and waits (bounded) for all its results; resends it after a retryable error. */
   async submit(task: { taskUUID: string; numberResults: number }, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs
+    this.waiting.set(task.taskUUID, task)
+    try {
+      await this.attempts(task, deadline)
+    } finally {
+      this.waiting.delete(task.taskUUID)
+    }
+  }
+
+  private async attempts(task: { taskUUID: string; numberResults: number }, deadline: number): Promise<void> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const seen = this.received.get(task.taskUUID)?.length ?? 0
       await this.send([task])
@@ -89,6 +100,9 @@ export class SoakSocket {
       ]),
     )
     await authenticated
+    // Re-sending is safe: the same taskUUID is the same task, and its session pushes each result once.
+    const waiting = [...this.waiting.values()]
+    for (let i = 0; i < waiting.length; i += 10) ws.send(JSON.stringify(waiting.slice(i, i + 10)))
     this.ws = ws
   }
 

@@ -70,6 +70,7 @@ export class Services {
   #library?: ImageLibrary
   #view?: TaskView
   #recorder?: ResultRecorder
+  #sockets?: SocketNotifier
   #runware?: RunwareClient
   #dispatcher?: Dispatcher
   #generation?: GenerationService
@@ -124,8 +125,11 @@ export class Services {
       maxImageBytes: MAX_IMAGE_BYTES,
       mayCopyFrom: copyAllowed(this.config),
       publisher: this.publisher,
-      sockets: new SocketNotifier(this.env.SOCKETS),
+      sockets: this.sockets,
     }))
+  }
+  get sockets(): SocketNotifier {
+    return (this.#sockets ??= new SocketNotifier(this.env.SOCKETS))
   }
   get runware(): RunwareClient {
     return (this.#runware ??= new RunwareClient({ url: this.config.RUNWARE_API_URL, apiKey: this.config.RUNWARE_API_KEY }))
@@ -144,6 +148,7 @@ export class Services {
       recorder: this.recorder,
       presenter: this.presenter,
       dispatcher: this.dispatcher,
+      sockets: this.sockets,
       origin: this.origin,
       syncTimeoutSeconds: this.config.SYNC_TIMEOUT_SECONDS,
       waitUntil: this.context.waitUntil,

@@ -12,6 +12,7 @@ import type { Principal } from '../schemas/api-keys'
 import { limitsOf, priceMicros, refusalError } from './ledger'
 import type { LazyItem, Presenter } from './presenter'
 import type { ResultRecorder, ResultReport } from './result-recorder'
+import type { SocketNotifier } from './socket-notifier'
 import type { TaskStore } from './task-store'
 
 export interface TaskOutcome {
@@ -24,6 +25,8 @@ export interface GenerationDeps {
   recorder: ResultRecorder
   presenter: Presenter
   dispatcher: Dispatcher
+  /** Pushes stored results to a task's WebSocket session (each once). */
+  sockets: SocketNotifier
   /** The origin upload and webhook URLs are issued for. */
   origin: string
   syncTimeoutSeconds: number
@@ -61,10 +64,8 @@ export class GenerationService {
     // One call creates the task and reserves its budget and in-flight slot, before anything goes upstream.
     const opened = await this.deps.tasks.open(record, priceMicros(record.model), limitsOf(principal))
     if (opened.kind === 'existing') {
-      // A re-sent task over a socket answers what is stored now; the rest is pushed to the session that sent it first.
-      if (pushed && !opened.task.deleted && opened.task.requestHash === record.requestHash) {
-        return this.deps.presenter.split(opened.task, opened.results)
-      }
+      const same = !opened.task.deleted && opened.task.requestHash === record.requestHash
+      if (pushed && same) return this.resentOverSocket(opened.task, opened.results, socket)
       return this.existing(opened.task, opened.results, record, startedAt)
     }
     if (opened.kind === 'refused') throw refusalError(principal, record, opened.refusal)
@@ -97,6 +98,17 @@ export class GenerationService {
     const { items, errors } = this.deps.presenter.split(task, recorded.results)
     if (!recorded.final) items.push(processing(task.taskUUID))
     return { items, errors }
+  }
+
+  /**
+   * The same task again over a socket. To its own session (a client unsure its message arrived
+   * before its connection dropped): the session pushes what it has not pushed yet, so nothing
+   * twice. Over another session: what is stored now; the rest goes to the session that sent it.
+   */
+  private async resentOverSocket(task: TaskRecord, results: ResultRecord[], socket: string): Promise<TaskOutcome> {
+    if (task.socket !== socket) return this.deps.presenter.split(task, results)
+    await this.deps.sockets.notify(task, results)
+    return { items: [], errors: [] }
   }
 
   /** Runware took none of the work: forget the task (and its reservation) so a re-send starts afresh. */

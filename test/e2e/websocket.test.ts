@@ -77,6 +77,8 @@ describe.concurrent('WebSocket protocol', () => {
     const second = await TestSocket.session(socketUrl(gateway()), KEY_A, first.session)
     expect(second.session).toBe(first.session)
     await second.socket.next(() => second.socket.about(task.taskUUID).length === 2)
+    // A client unsure whether its task arrived sends it again: its session pushes nothing twice.
+    second.socket.send([task])
     await new Promise((r) => setTimeout(r, 1500))
     const pushed = second.socket.about(task.taskUUID).flatMap((f) => (f.data ?? []) as Item[])
     expect(pushed).toHaveLength(2)
