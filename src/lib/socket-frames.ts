@@ -8,6 +8,12 @@ export const PONG_FRAME = '{"data":[{"taskType":"ping","pong":true}]}'
 export const dataFrame = (items: readonly unknown[]) => JSON.stringify({ data: items })
 export const errorsFrame = (errors: readonly RunwareError[]) => JSON.stringify({ errors })
 
+/** One frame per task, so a client waiting on one task never reads another's answer. */
+export function framesPerTask(items: readonly Record<string, unknown>[], errors: readonly RunwareError[]): string[] {
+  const byTask = <T extends { taskUUID?: unknown }>(list: readonly T[]) => Map.groupBy(list, (x) => String(x.taskUUID ?? ''))
+  return [...[...byTask(items).values()].map(dataFrame), ...[...byTask(errors).values()].map(errorsFrame)]
+}
+
 /** The tasks of one message (an array, or one task object); null when it is not JSON of that shape. */
 export function parseMessage(message: string | ArrayBuffer): unknown[] | null {
   try {

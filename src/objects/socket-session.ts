@@ -12,7 +12,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import * as z from 'zod'
 import { ApiError, type RunwareError } from '../lib/errors'
-import { dataFrame, errorsFrame, isAuthentication, isPing, parseMessage, PING_FRAME, PONG_FRAME } from '../lib/socket-frames'
+import { dataFrame, errorsFrame, framesPerTask, isAuthentication, isPing, parseMessage, PING_FRAME, PONG_FRAME } from '../lib/socket-frames'
 import type { Principal } from '../schemas/api-keys'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import { authenticationSchema } from '../schemas/tasks'
@@ -20,7 +20,6 @@ import { SessionStore, type SessionState } from './session-store'
 import { requireConfig } from '../services/config'
 import { buildServices, type Services } from '../services/container'
 import { enforceRateLimit } from '../services/rate-limits'
-import { MAX_TASKS_PER_REQUEST } from '../services/runware-api'
 import { runSocketTasks, tagOf } from '../services/socket-tasks'
 
 export const RESUME_WINDOW_SECONDS = 120
@@ -258,24 +257,12 @@ export class SocketSession extends DurableObject<Env> {
       await enforceRateLimit(this.env, principal, services.config.DEFAULT_RATE_LIMIT_PER_MINUTE)
     } catch (error) {
       if (!(error instanceof ApiError)) throw error
-      return this.sendPerTask(
-        ws,
-        [],
-        work.map((t) => error.forTask(tagOf(t).taskType, tagOf(t).taskUUID).detail),
-      )
-    }
-    if (work.length > MAX_TASKS_PER_REQUEST) {
-      return this.sendError(ws, { code: 'tooManyTasks', message: `At most ${MAX_TASKS_PER_REQUEST} tasks per message` })
+      const limited = work.map((t) => error.forTask(tagOf(t).taskType, tagOf(t).taskUUID).detail)
+      for (const frame of framesPerTask([], limited)) ws.send(frame)
+      return
     }
     const { items, errors } = await runSocketTasks(services, principal, a.session ?? '', work, this.store)
-    this.sendPerTask(ws, items, errors)
-  }
-
-  /** One frame per task, so a client waiting on one task never reads another's answer. */
-  private sendPerTask(ws: WebSocket, items: Record<string, unknown>[], errors: RunwareError[]): void {
-    const byTask = <T extends { taskUUID?: unknown }>(list: T[]) => Map.groupBy(list, (x) => String(x.taskUUID ?? ''))
-    for (const group of byTask(items).values()) ws.send(dataFrame(group))
-    for (const group of byTask(errors).values()) ws.send(errorsFrame(group))
+    for (const frame of framesPerTask(items, errors)) ws.send(frame)
   }
 
   /** Pushes every stored result not pushed yet, when the session's socket is open. */

@@ -7,7 +7,7 @@ import type { RunwareError } from '../lib/errors'
 import { pushedTaskUUID } from '../lib/socket-frames'
 import type { Principal } from '../schemas/api-keys'
 import type { Services } from './container'
-import { runTasks } from './runware-api'
+import { MAX_TASKS_PER_REQUEST, runTasks } from './runware-api'
 
 /** imageInference tasks of one session whose results are still being pushed. */
 export const MAX_TASKS_IN_FLIGHT = 32
@@ -39,6 +39,10 @@ export async function runSocketTasks(
   tasks: unknown[],
   slots: Slots,
 ): Promise<Answers> {
+  // Checked before any slot is taken: runTasks would refuse the whole message anyway.
+  if (tasks.length > MAX_TASKS_PER_REQUEST) {
+    return { items: [], errors: [{ code: 'tooManyTasks', message: `At most ${MAX_TASKS_PER_REQUEST} tasks per message` }] }
+  }
   const room = MAX_TASKS_IN_FLIGHT - slots.inFlight()
   const pushed = tasks.filter((t) => pushedTaskUUID(t) !== null)
   const refused = new Set(pushed.slice(Math.max(0, room)))

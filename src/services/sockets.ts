@@ -3,11 +3,7 @@ import { ORIGIN_HEADER, SESSION_HEADER } from '../objects/socket-session'
 
 export function openSocket(sessions: Env['SOCKETS'], request: Request, origin: string): Promise<Response> {
   const session = crypto.randomUUID()
-  const headers = new Headers({ upgrade: 'websocket', [SESSION_HEADER]: session, [ORIGIN_HEADER]: origin })
-  // Everything else the client sent (its key arrives in the first message, never in the URL) stays here.
-  for (const name of ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions']) {
-    const value = request.headers.get(name)
-    if (value) headers.set(name, value)
-  }
+  // The key arrives in the first message, never in the upgrade, so nothing else of it is needed.
+  const headers = { upgrade: 'websocket', [SESSION_HEADER]: session, [ORIGIN_HEADER]: origin }
   return sessions.get(sessions.idFromName(session)).fetch(new Request(request.url, { headers }))
 }

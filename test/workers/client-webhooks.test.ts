@@ -135,21 +135,30 @@ describe('client webhooks', () => {
     expect((await call(`/v1/webhooks/deliveries/${dead.id}/replay`, { method: 'POST', headers: auth(KEY_B) })).status).toBe(404)
   })
 
-  it('dead-letters a 5xx receiver once the 24-hour retry window has passed', async () => {
-    const path = `/status-503/${crypto.randomUUID()}/`
-    const { body } = await submit(path)
+  /** A task whose webhook receiver always answers 503, once its first attempt is logged. */
+  async function failingOnce() {
+    const { body } = await submit(`/status-503/${crypto.randomUUID()}/`)
     const tenant = await tenantOf(KEY_A)
     const id = `evt_${body.taskUUID}_0`
     const log = new DeliveryLog(env.IMAGES)
     const first = await waitFor(async () =>
       (await log.get(tenant, body.taskUUID, id))?.attempts.length ? log.get(tenant, body.taskUUID, id) : undefined,
     )
+    return { body, tenant, id, log, first }
+  }
+
+  /** The queue handing the consumer that task's event again, as its `attempts`-th delivery. */
+  const redelivery = (tenant: string, taskUUID: string, attempts: number) =>
+    createMessageBatch(DELIVERY_QUEUE, [
+      { id: 'm1', timestamp: new Date(), attempts, body: { v: 1, kind: 'webhook', tenant, taskUUID, index: 0 } },
+    ])
+
+  it('dead-letters a 5xx receiver once the 24-hour retry window has passed', async () => {
+    const { body, tenant, id, log, first } = await failingOnce()
     // As if the first attempt had been 25 hours ago.
     const dayAgo = new Date(Date.now() - 25 * 3600_000).toISOString()
     if (first) await log.put(tenant, { ...first, windowStart: dayAgo })
-    const batch = createMessageBatch(DELIVERY_QUEUE, [
-      { id: 'm1', timestamp: new Date(), attempts: 9, body: { v: 1, kind: 'webhook', tenant, taskUUID: body.taskUUID, index: 0 } },
-    ])
+    const batch = redelivery(tenant, body.taskUUID, 9)
     const ctx = createExecutionContext()
     await worker.queue(batch, env, ctx)
     await waitOnExecutionContext(ctx)
@@ -160,20 +169,11 @@ describe('client webhooks', () => {
   })
 
   it('waits at most WEBHOOK_RETRY_MAX_SECONDS between attempts, however many came before', async () => {
-    const path = `/status-503/${crypto.randomUUID()}/`
-    const { body } = await submit(path)
-    const tenant = await tenantOf(KEY_A)
-    const id = `evt_${body.taskUUID}_0`
-    const log = new DeliveryLog(env.IMAGES)
-    const first = await waitFor(async () =>
-      (await log.get(tenant, body.taskUUID, id))?.attempts.length ? log.get(tenant, body.taskUUID, id) : undefined,
-    )
+    const { body, tenant, log, first } = await failingOnce()
     // Twelve failures already: doubling from 1 s would ask for over an hour.
     if (first) await log.put(tenant, { ...first, attempts: Array.from({ length: 12 }, () => first.attempts[0]!) })
     const capped = { ...env, WEBHOOK_RETRY_MAX_SECONDS: '20' }
-    const batch = createMessageBatch(DELIVERY_QUEUE, [
-      { id: 'm1', timestamp: new Date(), attempts: 13, body: { v: 1, kind: 'webhook', tenant, taskUUID: body.taskUUID, index: 0 } },
-    ])
+    const batch = redelivery(tenant, body.taskUUID, 13)
     // getQueueResult() does not report delays, so watch the call itself.
     const retry = vi.spyOn(batch.messages[0]!, 'retry')
     const ctx = createExecutionContext()
