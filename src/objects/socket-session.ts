@@ -13,14 +13,14 @@ import { DurableObject } from 'cloudflare:workers'
 import * as z from 'zod'
 import { ApiError, type RunwareError } from '../lib/errors'
 import { dataFrame, errorsFrame, framesPerTask, isAuthentication, isPing, parseMessage, PING_FRAME, PONG_FRAME } from '../lib/socket-frames'
-import type { Principal } from '../schemas/api-keys'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import { authenticationSchema } from '../schemas/tasks'
 import { SessionStore, type SessionState } from './session-store'
 import { requireConfig } from '../services/config'
 import { buildServices, type Services } from '../services/container'
 import { enforceRateLimit } from '../services/rate-limits'
-import { runSocketTasks, tagOf } from '../services/socket-tasks'
+import { tagOf } from '../services/runware-api'
+import { runSocketTasks } from '../services/socket-tasks'
 
 export const RESUME_WINDOW_SECONDS = 120
 export const IDLE_TIMEOUT_SECONDS = 120
@@ -38,8 +38,6 @@ export const ORIGIN_HEADER = 'x-imagine-edge-origin'
 
 /** Kept on the socket itself, so it survives hibernation. */
 interface Attachment {
-  /** This object's name: the session UUID a fresh session gets. */
-  self: string
   origin: string
   connectedAt: number
   lastSeen: number
@@ -71,7 +69,7 @@ export class SocketSession extends DurableObject<Env> {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket]
     this.ctx.acceptWebSocket(server)
     const now = Date.now()
-    server.serializeAttachment({ self, origin, connectedAt: now, lastSeen: now } satisfies Attachment)
+    server.serializeAttachment({ origin, connectedAt: now, lastSeen: now } satisfies Attachment)
     this.store.set('self', self)
     await this.wakeAt(now + AUTH_TIMEOUT_SECONDS * 1000)
     return new Response(null, { status: 101, webSocket: client })
@@ -209,10 +207,12 @@ export class SocketSession extends DurableObject<Env> {
       log({ msg: 'socket authentication failed' })
       return false
     }
+    // This object's name: the session UUID a fresh session gets.
+    const self = this.store.get('self') ?? ''
     const wanted = sessionUUID.safeParse(auth.data.connectionSessionUUID)
     const resumed =
-      wanted.success && wanted.data.toLowerCase() !== a.self && (await this.resume(wanted.data.toLowerCase(), a.self, principal))
-    const session = resumed && wanted.success ? wanted.data.toLowerCase() : a.self
+      wanted.success && wanted.data.toLowerCase() !== self && (await this.resume(wanted.data.toLowerCase(), self, principal.tenant))
+    const session = resumed && wanted.success ? wanted.data.toLowerCase() : self
     if (!resumed) this.open(session, principal.tenant)
     this.store.delete('closedAt')
     a.session = session
@@ -226,11 +226,11 @@ export class SocketSession extends DurableObject<Env> {
   }
 
   /** Takes over `session` from the object named after it; false when there is no such session of this tenant. */
-  private async resume(session: string, self: string, principal: Principal): Promise<boolean> {
+  private async resume(session: string, self: string, tenant: string): Promise<boolean> {
     // Accept forwarded results before the state arrives: they travel while it does.
-    this.open(session, principal.tenant)
+    this.open(session, tenant)
     const state = await this.stub(session)
-      .handOver(self, principal.tenant)
+      .handOver(self, tenant)
       .catch(() => null)
     if (!state) {
       this.store.wipe()
@@ -257,7 +257,10 @@ export class SocketSession extends DurableObject<Env> {
       await enforceRateLimit(this.env, principal, services.config.DEFAULT_RATE_LIMIT_PER_MINUTE)
     } catch (error) {
       if (!(error instanceof ApiError)) throw error
-      const limited = work.map((t) => error.forTask(tagOf(t).taskType, tagOf(t).taskUUID).detail)
+      const limited = work.map((t) => {
+        const { taskType, taskUUID } = tagOf(t)
+        return error.forTask(taskType, taskUUID).detail
+      })
       for (const frame of framesPerTask([], limited)) ws.send(frame)
       return
     }

@@ -17,10 +17,14 @@ export const MAX_TASKS_PER_REQUEST = 10
 
 const failed = (...errors: ApiError[]): TaskOutcome => ({ items: [], errors })
 
-const tagOf = (task: Record<string, unknown>) => ({
-  taskType: typeof task.taskType === 'string' ? task.taskType : undefined,
-  taskUUID: typeof task.taskUUID === 'string' ? task.taskUUID : undefined,
-})
+/** The taskType and taskUUID a task names, for tagging its errors. */
+export const tagOf = (task: unknown) => {
+  const t = (task ?? {}) as { taskType?: unknown; taskUUID?: unknown }
+  return {
+    taskType: typeof t.taskType === 'string' ? t.taskType : undefined,
+    taskUUID: typeof t.taskUUID === 'string' ? t.taskUUID : undefined,
+  }
+}
 
 /** How the tasks arrived: over a WebSocket session, sync results are pushed to it. */
 export interface TaskSource {
@@ -141,7 +145,7 @@ export async function runTasks(
         if (error instanceof ApiError) return failed(error)
         throw error
       })
-      const tag = tagOf((task ?? {}) as Record<string, unknown>)
+      const tag = tagOf(task)
       return { items: outcome.items, errors: outcome.errors.map((e) => e.forTask(tag.taskType, tag.taskUUID)) }
     }),
   )

@@ -7,7 +7,7 @@ import type { RunwareError } from '../lib/errors'
 import { pushedTaskUUID } from '../lib/socket-frames'
 import type { Principal } from '../schemas/api-keys'
 import type { Services } from './container'
-import { MAX_TASKS_PER_REQUEST, runTasks } from './runware-api'
+import { MAX_TASKS_PER_REQUEST, runTasks, tagOf } from './runware-api'
 
 /** imageInference tasks of one session whose results are still being pushed. */
 export const MAX_TASKS_IN_FLIGHT = 32
@@ -22,14 +22,6 @@ export interface Slots {
 export interface Answers {
   items: Record<string, unknown>[]
   errors: RunwareError[]
-}
-
-export const tagOf = (task: unknown) => {
-  const t = (task ?? {}) as { taskType?: unknown; taskUUID?: unknown }
-  return {
-    ...(typeof t.taskType === 'string' ? { taskType: t.taskType } : {}),
-    ...(typeof t.taskUUID === 'string' ? { taskUUID: t.taskUUID } : {}),
-  }
 }
 
 export async function runSocketTasks(
