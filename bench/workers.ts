@@ -22,9 +22,9 @@ export const CONFIGS: Record<WorkerKind, { config: string; script: string }> = {
 }
 
 /** Bundles a Worker with `wrangler deploy --dry-run --outdir` and returns the bundle's folder. */
-export function bundle(kind: WorkerKind): string {
-  const outdir = join(OUT, kind)
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', outdir, '-c', CONFIGS[kind].config], {
+export function bundle(kind: WorkerKind, extraArgs: string[] = []): string {
+  const outdir = join(OUT, kind + extraArgs.join(''))
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', outdir, '-c', CONFIGS[kind].config, ...extraArgs], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
@@ -44,6 +44,8 @@ export interface StartOptions {
   bindings: Record<string, string>
   /** Keep R2 and the cache on disk (not in workerd's memory), for memory measurements. */
   persistTo?: string
+  /** Opens workerd's inspector on this port, for CPU profiles (bench/profile.ts). */
+  inspectorPort?: number
 }
 
 /** Rate-limit tiers keep their binding calls but get limits no benchmark reaches. */
@@ -73,6 +75,7 @@ export async function startWorker(kind: WorkerKind, outdir: string, options: Sta
     ratelimits: unreachableLimits(rest.ratelimits as RateLimits | undefined),
     host: '127.0.0.1',
     port,
+    ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
     // The gateway's log line per request is still written; the bench just does not print it.
     handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
       stdout.resume()

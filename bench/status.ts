@@ -1,0 +1,182 @@
+/**
+ * `npm run bench:status`: the status route alone, which has the least margin of the four
+ * (docs/performance.md). By default it runs more, shorter A B rounds than `npm run bench`
+ * against the same baseline, for quick before/after checks. With `--profile` it records a CPU
+ * profile of the gateway under load instead, through workerd's inspector (V8's sampling
+ * profiler), and prints the functions with the most self time. The inspector makes
+ * console.log far dearer than it is without it, so read the log's share as an upper bound.
+ */
+process.env.WRANGLER_LOG ??= 'error'
+
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import WebSocket from 'ws'
+import { bootstrapTenant } from '../src/services/api-keys.ts'
+import { kvTaskKey } from '../src/lib/storage-keys.ts'
+import { UrlSigner } from '../src/services/url-signer.ts'
+import { freePort } from '../scripts/stack.ts'
+import { CLIENT_KEY, SECRETS, createBody, eachLimit, jpgOfSize, runwareWebhook } from './fixtures.ts'
+import { load } from './load.ts'
+import { median } from './report.ts'
+import { ROOT, bundle, startEmulatorProcess, startWorker, type RunningWorker } from './workers.ts'
+
+const TASKS = 1000
+const SECONDS = 6
+const ROUNDS = 9
+const auth = { authorization: `Bearer ${CLIENT_KEY}` }
+
+interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }
+  children?: number[]
+}
+interface Profile {
+  nodes: ProfileNode[]
+  samples: number[]
+  timeDeltas: number[]
+}
+
+/** One Chrome DevTools Protocol session over the inspector's WebSocket. */
+async function devtools(url: string) {
+  const socket = new WebSocket(url)
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject))
+  let id = 0
+  const pending = new Map<number, (result: unknown) => void>()
+  socket.on('message', (data) => {
+    const message = JSON.parse(data.toString()) as { id?: number; result?: unknown }
+    if (message.id !== undefined) pending.get(message.id)?.(message.result)
+  })
+  return {
+    send: <T>(method: string, params: Record<string, unknown> = {}) =>
+      new Promise<T>((resolve) => {
+        pending.set(++id, resolve as (result: unknown) => void)
+        socket.send(JSON.stringify({ id, method, params }))
+      }),
+    close: () => socket.close(),
+  }
+}
+
+/** Self time per function, in ms, heaviest first. */
+function selfTimes(profile: Profile): { name: string; ms: number; share: number }[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const totals = new Map<string, number>()
+  let all = 0
+  profile.samples.forEach((nodeId, i) => {
+    const frame = byId.get(nodeId)?.callFrame
+    const dt = profile.timeDeltas[i] ?? 0
+    all += dt
+    if (!frame) return
+    const file = frame.url.split('/').pop() || '(native)'
+    const name = `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}:${frame.columnNumber + 1}`
+    totals.set(name, (totals.get(name) ?? 0) + dt)
+  })
+  return [...totals]
+    .map(([name, us]) => ({ name, ms: us / 1000, share: us / all }))
+    .sort((a, b) => b.ms - a.ms)
+}
+
+/** The gateway with finished tasks (each read once, so KV holds its final record, as in `npm run bench`). */
+async function seeded(worker: RunningWorker): Promise<string[]> {
+  const tenant = await bootstrapTenant(CLIENT_KEY)
+  const signer = new UrlSigner(SECRETS.SIGNING_SECRET, worker.url)
+  const bucket = await worker.mf.getR2Bucket('IMAGES')
+  const tiny = await jpgOfSize(4 * 1024)
+  const tasks = Array.from({ length: TASKS }, () => crypto.randomUUID())
+  await eachLimit(tasks, 16, async (taskUUID) => {
+    const created = await fetch(`${worker.url}/v1`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: createBody(taskUUID, 1),
+    })
+    if (!created.ok) throw new Error(`create: ${created.status}`)
+    const hook = await runwareWebhook(signer, tenant, taskUUID)
+    await bucket.put(hook.objectKey, tiny, { httpMetadata: { contentType: 'image/jpeg' } })
+    const recorded = await fetch(`${worker.url}${hook.path}`, { method: 'POST', body: hook.body })
+    if (!recorded.ok) throw new Error(`webhook: ${recorded.status}`)
+    await (await fetch(`${worker.url}/v1/tasks/${taskUUID}`, { headers: auth })).arrayBuffer()
+  })
+  return tasks
+}
+
+const reads = (tasks: readonly string[], headers: Record<string, string> = {}) => {
+  let next = 0
+  return {
+    method: 'GET' as const,
+    path: '/',
+    headers,
+    setupRequest: (req: object) => ({ ...req, path: `/v1/tasks/${tasks[next++ % tasks.length]}` }),
+  }
+}
+
+async function profile(gateway: RunningWorker, tasks: readonly string[], inspectorPort: number) {
+  await load({ url: gateway.url, connections: 10, durationSeconds: 2, request: reads(tasks, auth) })
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as {
+    webSocketDebuggerUrl: string
+    title?: string
+  }[]
+  const target = targets.find((t) => t.title?.endsWith(':gateway'))
+  if (!target) throw new Error('no inspector target for the gateway')
+  const session = await devtools(target.webSocketDebuggerUrl)
+  await session.send('Profiler.enable')
+  await session.send('Profiler.setSamplingInterval', { interval: 50 })
+  await session.send('Profiler.start')
+  const result = await load({ url: gateway.url, connections: 10, durationSeconds: SECONDS, request: reads(tasks, auth) })
+  const { profile } = await session.send<{ profile: Profile }>('Profiler.stop')
+  session.close()
+  const out = join(ROOT, 'bench', 'results', 'status.cpuprofile')
+  writeFileSync(out, JSON.stringify(profile))
+  console.log(`status: ${result.rps.toFixed(0)} req/s under the profiler; profile in ${out} (open it in Chrome DevTools)`)
+  for (const row of selfTimes(profile).slice(0, 30)) {
+    console.log(`${(row.share * 100).toFixed(1).padStart(5)} %  ${(row.ms / result.requests * 1000).toFixed(1).padStart(6)} µs/req  ${row.name}`)
+  }
+}
+
+async function compare(gateway: RunningWorker, tasks: readonly string[]) {
+  const baseline = await startWorker('baseline', bundle('baseline'), { bindings: { UPSTREAM_URL: 'http://127.0.0.1:9', UPSTREAM_KEY: 'none' } })
+  try {
+    // The baseline reads the very same records.
+    const tenant = await bootstrapTenant(CLIENT_KEY)
+    const from = await gateway.mf.getKVNamespace('TASKS')
+    const to = await baseline.mf.getKVNamespace('TASKS')
+    await eachLimit(tasks, 32, async (taskUUID) => {
+      const record = await from.get(kvTaskKey(tenant, taskUUID))
+      if (record === null) throw new Error(`task ${taskUUID} was never cached in KV`)
+      await to.put(`status:${taskUUID}`, record)
+    })
+    const run = (worker: RunningWorker, headers?: Record<string, string>, seconds = SECONDS / 3) =>
+      load({ url: worker.url, connections: 10, durationSeconds: seconds, request: reads(tasks, headers) })
+    await run(gateway, auth, 1)
+    await run(baseline, {}, 1)
+    const ratios: number[] = []
+    for (let i = 0; i < ROUNDS; i++) {
+      const g = await run(gateway, auth)
+      const b = await run(baseline)
+      ratios.push(g.rps / b.rps)
+      console.log(`round ${i + 1}: gateway ${g.rps.toFixed(0)} req/s, baseline ${b.rps.toFixed(0)} req/s, ratio ${(g.rps / b.rps).toFixed(2)}`)
+    }
+    console.log(`status: median ratio ${median(ratios).toFixed(2)} over ${ROUNDS} rounds (npm run bench needs 0.8)`)
+  } finally {
+    await baseline.dispose()
+  }
+}
+
+async function main() {
+  const profiling = process.argv.includes('--profile')
+  // Unminified when profiling, so the profile names functions.
+  const dir = bundle('gateway', profiling ? ['--no-minify'] : [])
+  const emulator = await startEmulatorProcess(SECRETS.RUNWARE_API_KEY)
+  await fetch(`${emulator.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ failUploadRate: 1, dropWebhookRate: 1 }) })
+  const inspectorPort = profiling ? await freePort() : undefined
+  const bindings = { ...SECRETS, RUNWARE_API_URL: `${emulator.url}/v1` }
+  const gateway = await startWorker('gateway', dir, { bindings, ...(inspectorPort ? { inspectorPort } : {}) })
+  try {
+    const tasks = await seeded(gateway)
+    if (inspectorPort) await profile(gateway, tasks, inspectorPort)
+    else await compare(gateway, tasks)
+  } finally {
+    await gateway.dispose()
+    await emulator.stop()
+  }
+}
+
+await main()
