@@ -21,5 +21,15 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['src/**/*.ts'], rules: { '@typescript-eslint/no-non-null-assertion': 'error' } },
+  {
+    files: ['src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      // Hono's `c.var` copies every variable into a new object on each access; `c.get` reads one.
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[property.name='var']", message: "Use c.get('name'): c.var copies all variables on every access." },
+      ],
+    },
+  },
 )

@@ -119,69 +119,65 @@ const reads = (tasks: readonly string[], headers: Record<string, string> = {}) =
   }
 }
 
-async function profile(gateway: RunningWorker, tasks: readonly string[], inspectorPort: number) {
-  await load({ url: gateway.url, connections: 10, durationSeconds: 2, request: reads(tasks, auth) })
+type Kind = 'gateway' | 'baseline'
+const headersOf: Record<Kind, Record<string, string>> = { gateway: auth, baseline: {} }
+
+/** A CPU profile of one Worker's isolate under load; the sampled time per request, by function. */
+async function profile(kind: Kind, worker: RunningWorker, tasks: readonly string[], inspectorPort: number) {
+  const request = () => reads(tasks, headersOf[kind])
+  await load({ url: worker.url, connections: 10, durationSeconds: 2, request: request() })
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as {
     webSocketDebuggerUrl: string
     title?: string
   }[]
-  const target = targets.find((t) => t.title?.endsWith(':gateway'))
-  if (!target) throw new Error('no inspector target for the gateway')
+  const target = targets.find((t) => t.title?.endsWith(`:${kind}`))
+  if (!target) throw new Error(`no inspector target for the ${kind}`)
   const session = await devtools(target.webSocketDebuggerUrl)
   await session.send('Profiler.enable')
   await session.send('Profiler.setSamplingInterval', { interval: 50 })
   await session.send('Profiler.start')
-  const result = await load({ url: gateway.url, connections: 10, durationSeconds: SECONDS, request: reads(tasks, auth) })
+  const result = await load({ url: worker.url, connections: 10, durationSeconds: SECONDS, request: request() })
   const { profile } = await session.send<{ profile: Profile }>('Profiler.stop')
   session.close()
-  const out = join(ROOT, 'bench', 'results', 'status.cpuprofile')
+  const out = join(ROOT, 'bench', 'results', `status-${kind}.cpuprofile`)
   writeFileSync(out, JSON.stringify(profile))
-  console.log(`status: ${result.rps.toFixed(0)} req/s under the profiler; profile in ${out} (open it in Chrome DevTools)`)
-  for (const row of selfTimes(profile).slice(0, 30)) {
-    console.log(`${(row.share * 100).toFixed(1).padStart(5)} %  ${(row.ms / result.requests * 1000).toFixed(1).padStart(6)} µs/req  ${row.name}`)
+  const rows = selfTimes(profile)
+  const perRequest = (ms: number) => ((ms * 1000) / result.requests).toFixed(1).padStart(6)
+  const busy = rows.filter((r) => r.name !== '(idle) (native):0:0').reduce((sum, r) => sum + r.ms, 0)
+  console.log(`\n${kind}: ${result.rps.toFixed(0)} req/s under the profiler, ${perRequest(busy).trim()} µs busy per request (${out})`)
+  for (const row of rows.slice(0, kind === 'gateway' ? 30 : 10)) {
+    console.log(`${(row.share * 100).toFixed(1).padStart(5)} %  ${perRequest(row.ms)} µs/req  ${row.name}`)
   }
 }
 
-async function compare(gateway: RunningWorker, tasks: readonly string[]) {
-  const baseline = await startWorker('baseline', bundle('baseline'), { bindings: { UPSTREAM_URL: 'http://127.0.0.1:9', UPSTREAM_KEY: 'none' } })
-  try {
-    // The baseline reads the very same records.
-    const tenant = await bootstrapTenant(CLIENT_KEY)
-    const from = await gateway.mf.getKVNamespace('TASKS')
-    const to = await baseline.mf.getKVNamespace('TASKS')
-    await eachLimit(tasks, 32, async (taskUUID) => {
-      const record = await from.get(kvTaskKey(tenant, taskUUID))
-      if (record === null) throw new Error(`task ${taskUUID} was never cached in KV`)
-      await to.put(`status:${taskUUID}`, record)
-    })
-    // CPU time of workerd per request is steadier than throughput on a shared VM: it does not
-    // count the time the VM waits for its host.
-    const run = async (worker: RunningWorker, headers?: Record<string, string>, seconds = SECONDS / 3) => {
-      const before = cpuMs(worker)
-      const result = await load({ url: worker.url, connections: 10, durationSeconds: seconds, request: reads(tasks, headers) })
-      return { ...result, cpuUs: ((cpuMs(worker) - before) * 1000) / result.requests }
-    }
-    await run(gateway, auth, 1)
-    await run(baseline, {}, 1)
-    const ratios: number[] = []
-    const cpu = { gateway: [] as number[], baseline: [] as number[] }
-    for (let i = 0; i < ROUNDS; i++) {
-      const g = await run(gateway, auth)
-      const b = await run(baseline)
-      ratios.push(g.rps / b.rps)
-      cpu.gateway.push(g.cpuUs)
-      cpu.baseline.push(b.cpuUs)
-      console.log(
-        `round ${i + 1}: gateway ${g.rps.toFixed(0)} req/s (${g.cpuUs.toFixed(0)} µs CPU each), ` +
-          `baseline ${b.rps.toFixed(0)} req/s (${b.cpuUs.toFixed(0)} µs), ratio ${(g.rps / b.rps).toFixed(2)}`,
-      )
-    }
-    const [g, b] = [median(cpu.gateway), median(cpu.baseline)]
-    console.log(`status: median ratio ${median(ratios).toFixed(2)} over ${ROUNDS} rounds (npm run bench needs 0.8)`)
-    console.log(`workerd CPU per request: gateway ${g.toFixed(0)} µs, baseline ${b.toFixed(0)} µs (gateway adds ${(g - b).toFixed(0)} µs)`)
-  } finally {
-    await baseline.dispose()
+/** Rounds of A B: throughput and workerd's CPU time per request. */
+async function compare(workers: Record<Kind, RunningWorker>, tasks: readonly string[]) {
+  // CPU time of workerd per request is steadier than throughput on a shared VM: it does not
+  // count the time the VM waits for its host.
+  const run = async (kind: Kind, seconds = SECONDS / 3) => {
+    const worker = workers[kind]
+    const before = cpuMs(worker)
+    const result = await load({ url: worker.url, connections: 10, durationSeconds: seconds, request: reads(tasks, headersOf[kind]) })
+    return { ...result, cpuUs: ((cpuMs(worker) - before) * 1000) / result.requests }
   }
+  await run('gateway', 1)
+  await run('baseline', 1)
+  const ratios: number[] = []
+  const cpu = { gateway: [] as number[], baseline: [] as number[] }
+  for (let i = 0; i < ROUNDS; i++) {
+    const g = await run('gateway')
+    const b = await run('baseline')
+    ratios.push(g.rps / b.rps)
+    cpu.gateway.push(g.cpuUs)
+    cpu.baseline.push(b.cpuUs)
+    console.log(
+      `round ${i + 1}: gateway ${g.rps.toFixed(0)} req/s (${g.cpuUs.toFixed(0)} µs CPU each), ` +
+        `baseline ${b.rps.toFixed(0)} req/s (${b.cpuUs.toFixed(0)} µs), ratio ${(g.rps / b.rps).toFixed(2)}`,
+    )
+  }
+  const [g, b] = [median(cpu.gateway), median(cpu.baseline)]
+  console.log(`status: median ratio ${median(ratios).toFixed(2)} over ${ROUNDS} rounds (npm run bench needs 0.8)`)
+  console.log(`workerd CPU per request: gateway ${g.toFixed(0)} µs, baseline ${b.toFixed(0)} µs (gateway adds ${(g - b).toFixed(0)} µs)`)
 }
 
 async function main() {
@@ -191,14 +187,30 @@ async function main() {
   const emulator = await startEmulatorProcess(SECRETS.RUNWARE_API_KEY)
   await fetch(`${emulator.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ failUploadRate: 1, dropWebhookRate: 1 }) })
   const inspectorPort = profiling ? await freePort() : undefined
-  const bindings = { ...SECRETS, RUNWARE_API_URL: `${emulator.url}/v1` }
-  const gateway = await startWorker('gateway', dir, { bindings, ...(inspectorPort ? { inspectorPort } : {}) })
+  const inspector = inspectorPort ? { inspectorPort } : {}
+  const gateway = await startWorker('gateway', dir, { bindings: { ...SECRETS, RUNWARE_API_URL: `${emulator.url}/v1` }, ...inspector })
+  const baselinePort = profiling ? await freePort() : undefined
+  const baseline = await startWorker('baseline', bundle('baseline'), {
+    bindings: { UPSTREAM_URL: 'http://127.0.0.1:9', UPSTREAM_KEY: 'none' },
+    ...(baselinePort ? { inspectorPort: baselinePort } : {}),
+  })
   try {
     const tasks = await seeded(gateway)
-    if (inspectorPort) await profile(gateway, tasks, inspectorPort)
-    else await compare(gateway, tasks)
+    // The baseline reads the very same records.
+    const tenant = await bootstrapTenant(CLIENT_KEY)
+    const from = await gateway.mf.getKVNamespace('TASKS')
+    const to = await baseline.mf.getKVNamespace('TASKS')
+    await eachLimit(tasks, 32, async (taskUUID) => {
+      const record = await from.get(kvTaskKey(tenant, taskUUID))
+      if (record === null) throw new Error(`task ${taskUUID} was never cached in KV`)
+      await to.put(`status:${taskUUID}`, record)
+    })
+    if (inspectorPort && baselinePort) {
+      await profile('gateway', gateway, tasks, inspectorPort)
+      await profile('baseline', baseline, tasks, baselinePort)
+    } else await compare({ gateway, baseline }, tasks)
   } finally {
-    await gateway.dispose()
+    await Promise.all([gateway.dispose(), baseline.dispose()])
     await emulator.stop()
   }
 }

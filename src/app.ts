@@ -1,5 +1,5 @@
 /** The Hono app: global middleware, one error envelope, and the route mounts. */
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import type { AppEnv } from './app-env'
 import { errorResponse } from './lib/envelope'
@@ -19,17 +19,26 @@ import { uploadRoutes } from './routes/uploads'
 import { usageRoutes } from './routes/usage'
 import { webhookRoutes } from './routes/webhooks'
 
+/** CORS for the configured origins, built once per configuration rather than per request. */
+const corsByConfig = new WeakMap<object, MiddlewareHandler | null>()
+function corsFor(config: ReturnType<typeof readConfig>): MiddlewareHandler | null {
+  let handler = corsByConfig.get(config)
+  if (handler === undefined) {
+    const origins = config instanceof ConfigError ? [] : config.CORS_ORIGINS
+    handler = origins.length
+      ? cors({ origin: origins.includes('*') ? '*' : origins, exposeHeaders: ['retry-after', 'content-range', 'etag', 'x-request-id'] })
+      : null
+    corsByConfig.set(config, handler)
+  }
+  return handler
+}
+
 export const app = new Hono<AppEnv>()
 
 app.use('*', observability)
-app.use('*', async (c, next) => {
-  const config = readConfig(c.env)
-  const origins = config instanceof ConfigError ? [] : config.CORS_ORIGINS
-  if (!origins.length) return next()
-  return cors({ origin: origins.includes('*') ? '*' : origins, exposeHeaders: ['retry-after', 'content-range', 'etag', 'x-request-id'] })(
-    c,
-    next,
-  )
+app.use('*', (c, next) => {
+  const handler = corsFor(readConfig(c.env))
+  return handler ? handler(c, next) : next()
 })
 
 // Health and the model list work even when the configuration is bad; everything else needs it.

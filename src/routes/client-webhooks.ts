@@ -12,23 +12,23 @@ const notFound = (id: string) =>
 
 export const clientWebhookRoutes = new Hono<AppEnv>()
   .use('*', requireTenant)
-  .get('/secret', async (c) => c.json({ data: WebhookSecrets.describe(await c.var.services.secrets.forTenant(c.var.tenant)) }))
-  .post('/secret/rotate', async (c) => c.json({ data: WebhookSecrets.describe(await c.var.services.secrets.rotate(c.var.tenant)) }))
+  .get('/secret', async (c) => c.json({ data: WebhookSecrets.describe(await c.get('services').secrets.forTenant(c.get('tenant'))) }))
+  .post('/secret/rotate', async (c) => c.json({ data: WebhookSecrets.describe(await c.get('services').secrets.rotate(c.get('tenant'))) }))
   .post('/deliveries/:id/replay', async (c) => {
     const id = c.req.param('id')
     const parts = parseEventId(id)
-    const { deliveryLog } = c.var.services
-    const record = parts ? await deliveryLog.get(c.var.tenant, parts.taskUUID, id) : null
+    const { deliveryLog } = c.get('services')
+    const record = parts ? await deliveryLog.get(c.get('tenant'), parts.taskUUID, id) : null
     if (!parts || !record) throw notFound(id)
     const message: DeliveryMessage = {
       v: 1,
       kind: parts.kind,
-      tenant: c.var.tenant,
+      tenant: c.get('tenant'),
       taskUUID: parts.taskUUID,
       index: parts.index,
       replay: true,
     }
     await (c.env.DELIVERIES as Queue<DeliveryMessage>).send(message)
-    await deliveryLog.put(c.var.tenant, { ...record, status: 'queued' })
+    await deliveryLog.put(c.get('tenant'), { ...record, status: 'queued' })
     return c.json({ data: { id, status: 'queued' } }, 202)
   })

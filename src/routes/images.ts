@@ -26,6 +26,6 @@ export const imageRoutes = new Hono<AppEnv>().use('*', requireTenant).post('/', 
     length = file.size
   }
   const imageUUID = crypto.randomUUID()
-  await c.var.services.library.store(c.var.tenant, imageUUID, body, length, UPLOAD_LIMITS.maxBytes)
+  await c.get('services').library.store(c.get('tenant'), imageUUID, body, length, UPLOAD_LIMITS.maxBytes)
   return c.json({ data: { taskType: 'imageUpload', imageUUID } }, 201)
 })

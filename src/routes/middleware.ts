@@ -26,7 +26,7 @@ export const unauthorized = () =>
 
 /** Authenticates a key (null: 401) and counts the request against its rate limit (429). */
 export async function admit(c: Context<AppEnv>, key: string | null): Promise<number> {
-  const { keys, config } = c.var.services
+  const { keys, config } = c.get('services')
   const principal = key ? await keys.resolve(key) : null
   if (!principal) throw unauthorized()
   c.set('principal', principal)

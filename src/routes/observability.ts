@@ -41,7 +41,7 @@ export const observability = createMiddleware<AppEnv>(async (c, next) => {
       route,
       status: c.res.status,
       durationMs,
-      ...(c.var.tenant ? { tenant: c.var.tenant } : {}),
+      ...(c.get('tenant') ? { tenant: c.get('tenant') } : {}),
     }),
   )
 })

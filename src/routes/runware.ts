@@ -38,7 +38,7 @@ export const runwareRoutes = new Hono<AppEnv>()
         message: 'GET /v1 is the WebSocket endpoint (Upgrade: websocket); send tasks over HTTP with POST /v1',
       })
     }
-    return openSocket(c.env.SOCKETS, c.req.raw, c.var.services.origin)
+    return openSocket(c.env.SOCKETS, c.req.raw, c.get('services').origin)
   })
   .post('/', async (c) => {
     const startedAt = Date.now()
@@ -53,7 +53,7 @@ export const runwareRoutes = new Hono<AppEnv>()
     limit ??= await admit(c, auth.success ? auth.data.apiKey : null)
     if (body === undefined)
       throw new ApiError(400, { code: 'invalidRequestBody', message: 'The request body must be a JSON array of tasks' })
-    const outcome = await runTasks(c.var.services, c.var.principal, tasks, startedAt)
+    const outcome = await runTasks(c.get('services'), c.get('principal'), tasks, startedAt)
     const [only] = outcome.items
     // Runware answers a lone imageUpload with `data` as an object, not an array.
     const lone = tasks.length === 1 && (tasks[0] as { taskType?: unknown })?.taskType === 'imageUpload' && only && !outcome.errors.length

@@ -7,18 +7,18 @@ import { requireTenant } from './middleware'
 export const taskRoutes = new Hono<AppEnv>()
   .use('*', requireTenant)
   .get('/:taskUUID', async (c) => {
-    const task = await c.var.services.view.describe(c.var.tenant, c.req.param('taskUUID'))
+    const task = await c.get('services').view.describe(c.get('tenant'), c.req.param('taskUUID'))
     return c.json({ data: task })
   })
   .get('/:taskUUID/deliveries', async (c) => {
-    const { view, deliveryLog } = c.var.services
-    const { task } = await view.load(c.var.tenant, c.req.param('taskUUID'))
+    const { view, deliveryLog } = c.get('services')
+    const { task } = await view.load(c.get('tenant'), c.req.param('taskUUID'))
     return c.json({ data: await deliveryLog.list(task.tenant, task.taskUUID) })
   })
   .delete('/:taskUUID', async (c) => {
-    const { view, images, cache } = c.var.services
+    const { view, images, cache } = c.get('services')
     const taskUUID = c.req.param('taskUUID')
-    await view.delete(c.var.tenant, taskUUID, async (task) => {
+    await view.delete(c.get('tenant'), taskUUID, async (task) => {
       const [deleted] = await Promise.all([
         images.deletePrefix(imagePrefix(task.tenant, task.taskUUID)),
         images.deletePrefix(deliveryPrefix(task.tenant, task.taskUUID)),

@@ -10,7 +10,7 @@ const PREFIX = '/uploads/'
 export const uploadRoutes = new Hono<AppEnv>().put('/*', async (c) => {
   const url = new URL(c.req.url)
   const key = url.pathname.slice(PREFIX.length)
-  const { signer, tasks, images } = c.var.services
+  const { signer, tasks, images } = c.get('services')
   const check = await signer.checkUpload(key, url.searchParams.get('exp') ?? undefined, url.searchParams.get('sig') ?? undefined)
   if (check !== 'ok')
     throw new ApiError(403, {

@@ -19,4 +19,4 @@ export async function usageOf(ledger: Ledger, tenant: string, query: Record<stri
 
 export const usageRoutes = new Hono<AppEnv>()
   .use('*', requireTenant)
-  .get('/', async (c) => c.json({ data: await usageOf(c.var.services.ledger, c.var.tenant, c.req.query()) }))
+  .get('/', async (c) => c.json({ data: await usageOf(c.get('services').ledger, c.get('tenant'), c.req.query()) }))

@@ -14,7 +14,7 @@ const FORMATS = new Map(Object.entries(EXTENSIONS).map(([format, ext]) => [ext, 
 
 export const webhookRoutes = new Hono<AppEnv>().post('/runware/:tenant/:taskUUID/:result{[0-9]{1,2}\\.[a-z]{3,4}}', async (c) => {
   const { tenant, taskUUID, result } = c.req.param()
-  const { signer, recorder } = c.var.services
+  const { signer, recorder } = c.get('services')
   // The token binds tenant, task, result and format: anything else is a forgery and changes nothing.
   if (!(await signer.checkRunwareWebhook(`${tenant}/${taskUUID}/${result}`, c.req.query('token')))) throw forged()
   const [indexText = '', ext = ''] = result.split('.')

@@ -9,17 +9,7 @@ import { RATE_LIMIT_TIERS, type Principal, type RateLimitTier } from '../schemas
 
 const PERIOD_SECONDS = 60
 
-const bindingOf = (env: Env, tier: RateLimitTier): RateLimit => {
-  const bindings: Record<RateLimitTier, RateLimit> = {
-    5: env.RATE_LIMIT_5,
-    30: env.RATE_LIMIT_30,
-    60: env.RATE_LIMIT_60,
-    300: env.RATE_LIMIT_300,
-    600: env.RATE_LIMIT_600,
-    1200: env.RATE_LIMIT_1200,
-  }
-  return bindings[tier]
-}
+const bindingOf = (env: Env, tier: RateLimitTier): RateLimit => env[`RATE_LIMIT_${tier}`]
 
 const isTier = (n: number): n is RateLimitTier => (RATE_LIMIT_TIERS as readonly number[]).includes(n)
 

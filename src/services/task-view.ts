@@ -31,7 +31,6 @@ export class TaskView {
 
   /** Where each result's copy to the client's uploadEndpoint stands, by result index. */
   private async uploads(task: TaskRecord): Promise<Map<number, Record<string, unknown>>> {
-    if (!task.uploadEndpoint) return new Map()
     const records = (await this.deliveries.list(task.tenant, task.taskUUID)).filter((r) => r.kind === 'upload')
     return new Map(records.map((r) => [r.index, { status: r.status, attempts: r.attempts.length }]))
   }
@@ -58,7 +57,7 @@ export class TaskView {
   async describe(tenant: string, taskUUID: string): Promise<Record<string, unknown>> {
     const { task, results } = await this.load(tenant, taskUUID)
     const status = statusOf(task, results)
-    const uploads = await this.uploads(task)
+    const uploads = task.uploadEndpoint ? await this.uploads(task) : undefined
     const rendered = await Promise.all(
       results.map(async (r) =>
         r.ok
@@ -70,7 +69,7 @@ export class TaskView {
               seed: r.seed,
               ...(r.nsfw !== undefined ? { NSFWContent: r.nsfw } : {}),
               ...(task.includeCost && r.cost !== undefined ? { cost: r.cost } : {}),
-              ...(task.uploadEndpoint ? { upload: uploads.get(r.index) ?? { status: 'queued', attempts: 0 } } : {}),
+              ...(uploads ? { upload: uploads.get(r.index) ?? { status: 'queued', attempts: 0 } } : {}),
               completedAt: new Date(r.at).toISOString(),
             }
           : { index: r.index, status: 'failed', error: { code: r.code, message: r.message }, completedAt: new Date(r.at).toISOString() },
