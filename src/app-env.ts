@@ -5,7 +5,8 @@ import type { Services } from './services/container'
 export interface AppEnv {
   Bindings: Env
   Variables: {
-    services: Services
+    /** Built on first use by `services(c)` (routes/middleware). */
+    services?: Services
     tenant: string
     principal: Principal
   }

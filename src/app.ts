@@ -9,7 +9,6 @@ import { adminRoutes } from './routes/admin'
 import { clientWebhookRoutes } from './routes/client-webhooks'
 import { fileRoutes } from './routes/files'
 import { healthRoutes } from './routes/health'
-import { withServices } from './routes/middleware'
 import { imageRoutes } from './routes/images'
 import { modelRoutes } from './routes/models'
 import { observability } from './routes/observability'
@@ -46,7 +45,6 @@ app.route('/', healthRoutes)
 app.route('/v1/models', modelRoutes)
 
 const api = new Hono<AppEnv>()
-  .use('*', withServices)
   .route('/v1', runwareRoutes)
   .route('/v1/tasks', taskRoutes)
   .route('/v1/images', imageRoutes)

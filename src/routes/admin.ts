@@ -8,6 +8,7 @@ import { createKeySchema, TENANT_ID } from '../schemas/api-keys'
 import { issuesToErrors } from '../schemas/issues'
 import { bearerToken } from '../services/api-keys'
 import { usageOf } from './usage'
+import { services } from './middleware'
 
 /** Compares digests in constant time, so the token's length and content don't leak. */
 async function sameToken(given: string, expected: string): Promise<boolean> {
@@ -16,7 +17,7 @@ async function sameToken(given: string, expected: string): Promise<boolean> {
 }
 
 const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
-  const expected = c.get('services').config.ADMIN_TOKEN
+  const expected = services(c).config.ADMIN_TOKEN
   if (!expected) throw new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })
   const given = bearerToken(c.req.header('authorization'))
   if (!given || !(await sameToken(given, expected)))
@@ -33,23 +34,23 @@ export const adminRoutes = new Hono<AppEnv>()
     const parsed = createKeySchema.safeParse(body)
     if (!parsed.success)
       throw issuesToErrors(parsed.error.issues, body)[0] ?? new ApiError(400, { code: 'invalidRequestBody', message: 'Bad body' })
-    const { key, record } = await c.get('services').keys.create(parsed.data)
+    const { key, record } = await services(c).keys.create(parsed.data)
     // The only time the key is shown.
     return c.json({ data: { ...record, key } }, 201)
   })
-  .get('/keys', async (c) => c.json({ data: await c.get('services').keys.list() }))
+  .get('/keys', async (c) => c.json({ data: await services(c).keys.list() }))
   .post('/keys/:id/disable', async (c) => {
-    const record = await c.get('services').keys.disable(c.req.param('id'))
+    const record = await services(c).keys.disable(c.req.param('id'))
     if (!record) throw keyNotFound(c.req.param('id'))
     return c.json({ data: record })
   })
   .post('/keys/:id/rotate', async (c) => {
-    const rotated = await c.get('services').keys.rotate(c.req.param('id'))
+    const rotated = await services(c).keys.rotate(c.req.param('id'))
     if (!rotated) throw keyNotFound(c.req.param('id'))
     return c.json({ data: { ...rotated.record, key: rotated.key } })
   })
   .get('/tenants/:tenant/usage', async (c) => {
     const tenant = c.req.param('tenant')
     if (!TENANT_ID.test(tenant)) throw new ApiError(400, { code: 'invalidParameter', message: 'Not a tenant id', parameter: 'tenant' })
-    return c.json({ data: await usageOf(c.get('services').ledger, tenant, c.req.query()) })
+    return c.json({ data: await usageOf(services(c).ledger, tenant, c.req.query()) })
   })

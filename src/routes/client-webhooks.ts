@@ -5,19 +5,19 @@ import { ApiError } from '../lib/errors'
 import { parseEventId } from '../lib/storage-keys'
 import type { DeliveryMessage } from '../schemas/deliveries'
 import { WebhookSecrets } from '../services/webhook-secrets'
-import { requireTenant } from './middleware'
+import { requireTenant, services } from './middleware'
 
 const notFound = (id: string) =>
   new ApiError(404, { code: 'deliveryNotFound', message: `No delivery ${id} for this API key`, parameter: 'id' })
 
 export const clientWebhookRoutes = new Hono<AppEnv>()
   .use('*', requireTenant)
-  .get('/secret', async (c) => c.json({ data: WebhookSecrets.describe(await c.get('services').secrets.forTenant(c.get('tenant'))) }))
-  .post('/secret/rotate', async (c) => c.json({ data: WebhookSecrets.describe(await c.get('services').secrets.rotate(c.get('tenant'))) }))
+  .get('/secret', async (c) => c.json({ data: WebhookSecrets.describe(await services(c).secrets.forTenant(c.get('tenant'))) }))
+  .post('/secret/rotate', async (c) => c.json({ data: WebhookSecrets.describe(await services(c).secrets.rotate(c.get('tenant'))) }))
   .post('/deliveries/:id/replay', async (c) => {
     const id = c.req.param('id')
     const parts = parseEventId(id)
-    const { deliveryLog } = c.get('services')
+    const { deliveryLog } = services(c)
     const record = parts ? await deliveryLog.get(c.get('tenant'), parts.taskUUID, id) : null
     if (!parts || !record) throw notFound(id)
     const message: DeliveryMessage = {

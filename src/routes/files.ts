@@ -2,6 +2,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
+import { services } from './middleware'
 
 const PREFIX = '/files/'
 
@@ -18,7 +19,7 @@ export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
   // Keys are URL-safe by construction; an encoded path simply fails the signature check.
   const key = url.pathname.slice(PREFIX.length)
   const exp = url.searchParams.get('exp') ?? undefined
-  const check = await c.get('services').signer.checkFile(key, exp, url.searchParams.get('sig') ?? undefined)
+  const check = await services(c).signer.checkFile(key, exp, url.searchParams.get('sig') ?? undefined)
   if (check !== 'ok') {
     throw new ApiError(403, {
       code: check === 'expired' ? 'signatureExpired' : 'invalidSignature',
@@ -49,7 +50,7 @@ export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
     return new Response(isHead ? null : body, { status, headers })
   }
 
-  const { cache } = c.get('services')
+  const { cache } = services(c)
   const hit = isHead || ranged ? undefined : await cache.match(key)
   if (hit) {
     const type = hit.headers.get('content-type') ?? 'application/octet-stream'

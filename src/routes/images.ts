@@ -7,7 +7,7 @@ import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
 import { UPLOAD_LIMITS } from '../models/registry'
-import { requireTenant } from './middleware'
+import { requireTenant, services } from './middleware'
 
 export const imageRoutes = new Hono<AppEnv>().use('*', requireTenant).post('/', async (c) => {
   const type = c.req.header('content-type') ?? ''
@@ -26,6 +26,6 @@ export const imageRoutes = new Hono<AppEnv>().use('*', requireTenant).post('/', 
     length = file.size
   }
   const imageUUID = crypto.randomUUID()
-  await c.get('services').library.store(c.get('tenant'), imageUUID, body, length, UPLOAD_LIMITS.maxBytes)
+  await services(c).library.store(c.get('tenant'), imageUUID, body, length, UPLOAD_LIMITS.maxBytes)
   return c.json({ data: { taskType: 'imageUpload', imageUUID } }, 201)
 })

@@ -6,7 +6,7 @@ import { ApiError } from '../lib/errors'
 import { bearerToken } from '../services/api-keys'
 import { enforceRateLimit, rateLimitHeaders } from '../services/rate-limits'
 import { requireConfig } from '../services/config'
-import { buildServices } from '../services/container'
+import { buildServices, type Services } from '../services/container'
 
 /** `scheme://host[:port]` of an absolute URL, without parsing all of it. */
 const originOf = (url: string) => {
@@ -14,19 +14,27 @@ const originOf = (url: string) => {
   return end === -1 ? url : url.slice(0, end)
 }
 
-/** Validates configuration (once per isolate) and builds this request's services. */
-export const withServices = createMiddleware<AppEnv>(async (c, next) => {
-  const config = requireConfig(c.env)
-  c.set('services', buildServices(c.env, config, { origin: originOf(c.req.url), waitUntil: (p) => c.executionCtx.waitUntil(p) }))
-  await next()
-})
+/**
+ * This request's services, built on first use; configuration is validated once per isolate
+ * (a 503 naming the bad settings). An accessor rather than a middleware: every middleware layer
+ * costs every request, and a route that fails before needing services never builds them.
+ */
+export function services(c: Context<AppEnv>): Services {
+  let built = c.get('services')
+  if (!built) {
+    const config = requireConfig(c.env)
+    built = buildServices(c.env, config, { origin: originOf(c.req.url), waitUntil: (p) => c.executionCtx.waitUntil(p) })
+    c.set('services', built)
+  }
+  return built
+}
 
 export const unauthorized = () =>
   new ApiError(401, { code: 'invalidApiKey', message: 'A valid gateway API key is required: Authorization: Bearer <key>' })
 
 /** Authenticates a key (null: 401) and counts the request against its rate limit (429). */
 export async function admit(c: Context<AppEnv>, key: string | null): Promise<number> {
-  const { keys, config } = c.get('services')
+  const { keys, config } = services(c)
   const principal = key ? await keys.resolve(key) : null
   if (!principal) throw unauthorized()
   c.set('principal', principal)

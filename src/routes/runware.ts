@@ -9,7 +9,7 @@ import { MODELS } from '../models/registry'
 import { runTasks } from '../services/runware-api'
 import { openSocket } from '../services/sockets'
 import { authenticationSchema } from '../schemas/tasks'
-import { admit } from './middleware'
+import { admit, services } from './middleware'
 
 /** Room for the request itself plus every inline reference image a model accepts, as base64. */
 const MAX_BODY_BYTES =
@@ -38,7 +38,7 @@ export const runwareRoutes = new Hono<AppEnv>()
         message: 'GET /v1 is the WebSocket endpoint (Upgrade: websocket); send tasks over HTTP with POST /v1',
       })
     }
-    return openSocket(c.env.SOCKETS, c.req.raw, c.get('services').origin)
+    return openSocket(c.env.SOCKETS, c.req.raw, services(c).origin)
   })
   .post('/', async (c) => {
     const startedAt = Date.now()
@@ -53,7 +53,7 @@ export const runwareRoutes = new Hono<AppEnv>()
     limit ??= await admit(c, auth.success ? auth.data.apiKey : null)
     if (body === undefined)
       throw new ApiError(400, { code: 'invalidRequestBody', message: 'The request body must be a JSON array of tasks' })
-    const outcome = await runTasks(c.get('services'), c.get('principal'), tasks, startedAt)
+    const outcome = await runTasks(services(c), c.get('principal'), tasks, startedAt)
     const [only] = outcome.items
     // Runware answers a lone imageUpload with `data` as an object, not an array.
     const lone = tasks.length === 1 && (tasks[0] as { taskType?: unknown })?.taskType === 'imageUpload' && only && !outcome.errors.length

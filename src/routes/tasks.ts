@@ -2,21 +2,21 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
 import { deliveryPrefix, imagePrefix } from '../lib/storage-keys'
-import { requireTenant } from './middleware'
+import { requireTenant, services } from './middleware'
 
 export const taskRoutes = new Hono<AppEnv>()
   .use('*', requireTenant)
   .get('/:taskUUID', async (c) => {
-    const task = await c.get('services').view.describe(c.get('tenant'), c.req.param('taskUUID'))
+    const task = await services(c).view.describe(c.get('tenant'), c.req.param('taskUUID'))
     return c.json({ data: task })
   })
   .get('/:taskUUID/deliveries', async (c) => {
-    const { view, deliveryLog } = c.get('services')
+    const { view, deliveryLog } = services(c)
     const { task } = await view.load(c.get('tenant'), c.req.param('taskUUID'))
     return c.json({ data: await deliveryLog.list(task.tenant, task.taskUUID) })
   })
   .delete('/:taskUUID', async (c) => {
-    const { view, images, cache } = c.get('services')
+    const { view, images, cache } = services(c)
     const taskUUID = c.req.param('taskUUID')
     await view.delete(c.get('tenant'), taskUUID, async (task) => {
       const [deleted] = await Promise.all([

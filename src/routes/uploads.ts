@@ -4,13 +4,14 @@ import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
 import { parseImageKey } from '../lib/storage-keys'
 import { findModel } from '../models/registry'
+import { services } from './middleware'
 
 const PREFIX = '/uploads/'
 
 export const uploadRoutes = new Hono<AppEnv>().put('/*', async (c) => {
   const url = new URL(c.req.url)
   const key = url.pathname.slice(PREFIX.length)
-  const { signer, tasks, images } = c.get('services')
+  const { signer, tasks, images } = services(c)
   const check = await signer.checkUpload(key, url.searchParams.get('exp') ?? undefined, url.searchParams.get('sig') ?? undefined)
   if (check !== 'ok')
     throw new ApiError(403, {

@@ -5,7 +5,7 @@ import { ApiError } from '../lib/errors'
 import { issuesToErrors } from '../schemas/issues'
 import { usageQuerySchema } from '../schemas/usage'
 import type { Ledger } from '../services/ledger'
-import { requireTenant } from './middleware'
+import { requireTenant, services } from './middleware'
 
 /** Parses the query and reads one tenant's usage; shared with the admin API. */
 export async function usageOf(ledger: Ledger, tenant: string, query: Record<string, string>) {
@@ -19,4 +19,4 @@ export async function usageOf(ledger: Ledger, tenant: string, query: Record<stri
 
 export const usageRoutes = new Hono<AppEnv>()
   .use('*', requireTenant)
-  .get('/', async (c) => c.json({ data: await usageOf(c.get('services').ledger, c.get('tenant'), c.req.query()) }))
+  .get('/', async (c) => c.json({ data: await usageOf(services(c).ledger, c.get('tenant'), c.req.query()) }))

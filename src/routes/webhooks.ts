@@ -7,6 +7,7 @@ import { EXTENSIONS, type ImageFormat } from '../lib/image-type'
 import type { ResultReport } from '../services/result-recorder'
 import { parseUpstreamBody } from '../schemas/upstream'
 import { failureOf } from '../services/upstream-errors'
+import { services } from './middleware'
 
 const forged = () => new ApiError(401, { code: 'invalidWebhookToken', message: 'The webhook token is not valid for this task' })
 
@@ -14,7 +15,7 @@ const FORMATS = new Map(Object.entries(EXTENSIONS).map(([format, ext]) => [ext, 
 
 export const webhookRoutes = new Hono<AppEnv>().post('/runware/:tenant/:taskUUID/:result{[0-9]{1,2}\\.[a-z]{3,4}}', async (c) => {
   const { tenant, taskUUID, result } = c.req.param()
-  const { signer, recorder } = c.get('services')
+  const { signer, recorder } = services(c)
   // The token binds tenant, task, result and format: anything else is a forgery and changes nothing.
   if (!(await signer.checkRunwareWebhook(`${tenant}/${taskUUID}/${result}`, c.req.query('token')))) throw forged()
   const [indexText = '', ext = ''] = result.split('.')
