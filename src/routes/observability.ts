@@ -1,11 +1,14 @@
 /**
- * Request ids and one structured log line per request: route pattern, status, duration,
- * tenant. Never a URL (signed URLs and webhook tokens live in query strings), never a key.
+ * Request ids, and a structured log line per request (per successful read only when slow or
+ * asked for: lib/request-log): route pattern, status, duration, tenant. Never a URL (signed
+ * URLs and webhook tokens live in query strings), never a key.
  */
 import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { matchedRoutes } from 'hono/route'
 import type { AppEnv } from '../app-env'
+import { logsRequest } from '../lib/request-log'
+import { ConfigError, readConfig } from '../services/config'
 
 const SAFE_ID = /^[\w.:-]{1,128}$/
 
@@ -32,6 +35,9 @@ export const observability = createMiddleware<AppEnv>(async (c, next) => {
   const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? '*'
   // A WebSocket upgrade (101) passes through untouched: it cannot be copied.
   if (c.res.status !== 101) stamp(c, id, route, durationMs)
+  const config = readConfig(c.env)
+  // With a bad configuration everything is logged: that is when operators need it most.
+  if (!logsRequest(c.req.method, c.res.status, durationMs, config instanceof ConfigError || config.LOG_READS)) return
   console.log(
     JSON.stringify({
       level: c.res.status >= 500 ? 'error' : 'info',

@@ -50,6 +50,8 @@ export const configSchema = z
     ),
     ENVIRONMENT: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['development', 'production']).default('production')),
     CORS_ORIGINS: list.default([]),
+    // Log successful reads too (lib/request-log); writes and failures are always logged.
+    LOG_READS: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['true', 'false']).default('false')).transform((v) => v === 'true'),
     RUNWARE_API_KEY: text.min(1, 'is required (wrangler secret put RUNWARE_API_KEY)'),
     SIGNING_SECRET: text.min(32, 'must be at least 32 characters (wrangler secret put SIGNING_SECRET)'),
     R2_ACCESS_KEY_ID: optionalText,
