@@ -72,9 +72,7 @@ function selfTimes(profile: Profile): { name: string; ms: number; share: number 
     const name = `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}:${frame.columnNumber + 1}`
     totals.set(name, (totals.get(name) ?? 0) + dt)
   })
-  return [...totals]
-    .map(([name, us]) => ({ name, ms: us / 1000, share: us / all }))
-    .sort((a, b) => b.ms - a.ms)
+  return [...totals].map(([name, us]) => ({ name, ms: us / 1000, share: us / all })).sort((a, b) => b.ms - a.ms)
 }
 
 /** User plus system CPU time of the Worker's workerd process, in ms. */

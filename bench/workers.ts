@@ -24,11 +24,15 @@ export const CONFIGS: Record<WorkerKind, { config: string; script: string }> = {
 /** Bundles a Worker with `wrangler deploy --dry-run --outdir` and returns the bundle's folder. */
 export function bundle(kind: WorkerKind, extraArgs: string[] = []): string {
   const outdir = join(OUT, kind + extraArgs.join(''))
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', outdir, '-c', CONFIGS[kind].config, ...extraArgs], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-  })
+  execFileSync(
+    join(ROOT, 'node_modules', '.bin', 'wrangler'),
+    ['deploy', '--dry-run', '--outdir', outdir, '-c', CONFIGS[kind].config, ...extraArgs],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    },
+  )
   return outdir
 }
 
