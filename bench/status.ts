@@ -1,10 +1,11 @@
 /**
  * `npm run bench:status`: the status route alone, which has the least margin of the four
  * (docs/performance.md). By default it runs more, shorter A B rounds than `npm run bench`
- * against the same baseline, for quick before/after checks. With `--profile` it records a CPU
- * profile of the gateway under load instead, through workerd's inspector (V8's sampling
- * profiler), and prints the functions with the most self time. The inspector makes
- * console.log far dearer than it is without it, so read the log's share as an upper bound.
+ * against the same baseline, with workerd's CPU time per request beside the throughput, for
+ * quick before/after checks. With `--profile` it records a CPU profile of each Worker under
+ * load instead, through workerd's inspector (V8's sampling profiler), and prints the functions
+ * with the most self time. The inspector makes console.log far dearer than it is without it,
+ * so read a log's share as an upper bound.
  */
 process.env.WRANGLER_LOG ??= 'error'
 
@@ -30,7 +31,6 @@ const auth = { authorization: `Bearer ${CLIENT_KEY}` }
 interface ProfileNode {
   id: number
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }
-  children?: number[]
 }
 interface Profile {
   nodes: ProfileNode[]
