@@ -2,8 +2,9 @@
 import { randomBytes } from 'node:crypto'
 import sharp from 'sharp'
 import { childTaskUUID } from '../src/lib/ids.ts'
-import { imageKey } from '../src/lib/storage-keys.ts'
+import { imageKey, kvTaskKey } from '../src/lib/storage-keys.ts'
 import { UrlSigner } from '../src/services/url-signer.ts'
+import type { RunningWorker } from './workers.ts'
 
 export const SECRETS = {
   RUNWARE_API_KEY: 'bench-runware-key',
@@ -80,4 +81,22 @@ export async function eachLimit<T>(items: readonly T[], limit: number, fn: (item
     }
   }
   await Promise.all(Array.from({ length: limit }, worker))
+}
+
+/**
+ * Gives the baseline the very records the gateway serves for status: each finished task's KV
+ * entry, which the gateway writes after its first read (in waitUntil, so it may lag a little).
+ */
+export async function mirrorStatusRecords(gateway: RunningWorker, baseline: RunningWorker, tenant: string, tasks: readonly string[]) {
+  const from = await gateway.mf.getKVNamespace('TASKS')
+  const to = await baseline.mf.getKVNamespace('TASKS')
+  await eachLimit(tasks, 32, async (taskUUID) => {
+    let record: string | null = null
+    for (let i = 0; i < 100 && record === null; i++) {
+      record = await from.get(kvTaskKey(tenant, taskUUID))
+      if (record === null) await new Promise((r) => setTimeout(r, 20))
+    }
+    if (record === null) throw new Error(`task ${taskUUID} was never cached in KV`)
+    await to.put(`status:${taskUUID}`, record)
+  })
 }

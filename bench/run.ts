@@ -9,9 +9,9 @@ import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { Request as CannonRequest } from 'autocannon'
 import { bootstrapTenant } from '../src/services/api-keys.ts'
-import { imageKey, kvTaskKey } from '../src/lib/storage-keys.ts'
+import { imageKey } from '../src/lib/storage-keys.ts'
 import { UrlSigner } from '../src/services/url-signer.ts'
-import { CLIENT_KEY, SECRETS, createBody, eachLimit, jpgOfSize, runwareWebhook } from './fixtures.ts'
+import { CLIENT_KEY, SECRETS, createBody, eachLimit, jpgOfSize, mirrorStatusRecords, runwareWebhook } from './fixtures.ts'
 import { load, type LoadResult } from './load.ts'
 import { imageMemory } from './memory.ts'
 import { median, routeTable, summarize, table, type RouteSummary } from './report.ts'
@@ -147,23 +147,13 @@ async function main() {
     // status: GET /v1/tasks/{id} of finished tasks; the baseline reads the very same records.
     say('status')
     const finished = created.slice(0, 1000)
-    const gatewayKv = await gateway.mf.getKVNamespace('TASKS')
-    const baselineKv = await baseline.mf.getKVNamespace('TASKS')
     // A client's first read of a finished task caches it in KV; the runs measure the reads after.
     await eachLimit(finished, 16, async (taskUUID) => {
       const res = await fetch(`${gateway.url}/v1/tasks/${taskUUID}`, { headers: auth })
       if (!res.ok) throw new Error(`task ${taskUUID}: ${res.status}`)
       await res.arrayBuffer()
     })
-    await eachLimit(finished, 32, async (taskUUID) => {
-      let record: string | null = null
-      for (let i = 0; i < 100 && record === null; i++) {
-        record = await gatewayKv.get(kvTaskKey(tenant, taskUUID))
-        if (record === null) await new Promise((r) => setTimeout(r, 20))
-      }
-      if (record === null) throw new Error(`task ${taskUUID} was never cached in KV`)
-      await baselineKv.put(`status:${taskUUID}`, record)
-    })
+    await mirrorStatusRecords(gateway, baseline, tenant, finished)
     const statusPaths = finished.map((taskUUID) => ({ path: `/v1/tasks/${taskUUID}` }))
     const statusRounds = await compare(gateway, baseline, rotating('GET', statusPaths, auth).request, rotating('GET', statusPaths).request)
 

@@ -13,10 +13,9 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { bootstrapTenant } from '../src/services/api-keys.ts'
-import { kvTaskKey } from '../src/lib/storage-keys.ts'
 import { UrlSigner } from '../src/services/url-signer.ts'
 import { freePort } from '../scripts/stack.ts'
-import { CLIENT_KEY, SECRETS, createBody, eachLimit, jpgOfSize, runwareWebhook } from './fixtures.ts'
+import { CLIENT_KEY, SECRETS, createBody, eachLimit, jpgOfSize, mirrorStatusRecords, runwareWebhook } from './fixtures.ts'
 import { load } from './load.ts'
 import { median } from './report.ts'
 import { ROOT, bundle, startEmulatorProcess, startWorker, type RunningWorker } from './workers.ts'
@@ -195,14 +194,7 @@ async function main() {
   try {
     const tasks = await seeded(gateway)
     // The baseline reads the very same records.
-    const tenant = await bootstrapTenant(CLIENT_KEY)
-    const from = await gateway.mf.getKVNamespace('TASKS')
-    const to = await baseline.mf.getKVNamespace('TASKS')
-    await eachLimit(tasks, 32, async (taskUUID) => {
-      const record = await from.get(kvTaskKey(tenant, taskUUID))
-      if (record === null) throw new Error(`task ${taskUUID} was never cached in KV`)
-      await to.put(`status:${taskUUID}`, record)
-    })
+    await mirrorStatusRecords(gateway, baseline, await bootstrapTenant(CLIENT_KEY), tasks)
     if (inspectorPort && baselinePort) {
       await profile('gateway', gateway, tasks, inspectorPort)
       await profile('baseline', baseline, tasks, baselinePort)

@@ -48,7 +48,7 @@ export interface StartOptions {
   bindings: Record<string, string>
   /** Keep R2 and the cache on disk (not in workerd's memory), for memory measurements. */
   persistTo?: string
-  /** Opens workerd's inspector on this port, for CPU profiles (bench/profile.ts). */
+  /** Opens workerd's inspector on this port, for CPU profiles (`npm run bench:status -- --profile`). */
   inspectorPort?: number
 }
 
@@ -80,7 +80,7 @@ export async function startWorker(kind: WorkerKind, outdir: string, options: Sta
     host: '127.0.0.1',
     port,
     ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
-    // The gateway's log line per request is still written; the bench just does not print it.
+    // The gateway's log lines are still written; the bench just does not print them.
     handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
       stdout.resume()
       stderr.on('data', (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString()).slice(-4000)))
