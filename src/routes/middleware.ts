@@ -4,7 +4,7 @@ import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
 import { bearerToken } from '../services/api-keys'
-import { enforceRateLimit, rateLimitHeaders } from '../services/rate-limits'
+import { enforceRateLimit, setRateLimitHeaders } from '../services/rate-limits'
 import { requireConfig } from '../services/config'
 import { buildServices, type Services } from '../services/container'
 
@@ -46,5 +46,5 @@ export async function admit(c: Context<AppEnv>, key: string | null): Promise<num
 export const requireTenant = createMiddleware<AppEnv>(async (c, next) => {
   const limit = await admit(c, bearerToken(c.req.header('authorization')))
   await next()
-  for (const [name, value] of Object.entries(rateLimitHeaders(limit))) c.res.headers.set(name, value)
+  setRateLimitHeaders(c.res.headers, limit)
 })

@@ -13,10 +13,11 @@ import { ConfigError, readConfig } from '../services/config'
 const SAFE_ID = /^[\w.:-]{1,128}$/
 
 /** The request id, and the time spent, on the response. */
-function stamp(c: Context<AppEnv>, id: string, route: string, durationMs: number): void {
+function stamp(c: Context<AppEnv>, id: string, durationMs: number): void {
   try {
     c.res.headers.set('x-request-id', id)
-    if (route.startsWith('/v1') || route.startsWith('/admin')) c.res.headers.set('server-timing', `total;dur=${durationMs}`)
+    const path = c.req.path
+    if (path.startsWith('/v1') || path.startsWith('/admin')) c.res.headers.set('server-timing', `total;dur=${durationMs}`)
   } catch {
     // Immutable headers (a response passed through as-is): copy it once.
     c.res = new Response(c.res.body, c.res)
@@ -31,13 +32,13 @@ export const observability = createMiddleware<AppEnv>(async (c, next) => {
   await next()
   // In Workers the clock only moves across I/O, so this is the time spent waiting on it.
   const durationMs = Math.round(performance.now() - started)
-  // The handler's pattern: middleware (method ALL) matches everything and says nothing.
-  const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? '*'
   // A WebSocket upgrade (101) passes through untouched: it cannot be copied.
-  if (c.res.status !== 101) stamp(c, id, route, durationMs)
+  if (c.res.status !== 101) stamp(c, id, durationMs)
   const config = readConfig(c.env)
   // With a bad configuration everything is logged: that is when operators need it most.
   if (!logsRequest(c.req.method, c.res.status, durationMs, config instanceof ConfigError || config.LOG_READS)) return
+  // The handler's pattern: middleware (method ALL) matches everything and says nothing.
+  const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? '*'
   console.log(
     JSON.stringify({
       level: c.res.status >= 500 ? 'error' : 'info',

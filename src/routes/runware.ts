@@ -4,7 +4,7 @@ import type { AppEnv } from '../app-env'
 import { envelopeResponse } from '../lib/envelope'
 import { ApiError } from '../lib/errors'
 import { bearerToken } from '../services/api-keys'
-import { rateLimitHeaders } from '../services/rate-limits'
+import { setRateLimitHeaders } from '../services/rate-limits'
 import { MODELS } from '../models/registry'
 import { runTasks } from '../services/runware-api'
 import { openSocket } from '../services/sockets'
@@ -58,6 +58,6 @@ export const runwareRoutes = new Hono<AppEnv>()
     // Runware answers a lone imageUpload with `data` as an object, not an array.
     const lone = tasks.length === 1 && (tasks[0] as { taskType?: unknown })?.taskType === 'imageUpload' && only && !outcome.errors.length
     const response = lone ? Response.json({ data: await only() }) : envelopeResponse(outcome.items, outcome.errors)
-    for (const [name, value] of Object.entries(rateLimitHeaders(limit))) response.headers.set(name, value)
+    setRateLimitHeaders(response.headers, limit)
     return response
   })

@@ -19,6 +19,11 @@ export const rateLimitHeaders = (limit: number): Record<string, string> => ({
   'ratelimit-policy': `${limit};w=${PERIOD_SECONDS}`,
 })
 
+/** Sets those headers on a response: every API response has them. */
+export function setRateLimitHeaders(headers: Headers, limit: number): void {
+  for (const [name, value] of Object.entries(rateLimitHeaders(limit))) headers.set(name, value)
+}
+
 /** Counts one request for the caller's key; throws a Runware-style 429 past its limit. */
 export async function enforceRateLimit(env: Env, principal: Principal, defaultPerMinute: number): Promise<number> {
   const wanted = principal.limits.rateLimitPerMinute ?? defaultPerMinute
