@@ -18,6 +18,8 @@ export class SoakSocket {
   private ws: WebSocket | null = null
   private session: string | undefined
   private connecting: Promise<void> | null = null
+  /** While a deliberate drop stays away, nothing else reconnects. */
+  private away = false
   private readonly wake = new Set<() => void>()
   /** Tasks sent and not yet answered in full: sent again after a reconnect, in case the drop ate them. */
   private readonly waiting = new Map<string, object>()
@@ -61,11 +63,19 @@ export class SoakSocket {
   }
 
   private async send(message: unknown): Promise<void> {
-    for (;;) {
-      await this.connect()
+    for (let attempt = 0; ; attempt++) {
+      // A failed connect is retried for a while, as a client on a flaky network would.
+      const connected = await this.connect().then(
+        () => true,
+        (error: unknown) => {
+          if (attempt >= 50) throw error
+          return false
+        },
+      )
       const ws = this.ws
-      if (ws?.readyState === WebSocket.OPEN) return ws.send(JSON.stringify(message))
+      if (connected && ws?.readyState === WebSocket.OPEN) return ws.send(JSON.stringify(message))
       this.ws = null
+      if (!connected) await sleep(200)
     }
   }
 
@@ -81,7 +91,9 @@ export class SoakSocket {
       ws.once('open', () => resolve())
       ws.once('error', reject)
     })
-    const authenticated = new Promise<void>((resolve) => {
+    const authenticated = new Promise<void>((resolve, reject) => {
+      // A socket that closes before the session is confirmed must not leave the client waiting on it.
+      ws.once('close', () => reject(new Error('closed before authentication')))
       ws.on('message', (raw) => {
         const frame = JSON.parse(raw.toString()) as { data?: Entry[]; errors?: Entry[] }
         for (const entry of [...(frame.data ?? []), ...(frame.errors ?? [])]) {
@@ -112,16 +124,24 @@ export class SoakSocket {
     const ws = this.ws
     if (ws?.readyState !== WebSocket.OPEN) return
     this.disconnects++
+    this.away = true
     ws.terminate()
     // Stay away a moment (results land meanwhile), then resume the session.
     await sleep(200 + Math.random() * 1500)
-    await this.connect()
+    this.away = false
+    // A failed reconnect is retried by whoever waits next (until, send).
+    await this.connect().catch(() => undefined)
   }
 
+  /**
+   * Waits for `check`, reconnecting whenever the socket is gone: the gateway or the network may
+   * close it, and a reconnect re-sends every unanswered task.
+   */
   private async until<T>(deadline: number, check: () => T | null): Promise<T | null> {
     for (;;) {
       const value = check()
       if (value !== null || Date.now() > deadline) return value
+      if (this.ws?.readyState !== WebSocket.OPEN && !this.connecting && !this.away) void this.connect().catch(() => undefined)
       await new Promise<void>((resolve) => {
         const done = () => {
           this.wake.delete(done)
