@@ -10,6 +10,8 @@ type Entry = { taskUUID?: string; code?: string; imageUUID?: string; taskType?: 
 /** Errors a well-behaved client answers by sending the task again a little later. */
 export const RETRYABLE_CODES = new Set(['serviceUnavailable', 'rateLimitExceeded'])
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Longer than any task takes here (p99 about 11 s), so a task still running is rarely asked again. */
+const SILENCE_MS = 20_000
 
 export class SoakSocket {
   /** Per task: every item and every error pushed for it. */
@@ -47,11 +49,16 @@ export class SoakSocket {
       const seen = this.received.get(task.taskUUID)?.length ?? 0
       await this.send([task])
       if (Math.random() < this.dropRate) void this.dropSoon()
+      const sentAt = Date.now()
       const outcome = await this.until(deadline, () => {
         const entries = (this.received.get(task.taskUUID) ?? []).slice(seen)
         if (entries.some((e) => e.code && RETRYABLE_CODES.has(e.code))) return 'retry'
-        return (this.received.get(task.taskUUID)?.length ?? 0) >= task.numberResults ? 'done' : null
+        if ((this.received.get(task.taskUUID)?.length ?? 0) >= task.numberResults) return 'done'
+        // Not a word about the task for a long while: its answer may have gone down with a
+        // connection, so ask again (the same taskUUID is the same task).
+        return entries.length === 0 && Date.now() - sentAt > SILENCE_MS ? 'resend' : null
       })
+      if (outcome === 'resend') continue
       if (outcome !== 'retry') return
       // The protocol carries no Retry-After: back off (a rate limit's window is a minute).
       await sleep(Math.min(30_000, 1000 * 2 ** attempt))

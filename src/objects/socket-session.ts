@@ -218,7 +218,7 @@ export class SocketSession extends DurableObject<Env> {
     a.session = session
     a.apiKey = auth.data.apiKey
     ws.serializeAttachment(a)
-    ws.send(dataFrame([{ taskType: 'authentication', connectionSessionUUID: session }]))
+    this.send(ws, dataFrame([{ taskType: 'authentication', connectionSessionUUID: session }]))
     log({ msg: 'socket authenticated', tenant: principal.tenant, resumed })
     await this.wakeAt(Date.now() + IDLE_TIMEOUT_SECONDS * 1000)
     await this.flush()
@@ -243,8 +243,8 @@ export class SocketSession extends DurableObject<Env> {
   /** Runs one message's tasks: pings and authentication at once, the rest as POST /v1 does. */
   private async run(ws: WebSocket, a: Attachment, services: Services, tasks: unknown[]): Promise<void> {
     for (const task of tasks) {
-      if (isPing(task)) ws.send(PONG_FRAME)
-      else if (isAuthentication(task)) ws.send(dataFrame([{ taskType: 'authentication', connectionSessionUUID: a.session }]))
+      if (isPing(task)) this.send(ws, PONG_FRAME)
+      else if (isAuthentication(task)) this.send(ws, dataFrame([{ taskType: 'authentication', connectionSessionUUID: a.session }]))
     }
     const work = tasks.filter((t) => !isPing(t) && !isAuthentication(t))
     if (!work.length) return
@@ -261,11 +261,11 @@ export class SocketSession extends DurableObject<Env> {
         const { taskType, taskUUID } = tagOf(t)
         return error.forTask(taskType, taskUUID).detail
       })
-      for (const frame of framesPerTask([], limited)) ws.send(frame)
+      for (const frame of framesPerTask([], limited)) this.send(ws, frame)
       return
     }
     const { items, errors } = await runSocketTasks(services, principal, a.session ?? '', work, this.store)
-    for (const frame of framesPerTask(items, errors)) ws.send(frame)
+    for (const frame of framesPerTask(items, errors)) this.send(ws, frame)
   }
 
   /** Pushes every stored result not pushed yet, when the session's socket is open. */
@@ -347,12 +347,21 @@ export class SocketSession extends DurableObject<Env> {
     }
   }
 
-  private sendError(ws: WebSocket, error: RunwareError): void {
+  /**
+   * Sends a frame. A socket can close while a message's tasks run (the client dropped it, or
+   * resumed its session on another connection): its answers are dropped, not thrown, and the
+   * client gets them by sending its unanswered tasks again after resuming.
+   */
+  private send(ws: WebSocket, frame: string): void {
     try {
-      ws.send(errorsFrame([error]))
+      ws.send(frame)
     } catch {
       // The client is gone.
     }
+  }
+
+  private sendError(ws: WebSocket, error: RunwareError): void {
+    this.send(ws, errorsFrame([error]))
   }
 
   private async wakeAt(at: number): Promise<void> {
