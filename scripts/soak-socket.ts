@@ -71,18 +71,17 @@ export class SoakSocket {
 
   private async send(message: unknown): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      // A failed connect is retried for a while, as a client on a flaky network would.
-      const connected = await this.connect().then(
-        () => true,
-        (error: unknown) => {
-          if (attempt >= 50) throw error
-          return false
-        },
-      )
+      try {
+        await this.connect()
+      } catch (error) {
+        // A failed connect is retried for a while, as a client on a flaky network would.
+        if (attempt >= 50) throw error
+        await sleep(200)
+        continue
+      }
       const ws = this.ws
-      if (connected && ws?.readyState === WebSocket.OPEN) return ws.send(JSON.stringify(message))
+      if (ws?.readyState === WebSocket.OPEN) return ws.send(JSON.stringify(message))
       this.ws = null
-      if (!connected) await sleep(200)
     }
   }
 
@@ -148,7 +147,7 @@ export class SoakSocket {
     for (;;) {
       const value = check()
       if (value !== null || Date.now() > deadline) return value
-      if (this.ws?.readyState !== WebSocket.OPEN && !this.connecting && !this.away) void this.connect().catch(() => undefined)
+      if (this.ws?.readyState !== WebSocket.OPEN && !this.away) void this.connect().catch(() => undefined)
       await new Promise<void>((resolve) => {
         const done = () => {
           this.wake.delete(done)
