@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import sharp from 'sharp'
 import { childTaskUUID } from '../src/lib/ids.ts'
 import { imageKey, kvTaskKey } from '../src/lib/storage-keys.ts'
-import { UrlSigner } from '../src/services/url-signer.ts'
+import { UrlSigner } from '../src/images/url-signer.ts'
 import type { RunningWorker } from './workers.ts'
 
 export const SECRETS = {

@@ -1,6 +1,6 @@
 /** The Hono environment shared by every route. */
 import type { Principal } from './schemas/api-keys'
-import type { Services } from './services/container'
+import type { Services } from './services'
 
 export interface AppEnv {
   Bindings: Env

@@ -1,8 +1,8 @@
 import { app } from './app'
 import { queue } from './jobs/queue'
 
-export { SocketSession } from './objects/socket-session'
-export { TenantLedger } from './objects/tenant-ledger'
+export { SocketSession } from './sockets/socket-session'
+export { TenantLedger } from './tenant/tenant-ledger'
 
 export default {
   fetch: app.fetch,

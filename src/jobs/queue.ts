@@ -1,8 +1,8 @@
 /** Queue consumers: client deliveries, their dead letters, and due reconciliations. Names match wrangler.toml. */
 import { deliveryMessageSchema, type DeliveryMessage } from '../schemas/deliveries'
 import { reconcileMessageSchema } from '../schemas/reconcile'
-import { ConfigError, readConfig } from '../services/config'
-import { buildServices } from '../services/container'
+import { ConfigError, readConfig } from '../config/config'
+import { buildServices } from '../services'
 
 export const DELIVERY_QUEUE = 'imagine-edge-webhooks'
 export const DEAD_LETTER_QUEUE = 'imagine-edge-webhooks-dlq'

@@ -6,7 +6,7 @@ import { sha256Bytes } from '../lib/crypto'
 import { ApiError } from '../lib/errors'
 import { createKeySchema, TENANT_ID } from '../schemas/api-keys'
 import { issuesToErrors } from '../schemas/issues'
-import { bearerToken } from '../services/api-keys'
+import { bearerToken } from '../access/api-keys'
 import { usageOf } from './usage'
 import { services } from './middleware'
 

@@ -4,7 +4,7 @@ import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
 import { parseEventId } from '../lib/storage-keys'
 import type { DeliveryMessage } from '../schemas/deliveries'
-import { WebhookSecrets } from '../services/webhook-secrets'
+import { WebhookSecrets } from '../deliveries/webhook-secrets'
 import { requireTenant, services } from './middleware'
 
 const notFound = (id: string) =>

@@ -1,7 +1,7 @@
 /** GET /healthz — liveness, and configuration problems named without their values. */
 import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
-import { ConfigError, readConfig } from '../services/config'
+import { ConfigError, readConfig } from '../config/config'
 
 export const healthRoutes = new Hono<AppEnv>().get('/healthz', (c) => {
   const config = readConfig(c.env)

@@ -3,10 +3,10 @@ import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
-import { bearerToken } from '../services/api-keys'
-import { enforceRateLimit, setRateLimitHeaders } from '../services/rate-limits'
-import { requireConfig } from '../services/config'
-import { buildServices, type Services } from '../services/container'
+import { bearerToken } from '../access/api-keys'
+import { enforceRateLimit, setRateLimitHeaders } from '../access/rate-limits'
+import { requireConfig } from '../config/config'
+import { buildServices, type Services } from '../services'
 
 /** `scheme://host[:port]` of an absolute URL, without parsing all of it. */
 const originOf = (url: string) => {

@@ -8,7 +8,7 @@ import { createMiddleware } from 'hono/factory'
 import { matchedRoutes } from 'hono/route'
 import type { AppEnv } from '../app-env'
 import { logsRequest } from '../lib/request-log'
-import { ConfigError, readConfig } from '../services/config'
+import { ConfigError, readConfig } from '../config/config'
 
 const SAFE_ID = /^[\w.:-]{1,128}$/
 

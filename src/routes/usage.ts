@@ -4,7 +4,7 @@ import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
 import { issuesToErrors } from '../schemas/issues'
 import { usageQuerySchema } from '../schemas/usage'
-import type { Ledger } from '../services/ledger'
+import type { Ledger } from '../tenant/budgets'
 import { requireTenant, services } from './middleware'
 
 /** Parses the query and reads one tenant's usage; shared with the admin API. */

@@ -4,9 +4,9 @@ import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
 import { childTaskUUID } from '../lib/ids'
 import { EXTENSIONS, type ImageFormat } from '../lib/image-type'
-import type { ResultReport } from '../services/result-recorder'
+import type { ResultReport } from '../tasks/result-recorder'
 import { parseUpstreamBody } from '../schemas/upstream'
-import { failureOf } from '../services/upstream-errors'
+import { failureOf } from '../upstream/upstream-errors'
 import { services } from './middleware'
 
 const forged = () => new ApiError(401, { code: 'invalidWebhookToken', message: 'The webhook token is not valid for this task' })

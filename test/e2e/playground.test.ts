@@ -4,15 +4,17 @@ import { chromium, type Browser } from 'playwright-core'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import examples from '../fixtures/seed-examples.json' with { type: 'json' }
+import { chromiumPath, NO_CHROMIUM } from '../../scripts/preflight.ts'
 import { KEY_A } from '../secrets.ts'
 import { emulator, gateway } from './helpers.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 let browser: Browser
 
 beforeAll(async () => {
+  const executablePath = chromiumPath()
+  if (!executablePath) throw new Error(NO_CHROMIUM)
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     args: [
       '--headless',
       '--no-sandbox',

@@ -2,7 +2,7 @@
 import { validate } from '@readme/openapi-parser'
 import { describe, expect, it } from 'vitest'
 import { imagineArt15 } from '../../src/models/imagineart-1-5.ts'
-import { buildOpenApiDocument } from '../../src/schemas/openapi.ts'
+import { buildOpenApiDocument } from '../../tools/openapi/openapi.ts'
 
 describe('the OpenAPI description', () => {
   const document = buildOpenApiDocument()

@@ -2,7 +2,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { describe, expect, it } from 'vitest'
-import { presignR2Put } from '../../src/services/r2-presign.ts'
+import { presignR2Put } from '../../src/images/r2-presign.ts'
 
 const credentials = { accessKeyId: 'AKIAEXAMPLE0123456789', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }
 

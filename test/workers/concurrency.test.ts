@@ -2,8 +2,8 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { Circuit } from '../../src/lib/circuit'
-import { requireConfig } from '../../src/services/config'
-import { buildServices } from '../../src/services/container'
+import { requireConfig } from '../../src/config/config'
+import { buildServices } from '../../src/services'
 import { inference, postV1, setFault, upstreamRequests, taskRecord } from './helpers'
 
 describe('concurrent identical requests', () => {

@@ -1,7 +1,7 @@
 /** Signed image delivery: signatures, expiry, HEAD, Range, ETag/304, Content-Type and Cache-Control. */
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { UrlSigner } from '../../src/services/url-signer'
+import { UrlSigner } from '../../src/images/url-signer'
 import { BASE, call } from './helpers'
 
 const KEY = 'images/tfiletest/00000000-0000-4000-8000-000000000001/0.png'

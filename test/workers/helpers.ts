@@ -1,7 +1,7 @@
 /** Helpers for tests that call the Worker inside workerd. */
 import { env, exports } from 'cloudflare:workers'
-import { ApiKeys } from '../../src/services/api-keys'
-import { requireConfig } from '../../src/services/config'
+import { ApiKeys } from '../../src/access/api-keys'
+import { requireConfig } from '../../src/config/config'
 import type { TaskRecord } from '../../src/schemas/records'
 import { inject } from 'vitest'
 import { KEY_A, TEST_SECRETS } from '../secrets'

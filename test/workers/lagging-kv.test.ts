@@ -5,8 +5,8 @@
  */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { requireConfig } from '../../src/services/config'
-import { buildServices } from '../../src/services/container'
+import { requireConfig } from '../../src/config/config'
+import { buildServices } from '../../src/services'
 import { BASE, taskRecord } from './helpers'
 
 /** Writes become visible `lagMs` later; a missing key stays missing (cached) for `lagMs`. */

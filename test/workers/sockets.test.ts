@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { MAX_TASKS_IN_FLIGHT } from '../../src/services/socket-tasks'
+import { MAX_TASKS_IN_FLIGHT } from '../../src/sockets/session-tasks'
 import { KEY_A, KEY_B } from '../secrets'
 import { call, inference, postV1, setFault, tenantOf, upstreamRequests } from './helpers'
 

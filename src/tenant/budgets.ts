@@ -3,8 +3,8 @@ import { ApiError } from '../lib/errors'
 import { findModel } from '../models/registry'
 import type { Principal } from '../schemas/api-keys'
 import type { TaskRecord } from '../schemas/records'
-import type { Limits, Refusal, TenantLedger, UsageRow } from '../objects/tenant-ledger'
-import { audit } from './api-keys'
+import type { Limits, Refusal, TenantLedger, UsageRow } from './tenant-ledger'
+import { audit } from '../access/api-keys'
 
 const toMicros = (usd: number) => Math.round(usd * 1_000_000)
 const toUSD = (micros: number) => micros / 1_000_000

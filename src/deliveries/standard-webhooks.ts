@@ -2,7 +2,7 @@
  * Standard Webhooks signing (https://www.standardwebhooks.com): `webhook-signature` is
  * `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed by the bytes behind a `whsec_` secret.
  */
-import { toBase64, utf8 } from './encoding'
+import { toBase64, utf8 } from '../lib/encoding'
 
 export const SECRET_PREFIX = 'whsec_'
 

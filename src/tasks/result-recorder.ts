@@ -6,9 +6,9 @@
 import { imageKey } from '../lib/storage-keys'
 import type { ResultDraft, ResultRecord, TaskRecord } from '../schemas/records'
 import type { UpstreamItem } from '../schemas/upstream'
-import type { ImageStore } from './image-store'
-import type { EventPublisher } from './event-publisher'
-import type { SocketNotifier } from './socket-notifier'
+import type { ImageStore } from '../images/image-store'
+import type { EventPublisher } from '../deliveries/event-publisher'
+import type { SocketNotifier } from '../deliveries/socket-notifier'
 import type { TaskStore } from './task-store'
 
 /** What one channel reports for result `index`: an item, or an error. */

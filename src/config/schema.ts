@@ -1,6 +1,6 @@
 /** The gateway's configuration: every var and secret of DESIGN.md §4, validated with zod. */
 import * as z from 'zod'
-import { RATE_LIMIT_TIERS } from './api-keys'
+import { RATE_LIMIT_TIERS } from '../schemas/api-keys'
 
 const text = z.string().trim()
 const optionalText = z.preprocess((v) => (v === '' ? undefined : v), text.min(1).optional())

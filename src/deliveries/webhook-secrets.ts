@@ -5,7 +5,7 @@
  */
 import { hmacKey } from '../lib/crypto'
 import { utf8 } from '../lib/encoding'
-import { formatSecret } from '../lib/standard-webhooks'
+import { formatSecret } from './standard-webhooks'
 
 export const ROTATION_GRACE_SECONDS = 86_400
 

@@ -5,14 +5,14 @@
  * Other 4xx: a few retries, then stop. Given up: dead-lettered, and visible in the log.
  */
 import { backoffDelayMs, parseRetryAfterMs } from '../lib/retry'
-import { signatureHeader } from '../lib/standard-webhooks'
+import { signatureHeader } from './standard-webhooks'
 import { eventId } from '../lib/storage-keys'
 import type { DeliveryAttempt, DeliveryMessage, DeliveryRecord } from '../schemas/deliveries'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { DeliveryLog } from './delivery-log'
 import { redactTarget } from './event-publisher'
-import type { Presenter } from './presenter'
-import type { TaskStore } from './task-store'
+import type { Presenter } from '../images/presenter'
+import type { TaskStore } from '../tasks/task-store'
 import type { WebhookSecrets } from './webhook-secrets'
 
 export type Decision = { action: 'ack' } | { action: 'retry'; delaySeconds: number } | { action: 'dead' }

@@ -9,10 +9,10 @@ import type { InferenceRequest } from '../schemas/image-inference'
 import type { ResultRecord, StoredReference, TaskRecord } from '../schemas/records'
 import type { DispatchOutcome, Dispatcher } from './dispatcher'
 import type { Principal } from '../schemas/api-keys'
-import { limitsOf, priceMicros, refusalError } from './ledger'
-import type { LazyItem, Presenter } from './presenter'
+import { limitsOf, priceMicros, refusalError } from '../tenant/budgets'
+import type { LazyItem, Presenter } from '../images/presenter'
 import type { ResultRecorder, ResultReport } from './result-recorder'
-import type { SocketNotifier } from './socket-notifier'
+import type { SocketNotifier } from '../deliveries/socket-notifier'
 import type { TaskStore } from './task-store'
 
 export interface TaskOutcome {

@@ -11,9 +11,9 @@ import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { UpstreamBody, UpstreamError, UpstreamItem } from '../schemas/upstream'
 import type { Dispatcher } from './dispatcher'
 import type { ResultRecorder, ResultReport } from './result-recorder'
-import type { RunwareClient } from './runware-client'
+import type { RunwareClient } from '../upstream/runware-client'
 import type { TaskStore } from './task-store'
-import { failureOf } from './upstream-errors'
+import { failureOf } from '../upstream/upstream-errors'
 
 export interface ReconcilerDeps {
   tasks: TaskStore

@@ -9,8 +9,8 @@ import { imageInferenceSchema } from '../schemas/image-inference'
 import { issuesToErrors } from '../schemas/issues'
 import { getResponseSchema, imageUploadSchema, TASK_TYPES } from '../schemas/tasks'
 import type { Principal } from '../schemas/api-keys'
-import type { Services } from './container'
-import type { TaskOutcome } from './generation'
+import type { Services } from '../services'
+import type { TaskOutcome } from '../tasks/generation'
 
 /** More than this many tasks in one request could exceed a Worker's subrequest limit. */
 export const MAX_TASKS_PER_REQUEST = 10

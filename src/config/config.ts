@@ -1,7 +1,7 @@
 /** Validates configuration once per isolate (module scope cannot see env) and caches the outcome. */
 import * as z from 'zod'
 import { ApiError } from '../lib/errors'
-import { configSchema, type Config } from '../schemas/config'
+import { configSchema, type Config } from './schema'
 
 /** One line per bad setting, naming it; values are never echoed, since some are secrets. */
 export class ConfigError extends Error {

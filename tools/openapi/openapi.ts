@@ -5,11 +5,11 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
-import { MODELS } from '../models/registry'
-import { createKeySchema } from './api-keys'
-import { imageInferenceSchema } from './image-inference'
-import * as r from './responses'
-import { authenticationSchema, getResponseSchema, imageUploadSchema, pingSchema } from './tasks'
+import { MODELS } from '../../src/models/registry'
+import { createKeySchema } from '../../src/schemas/api-keys'
+import { imageInferenceSchema } from '../../src/schemas/image-inference'
+import * as r from '../../src/schemas/responses'
+import { authenticationSchema, getResponseSchema, imageUploadSchema, pingSchema } from '../../src/schemas/tasks'
 
 const seedRequest = {
   taskType: 'imageInference',

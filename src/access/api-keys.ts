@@ -7,7 +7,7 @@ import { BoundedCache } from '../lib/bounded-cache'
 import { sha256Hex } from '../lib/crypto'
 import { toHex } from '../lib/encoding'
 import type { CreateKey, KeyRecord, Principal } from '../schemas/api-keys'
-import type { Config } from '../schemas/config'
+import type { Config } from '../config/schema'
 
 /** Recognisable to secret scanners, and to people. */
 export const KEY_PREFIX = 'ie_live_'

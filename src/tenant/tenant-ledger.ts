@@ -11,7 +11,7 @@
  */
 import { DurableObject } from 'cloudflare:workers'
 import { TASK_RETENTION_SECONDS } from '../lib/storage-keys'
-import { ConfigError, readConfig } from '../services/config'
+import { ConfigError, readConfig } from '../config/config'
 import type { ReconcileMessage } from '../schemas/reconcile'
 import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
 

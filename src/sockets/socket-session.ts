@@ -12,15 +12,15 @@
 import { DurableObject } from 'cloudflare:workers'
 import * as z from 'zod'
 import { ApiError, type RunwareError } from '../lib/errors'
-import { dataFrame, errorsFrame, framesPerTask, isAuthentication, isPing, parseMessage, PING_FRAME, PONG_FRAME } from '../lib/socket-frames'
+import { dataFrame, errorsFrame, framesPerTask, isAuthentication, isPing, parseMessage, PING_FRAME, PONG_FRAME } from '../protocol/frames'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import { authenticationSchema } from '../schemas/tasks'
 import { SessionStore, type SessionState } from './session-store'
-import { requireConfig } from '../services/config'
-import { buildServices, type Services } from '../services/container'
-import { enforceRateLimit } from '../services/rate-limits'
-import { tagOf } from '../services/runware-api'
-import { runSocketTasks } from '../services/socket-tasks'
+import { requireConfig } from '../config/config'
+import { buildServices, type Services } from '../services'
+import { enforceRateLimit } from '../access/rate-limits'
+import { tagOf } from '../protocol/run-tasks'
+import { runSocketTasks } from './session-tasks'
 
 export const RESUME_WINDOW_SECONDS = 120
 export const IDLE_TIMEOUT_SECONDS = 120

@@ -4,10 +4,10 @@
  * until its last result is pushed; a task answered at once gives its slot back.
  */
 import type { RunwareError } from '../lib/errors'
-import { pushedTaskUUID } from '../lib/socket-frames'
+import { pushedTaskUUID } from '../protocol/frames'
 import type { Principal } from '../schemas/api-keys'
-import type { Services } from './container'
-import { MAX_TASKS_PER_REQUEST, runTasks, tagOf } from './runware-api'
+import type { Services } from '../services'
+import { MAX_TASKS_PER_REQUEST, runTasks, tagOf } from '../protocol/run-tasks'
 
 /** imageInference tasks of one session whose results are still being pushed. */
 export const MAX_TASKS_IN_FLIGHT = 32

@@ -6,7 +6,7 @@
  * reads back (webhook-driven clients) never cost a KV write.
  */
 import * as keys from '../lib/storage-keys'
-import type { Limits, OpenOutcome, RecordOutcome, TaskState, TenantLedger } from '../objects/tenant-ledger'
+import type { Limits, OpenOutcome, RecordOutcome, TaskState, TenantLedger } from '../tenant/tenant-ledger'
 import type { ResultDraft, TaskRecord } from '../schemas/records'
 
 const KV_OPTIONS = { expirationTtl: keys.TASK_RETENTION_SECONDS }

@@ -1,5 +1,5 @@
 /** Runware's WebSocket frames: each message is a JSON array of tasks; each answer an envelope. */
-import type { RunwareError } from './errors'
+import type { RunwareError } from '../lib/errors'
 
 /** The SDK's heartbeat, byte for byte: the runtime answers it without waking the session's object. */
 export const PING_FRAME = '[{"taskType":"ping","ping":true}]'

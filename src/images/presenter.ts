@@ -2,7 +2,7 @@
 import { ApiError, type RunwareError } from '../lib/errors'
 import { toBase64 } from '../lib/encoding'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
-import { statusOfFailure } from './upstream-errors'
+import { statusOfFailure } from '../upstream/upstream-errors'
 import type { UrlSigner } from './url-signer'
 
 import type { LazyItem } from '../lib/envelope'

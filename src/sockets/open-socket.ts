@@ -1,5 +1,5 @@
 /** Hands a WebSocket upgrade on /v1 to a fresh session object, named by a new connectionSessionUUID. */
-import { ORIGIN_HEADER, SESSION_HEADER } from '../objects/socket-session'
+import { ORIGIN_HEADER, SESSION_HEADER } from './socket-session'
 
 export function openSocket(sessions: Env['SOCKETS'], request: Request, origin: string): Promise<Response> {
   const session = crypto.randomUUID()

@@ -9,7 +9,7 @@ import { fromBase64 } from '../lib/encoding'
 import { derivedUUID } from '../lib/ids'
 import type { ImageSource } from '../lib/image-source'
 import { uploadKey } from '../lib/storage-keys'
-import type { TenantLedger } from '../objects/tenant-ledger'
+import type { TenantLedger } from '../tenant/tenant-ledger'
 import type { StoredReference } from '../schemas/records'
 import type { ImageStore } from './image-store'
 

@@ -2,8 +2,8 @@
 import { ApiError } from '../lib/errors'
 import { finalStatus, type ResultRecord, type TaskRecord } from '../schemas/records'
 import type { TaskOutcome } from './generation'
-import type { DeliveryLog } from './delivery-log'
-import type { Presenter } from './presenter'
+import type { DeliveryLog } from '../deliveries/delivery-log'
+import type { Presenter } from '../images/presenter'
 import type { TaskStore } from './task-store'
 
 export type TaskStatus = 'processing' | 'succeeded' | 'failed'

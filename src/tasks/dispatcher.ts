@@ -6,9 +6,9 @@ import type { ApiError } from '../lib/errors'
 import { imageKey } from '../lib/storage-keys'
 import type { TaskRecord } from '../schemas/records'
 import type { ResultReport } from './result-recorder'
-import type { RunwareClient, SendOptions, UpstreamResult } from './runware-client'
-import { dispatchError, failureOf, isConflict } from './upstream-errors'
-import type { UrlSigner } from './url-signer'
+import type { RunwareClient, SendOptions, UpstreamResult } from '../upstream/runware-client'
+import { dispatchError, failureOf, isConflict } from '../upstream/upstream-errors'
+import type { UrlSigner } from '../images/url-signer'
 
 export type DispatchOutcome =
   /** Runware has the work (now, or from an earlier dispatch); reports say what it already answered. */
