@@ -11,7 +11,7 @@ export default defineConfig({
         // Unit and integration tests inside workerd, with real local KV and R2.
         plugins: [
           cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: './wrangler.toml' },
+            wrangler: { configPath: './wrangler.jsonc' },
             miniflare: {
               bindings: {
                 ...TEST_SECRETS,

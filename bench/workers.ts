@@ -17,8 +17,8 @@ const OUT = join(ROOT, 'bench', '.out')
 export type WorkerKind = 'gateway' | 'baseline'
 
 export const CONFIGS: Record<WorkerKind, { config: string; script: string }> = {
-  gateway: { config: join(ROOT, 'wrangler.toml'), script: 'index.js' },
-  baseline: { config: join(ROOT, 'bench', 'baseline', 'wrangler.toml'), script: 'worker.js' },
+  gateway: { config: join(ROOT, 'wrangler.jsonc'), script: 'index.js' },
+  baseline: { config: join(ROOT, 'bench', 'baseline', 'wrangler.jsonc'), script: 'worker.js' },
 }
 
 /** Bundles a Worker with `wrangler deploy --dry-run --outdir` and returns the bundle's folder. */

@@ -1,40 +1,34 @@
-/** Builds the services for one request, queue batch or cron run, from bindings and config. */
+/**
+ * The composition root: builds the services for one request, queue batch or socket session
+ * wake, from bindings and config. The only module that knows every domain.
+ */
 import type { Config } from './config/schema'
 import { MODELS } from './models/registry'
 import type { DeliveryMessage } from './schemas/deliveries'
 import { ApiKeys } from './access/api-keys'
+import { RateLimits } from './access/rate-limits'
 import { Deliverer } from './deliveries/deliverer'
 import { DeliveryLog } from './deliveries/delivery-log'
 import { Dispatcher } from './tasks/dispatcher'
 import { EventPublisher } from './deliveries/event-publisher'
-import { Ledger } from './tenant/budgets'
 import { GenerationService } from './tasks/generation'
 import { ImageCache } from './images/image-cache'
 import { ImageStore } from './images/image-store'
 import { Presenter } from './images/presenter'
-import { presignR2Get, presignR2Put, type PresignInput } from './images/r2-presign'
+import { referenceTarget, uploadTarget } from './images/upload-targets'
 import { ImageLibrary } from './images/image-library'
 import { ResultRecorder } from './tasks/result-recorder'
 import { Reconciler } from './tasks/reconciler'
-import { RunwareClient } from './upstream/runware-client'
+import { copyAllowed, RunwareClient } from './upstream/runware-client'
 import { SocketNotifier } from './deliveries/socket-notifier'
 import { TaskStore } from './tasks/task-store'
 import { TaskView } from './tasks/task-view'
 import { UrlSigner } from './images/url-signer'
 import { WebhookSecrets } from './deliveries/webhook-secrets'
-
-/** How long a reference image URL handed to Runware lives: long enough for it to start the task, no longer. */
-export const REFERENCE_URL_TTL_SECONDS = 600
+import { TenantClient } from './tenant/tenant-client'
 
 /** The largest image any registered model may produce. */
 const MAX_IMAGE_BYTES = Math.max(...MODELS.map((m) => m.maxImageBytes))
-
-/** Runware's own hosts, and the configured upstream's: the only places images are copied from. */
-export function copyAllowed(config: Config): (url: URL) => boolean {
-  const upstream = new URL(config.RUNWARE_API_URL)
-  return (url) =>
-    url.host === upstream.host || (url.protocol === 'https:' && (url.hostname === 'runware.ai' || url.hostname.endsWith('.runware.ai')))
-}
 
 /** What a request (or a queue batch, or a cron run) lends the services. */
 export interface ServiceContext {
@@ -61,8 +55,9 @@ export class Services {
   #images?: ImageStore
   #cache?: ImageCache
   #keys?: ApiKeys
+  #rateLimits?: RateLimits
   #tasks?: TaskStore
-  #ledger?: Ledger
+  #tenants?: TenantClient
   #deliveryLog?: DeliveryLog
   #publisher?: EventPublisher
   #secrets?: WebhookSecrets
@@ -89,16 +84,14 @@ export class Services {
   get keys(): ApiKeys {
     return (this.#keys ??= new ApiKeys(this.env.TASKS, this.config))
   }
-  get tasks(): TaskStore {
-    return (this.#tasks ??= new TaskStore(
-      this.env.TASKS,
-      this.env.LEDGER,
-      this.config.RECONCILE_AFTER_SECONDS * 1000,
-      this.context.waitUntil,
-    ))
+  get rateLimits(): RateLimits {
+    return (this.#rateLimits ??= new RateLimits(this.env, this.config.DEFAULT_RATE_LIMIT_PER_MINUTE))
   }
-  get ledger(): Ledger {
-    return (this.#ledger ??= new Ledger((tenant) => this.tasks.tenant(tenant)))
+  get tenants(): TenantClient {
+    return (this.#tenants ??= new TenantClient(this.env.LEDGER))
+  }
+  get tasks(): TaskStore {
+    return (this.#tasks ??= new TaskStore(this.env.TASKS, this.tenants, this.config.RECONCILE_AFTER_SECONDS * 1000, this.context.waitUntil))
   }
   get deliveryLog(): DeliveryLog {
     return (this.#deliveryLog ??= new DeliveryLog(this.env.IMAGES))
@@ -110,7 +103,7 @@ export class Services {
     return (this.#secrets ??= new WebhookSecrets(this.config.SIGNING_SECRET, this.env.TASKS))
   }
   get library(): ImageLibrary {
-    return (this.#library ??= new ImageLibrary(this.images, (tenant) => this.tasks.tenant(tenant)))
+    return (this.#library ??= new ImageLibrary(this.images, this.tenants))
   }
   get presenter(): Presenter {
     return (this.#presenter ??= new Presenter(this.signer, this.env.IMAGES, this.config.SIGNED_URL_TTL_SECONDS))
@@ -138,8 +131,8 @@ export class Services {
     return (this.#dispatcher ??= new Dispatcher({
       runware: this.runware,
       signer: this.signer,
-      uploadUrl: this.uploadUrl(),
-      referenceUrl: this.referenceUrl(),
+      uploadUrl: uploadTarget(this.config, this.signer),
+      referenceUrl: referenceTarget(this.config, this.signer),
     }))
   }
   get generation(): GenerationService {
@@ -172,34 +165,6 @@ export class Services {
       retryBaseSeconds: this.config.WEBHOOK_RETRY_BASE_SECONDS,
       retryMaxSeconds: this.config.WEBHOOK_RETRY_MAX_SECONDS,
     }))
-  }
-
-  /** Where Runware GETs a reference image: a URL that expires in REFERENCE_URL_TTL_SECONDS. */
-  private referenceUrl(): (key: string, taskOrigin: string) => Promise<string> {
-    if (this.config.UPLOAD_MODE === 'worker')
-      return (key, taskOrigin) => this.signer.fileUrl(key, REFERENCE_URL_TTL_SECONDS, Date.now(), taskOrigin)
-    return this.presigned(presignR2Get, REFERENCE_URL_TTL_SECONDS)
-  }
-
-  /** Where Runware PUTs each result. Upload URLs need only outlive the task: after its deadline nothing may land. */
-  private uploadUrl(): (key: string, taskOrigin: string) => Promise<string> {
-    const ttl = this.config.TASK_DEADLINE_SECONDS
-    if (this.config.UPLOAD_MODE === 'worker') return (key, taskOrigin) => this.signer.uploadUrl(key, ttl, Date.now(), taskOrigin)
-    return this.presigned(presignR2Put, ttl)
-  }
-
-  /** SigV4 presigned R2 URLs with the operator's S3 API credentials. */
-  private presigned(presign: (input: PresignInput) => Promise<string>, expiresSeconds: number): (key: string) => Promise<string> {
-    const config = this.config
-    return (key) =>
-      presign({
-        endpoint: config.R2_S3_ENDPOINT,
-        bucket: config.R2_BUCKET_NAME,
-        key,
-        accessKeyId: config.R2_ACCESS_KEY_ID ?? '',
-        secretAccessKey: config.R2_SECRET_ACCESS_KEY ?? '',
-        expiresSeconds,
-      })
   }
 }
 

@@ -6,14 +6,13 @@
 import { BoundedCache } from '../lib/bounded-cache'
 import { sha256Hex } from '../lib/crypto'
 import { toHex } from '../lib/encoding'
+import { KV_KEY_ID_PREFIX, kvApiKeyKey, kvKeyIdKey } from '../lib/storage-keys'
 import type { CreateKey, KeyRecord, Principal } from '../schemas/api-keys'
 import type { Config } from '../config/schema'
 
 /** Recognisable to secret scanners, and to people. */
 export const KEY_PREFIX = 'ie_live_'
 
-const recordKey = (hash: string) => `apikey:${hash}`
-const idKey = (id: string) => `keyid:${id}`
 const random = (bytes: number) => toHex(crypto.getRandomValues(new Uint8Array(bytes)))
 
 /** Tenant ids of bootstrap keys come from a hash of the key: stable, opaque, safe in paths. */
@@ -51,7 +50,7 @@ export class ApiKeys {
     const bootstrap = (await bootstrapTenants(this.config)).get(hash)
     if (bootstrap) return { tenant: bootstrap, limits: {} }
     if (!apiKey.startsWith(KEY_PREFIX)) return null
-    const record = await this.kv.get<KeyRecord>(recordKey(hash), { type: 'json', cacheTtl: 60 })
+    const record = await this.kv.get<KeyRecord>(kvApiKeyKey(hash), { type: 'json', cacheTtl: 60 })
     if (!record || record.disabled || (record.expiresAt && Date.parse(record.expiresAt) <= now)) return null
     const { rateLimitPerMinute, maxConcurrentTasks, budgetUSD, budgetPeriod, models } = record
     return { tenant: record.tenant, keyId: record.id, limits: { rateLimitPerMinute, maxConcurrentTasks, budgetUSD, budgetPeriod, models } }
@@ -82,7 +81,7 @@ export class ApiKeys {
     const records: KeyRecord[] = []
     let cursor: string | undefined
     do {
-      const page = await this.kv.list<KeyRecord>({ prefix: 'keyid:', cursor })
+      const page = await this.kv.list<KeyRecord>({ prefix: KV_KEY_ID_PREFIX, cursor })
       for (const k of page.keys) if (k.metadata) records.push(k.metadata)
       cursor = page.list_complete ? undefined : page.cursor
     } while (cursor)
@@ -105,22 +104,22 @@ export class ApiKeys {
     const key = `${KEY_PREFIX}${random(24)}`
     const record: KeyRecord = { ...found.record, prefix: key.slice(0, KEY_PREFIX.length + 4), rotatedAt: now.toISOString() }
     await this.save(await sha256Hex(key), record)
-    await this.kv.delete(recordKey(found.hash))
+    await this.kv.delete(kvApiKeyKey(found.hash))
     audit('key.rotate', { keyId: id, tenant: record.tenant })
     return { key, record }
   }
 
   private async find(id: string): Promise<{ hash: string; record: KeyRecord } | null> {
-    const entry = await this.kv.get<{ hash: string }>(idKey(id), 'json')
-    const record = entry ? await this.kv.get<KeyRecord>(recordKey(entry.hash), 'json') : null
+    const entry = await this.kv.get<{ hash: string }>(kvKeyIdKey(id), 'json')
+    const record = entry ? await this.kv.get<KeyRecord>(kvApiKeyKey(entry.hash), 'json') : null
     return entry && record ? { hash: entry.hash, record } : null
   }
 
   private async save(hash: string, record: KeyRecord): Promise<void> {
     await Promise.all([
-      this.kv.put(recordKey(hash), JSON.stringify(record)),
+      this.kv.put(kvApiKeyKey(hash), JSON.stringify(record)),
       // The id index carries the record as metadata, so listing needs no second read.
-      this.kv.put(idKey(record.id), JSON.stringify({ hash }), { metadata: record }),
+      this.kv.put(kvKeyIdKey(record.id), JSON.stringify({ hash }), { metadata: record }),
     ])
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Requests per minute per key, on Cloudflare's Rate Limiting binding. The binding's limit is
- * fixed in wrangler.toml, so each allowed rate is its own binding (a tier); a key's
+ * fixed in wrangler.jsonc, so each allowed rate is its own binding (a tier); a key's
  * `rateLimitPerMinute` picks one. Counting is per Cloudflare location and approximate by
  * design (the binding's documented behaviour): a limit against abuse, not a meter.
  */
@@ -24,16 +24,24 @@ export function setRateLimitHeaders(headers: Headers, limit: number): void {
   for (const [name, value] of Object.entries(rateLimitHeaders(limit))) headers.set(name, value)
 }
 
-/** Counts one request for the caller's key; throws a Runware-style 429 past its limit. */
-export async function enforceRateLimit(env: Env, principal: Principal, defaultPerMinute: number): Promise<number> {
-  const wanted = principal.limits.rateLimitPerMinute ?? defaultPerMinute
-  const tier = isTier(wanted) ? wanted : 600
-  const { success } = await bindingOf(env, tier).limit({ key: principal.keyId ?? principal.tenant })
-  if (success) return tier
-  const secondsLeft = PERIOD_SECONDS - Math.floor((Date.now() / 1000) % PERIOD_SECONDS)
-  throw new ApiError(
-    429,
-    { code: 'rateLimitExceeded', message: `This API key is limited to ${tier} requests per minute; retry after ${secondsLeft} s` },
-    { 'retry-after': String(secondsLeft), 'ratelimit-remaining': '0', 'ratelimit-reset': String(secondsLeft), ...rateLimitHeaders(tier) },
-  )
+export class RateLimits {
+  constructor(
+    private readonly env: Env,
+    /** DEFAULT_RATE_LIMIT_PER_MINUTE: for keys without a limit of their own. */
+    private readonly defaultPerMinute: number,
+  ) {}
+
+  /** Counts one request for the caller's key and returns its limit; throws a Runware-style 429 past it. */
+  async enforce(principal: Principal): Promise<number> {
+    const wanted = principal.limits.rateLimitPerMinute ?? this.defaultPerMinute
+    const tier = isTier(wanted) ? wanted : 600
+    const { success } = await bindingOf(this.env, tier).limit({ key: principal.keyId ?? principal.tenant })
+    if (success) return tier
+    const secondsLeft = PERIOD_SECONDS - Math.floor((Date.now() / 1000) % PERIOD_SECONDS)
+    throw new ApiError(
+      429,
+      { code: 'rateLimitExceeded', message: `This API key is limited to ${tier} requests per minute; retry after ${secondsLeft} s` },
+      { 'retry-after': String(secondsLeft), 'ratelimit-remaining': '0', 'ratelimit-reset': String(secondsLeft), ...rateLimitHeaders(tier) },
+    )
+  }
 }

@@ -1,4 +1,4 @@
-/** The gateway's configuration: every var and secret of DESIGN.md §4, validated with zod. */
+/** The gateway's configuration: every var and secret (README's Configuration table), validated with zod. */
 import * as z from 'zod'
 import { RATE_LIMIT_TIERS } from '../schemas/api-keys'
 

@@ -4,15 +4,14 @@
  * retry with exponential backoff and jitter for at least 24 hours, honouring Retry-After.
  * Other 4xx: a few retries, then stop. Given up: dead-lettered, and visible in the log.
  */
-import { backoffDelayMs, parseRetryAfterMs } from '../lib/retry'
-import { signatureHeader } from './standard-webhooks'
-import { eventId } from '../lib/storage-keys'
-import type { DeliveryAttempt, DeliveryMessage, DeliveryRecord } from '../schemas/deliveries'
-import type { ResultRecord, TaskRecord } from '../schemas/records'
-import type { DeliveryLog } from './delivery-log'
-import { redactTarget } from './event-publisher'
 import type { Presenter } from '../images/presenter'
-import type { TaskStore } from '../tasks/task-store'
+import { backoffDelayMs, parseRetryAfterMs } from '../lib/retry'
+import { eventId } from '../lib/storage-keys'
+import type { DeliveryAttempt, DeliveryMessage } from '../schemas/deliveries'
+import type { ResultRecord, TaskRecord } from '../schemas/records'
+import type { TaskState } from '../tenant/contract'
+import { eventName, newDeliveryRecord, type DeliveryLog } from './delivery-log'
+import { signatureHeader } from './standard-webhooks'
 import type { WebhookSecrets } from './webhook-secrets'
 
 export type Decision = { action: 'ack' } | { action: 'retry'; delaySeconds: number } | { action: 'dead' }
@@ -26,7 +25,8 @@ export const CLIENT_ERROR_ATTEMPTS = 3
 const QUEUE_MAX_DELAY_SECONDS = 12 * 3600
 
 export interface DelivererDeps {
-  tasks: TaskStore
+  /** Reads a task with its results (the task store's cached read). */
+  tasks: { load(tenant: string, taskUUID: string): Promise<TaskState | null> }
   log: DeliveryLog
   presenter: Presenter
   secrets: WebhookSecrets
@@ -49,7 +49,9 @@ export class Deliverer {
     const id = eventId(message.kind, task.taskUUID, result.index)
     const url = message.kind === 'webhook' ? task.webhookURL : task.uploadEndpoint
     if (!url) return { action: 'ack' }
-    const record = (await this.deps.log.get(task.tenant, task.taskUUID, id)) ?? this.freshRecord(id, message, task, result, url, now)
+    const record =
+      (await this.deps.log.get(task.tenant, task.taskUUID, id)) ??
+      newDeliveryRecord(message.kind, task.taskUUID, result, url, new Date(now).toISOString())
     if (record.status === 'delivered' && !message.replay) return { action: 'ack' } // a duplicate message
     if (message.replay && record.status !== 'retrying' && record.status !== 'queued') record.windowStart = new Date(now).toISOString()
 
@@ -89,34 +91,10 @@ export class Deliverer {
     return { action: 'retry', delaySeconds: Math.min(QUEUE_MAX_DELAY_SECONDS, Math.max(1, Math.ceil(waitMs / 1000))) }
   }
 
-  private freshRecord(
-    id: string,
-    message: DeliveryMessage,
-    task: TaskRecord,
-    result: ResultRecord,
-    url: string,
-    now: number,
-  ): DeliveryRecord {
-    const at = new Date(now).toISOString()
-    const event = message.kind === 'upload' ? 'result.upload' : result.ok ? 'result.succeeded' : 'result.failed'
-    return {
-      id,
-      kind: message.kind,
-      event,
-      taskUUID: task.taskUUID,
-      index: result.index,
-      status: 'queued',
-      target: redactTarget(url),
-      createdAt: at,
-      windowStart: at,
-      attempts: [],
-    }
-  }
-
   /** The event body: the sync response's item, or `{"errors":[…]}` for a failed result. */
   private async body(task: TaskRecord, result: ResultRecord): Promise<string> {
-    if (result.ok) return JSON.stringify(await this.deps.presenter.item(task, result)())
-    return JSON.stringify({ errors: [{ code: result.code, message: result.message, taskType: 'imageInference', taskUUID: task.taskUUID }] })
+    const shown = await this.deps.presenter.render(task, result)
+    return JSON.stringify('item' in shown ? shown.item : { errors: [shown.error] })
   }
 
   private async postEvent(id: string, task: TaskRecord, result: ResultRecord, url: string, now: number): Promise<Sent> {
@@ -138,7 +116,7 @@ export class Deliverer {
         'webhook-id': id,
         'webhook-timestamp': String(timestamp),
         'webhook-signature': signature,
-        'webhook-event': result.ok ? 'result.succeeded' : 'result.failed',
+        'webhook-event': eventName('webhook', result),
       },
     })
   }

@@ -1,9 +1,36 @@
 /** The delivery log in R2: one record per event, so clients can see attempts and outcomes. */
-import { deliveryKey, deliveryPrefix } from '../lib/storage-keys'
-import type { DeliveryRecord } from '../schemas/deliveries'
+import { deliveryKey, deliveryPrefix, eventId } from '../lib/storage-keys'
+import type { DeliveryKind, DeliveryRecord } from '../schemas/deliveries'
+import type { ResultRecord } from '../schemas/records'
 
 /** Attempts kept per record; older ones are summarised away. */
 const MAX_ATTEMPTS_KEPT = 30
+
+/** The target as shown in logs: no query string, where presigned URLs keep their secrets. */
+export const redactTarget = (url: string) => {
+  const parsed = URL.parse(url)
+  return parsed ? `${parsed.origin}${parsed.pathname}` : '[invalid]'
+}
+
+/** The event name of a delivery: a result's webhook says how it ended; a copy is an upload. */
+export const eventName = (kind: DeliveryKind, result: ResultRecord) =>
+  kind === 'upload' ? 'result.upload' : result.ok ? 'result.succeeded' : 'result.failed'
+
+/** A delivery's record before its first attempt. */
+export function newDeliveryRecord(kind: DeliveryKind, taskUUID: string, result: ResultRecord, url: string, at: string): DeliveryRecord {
+  return {
+    id: eventId(kind, taskUUID, result.index),
+    kind,
+    event: eventName(kind, result),
+    taskUUID,
+    index: result.index,
+    status: 'queued',
+    target: redactTarget(url),
+    createdAt: at,
+    windowStart: at,
+    attempts: [],
+  }
+}
 
 export class DeliveryLog {
   constructor(private readonly bucket: R2Bucket) {}

@@ -4,16 +4,10 @@
  * the single writer of each result; at finalization it re-checks, so an event lost between a
  * result's claim and its send still goes out. Duplicates are harmless: ids are stable.
  */
-import { eventId } from '../lib/storage-keys'
-import type { DeliveryMessage, DeliveryRecord } from '../schemas/deliveries'
+import { eventId, parseEventId } from '../lib/storage-keys'
+import type { DeliveryKind, DeliveryMessage } from '../schemas/deliveries'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
-import type { DeliveryLog } from './delivery-log'
-
-/** The target as shown in logs: no query string, where presigned URLs keep their secrets. */
-export const redactTarget = (url: string) => {
-  const parsed = URL.parse(url)
-  return parsed ? `${parsed.origin}${parsed.pathname}` : '[invalid]'
-}
+import { newDeliveryRecord, type DeliveryLog } from './delivery-log'
 
 export class EventPublisher {
   constructor(
@@ -22,8 +16,8 @@ export class EventPublisher {
   ) {}
 
   /** The deliveries one result calls for. */
-  private wanted(task: TaskRecord, result: ResultRecord): { kind: 'webhook' | 'upload'; url: string }[] {
-    const out: { kind: 'webhook' | 'upload'; url: string }[] = []
+  private wanted(task: TaskRecord, result: ResultRecord): { kind: DeliveryKind; url: string }[] {
+    const out: { kind: DeliveryKind; url: string }[] = []
     if (task.webhookURL) out.push({ kind: 'webhook', url: task.webhookURL })
     if (task.uploadEndpoint && result.ok) out.push({ kind: 'upload', url: task.uploadEndpoint })
     return out
@@ -42,21 +36,7 @@ export class EventPublisher {
       jobs.map(({ kind, result }) => ({ body: { v: 1, kind, tenant: task.tenant, taskUUID: task.taskUUID, index: result.index } })),
     )
     await Promise.all(
-      jobs.map(({ kind, url, result }) => {
-        const record: DeliveryRecord = {
-          id: eventId(kind, task.taskUUID, result.index),
-          kind,
-          event: kind === 'upload' ? 'result.upload' : result.ok ? 'result.succeeded' : 'result.failed',
-          taskUUID: task.taskUUID,
-          index: result.index,
-          status: 'queued',
-          target: redactTarget(url),
-          createdAt: now,
-          windowStart: now,
-          attempts: [],
-        }
-        return this.log.create(task.tenant, record)
-      }),
+      jobs.map(({ kind, url, result }) => this.log.create(task.tenant, newDeliveryRecord(kind, task.taskUUID, result, url, now))),
     )
   }
 
@@ -64,5 +44,15 @@ export class EventPublisher {
   async publishMissing(task: TaskRecord, results: readonly ResultRecord[]): Promise<void> {
     if (!task.webhookURL && !task.uploadEndpoint) return
     await this.publish(task, results, await this.log.ids(task.tenant, task.taskUUID))
+  }
+
+  /** Sends a logged event again, at a client's request; false when the tenant has no such event. */
+  async replay(tenant: string, id: string): Promise<boolean> {
+    const parts = parseEventId(id)
+    const record = parts ? await this.log.get(tenant, parts.taskUUID, id) : null
+    if (!parts || !record) return false
+    await this.queue.send({ v: 1, kind: parts.kind, tenant, taskUUID: parts.taskUUID, index: parts.index, replay: true })
+    await this.log.put(tenant, { ...record, status: 'queued' })
+    return true
   }
 }

@@ -5,6 +5,7 @@
  */
 import { hmacKey } from '../lib/crypto'
 import { utf8 } from '../lib/encoding'
+import { kvWebhookSecretKey } from '../lib/storage-keys'
 import { formatSecret } from './standard-webhooks'
 
 export const ROTATION_GRACE_SECONDS = 86_400
@@ -20,8 +21,6 @@ export interface TenantSecrets {
   previous?: { version: number; secret: Uint8Array; expiresAt: number }
 }
 
-const stateKey = (tenant: string) => `whsec:${tenant}`
-
 export class WebhookSecrets {
   constructor(
     private readonly signingSecret: string,
@@ -34,7 +33,7 @@ export class WebhookSecrets {
   }
 
   async forTenant(tenant: string, now = Date.now()): Promise<TenantSecrets> {
-    const state = (await this.kv.get<SecretState>(stateKey(tenant), 'json')) ?? { version: 0, rotatedAt: 0 }
+    const state = (await this.kv.get<SecretState>(kvWebhookSecretKey(tenant), 'json')) ?? { version: 0, rotatedAt: 0 }
     const current = { version: state.version, secret: await this.derive(tenant, state.version) }
     const expiresAt = state.rotatedAt + ROTATION_GRACE_SECONDS * 1000
     if (state.version === 0 || now >= expiresAt) return { current }
@@ -44,7 +43,7 @@ export class WebhookSecrets {
   /** Starts using a new secret; the old one keeps signing for the grace window. */
   async rotate(tenant: string, now = Date.now()): Promise<TenantSecrets> {
     const { current } = await this.forTenant(tenant, now)
-    await this.kv.put(stateKey(tenant), JSON.stringify({ version: current.version + 1, rotatedAt: now } satisfies SecretState))
+    await this.kv.put(kvWebhookSecretKey(tenant), JSON.stringify({ version: current.version + 1, rotatedAt: now } satisfies SecretState))
     return {
       current: { version: current.version + 1, secret: await this.derive(tenant, current.version + 1) },
       previous: { ...current, expiresAt: now + ROTATION_GRACE_SECONDS * 1000 },

@@ -9,8 +9,8 @@ import { fromBase64 } from '../lib/encoding'
 import { derivedUUID } from '../lib/ids'
 import type { ImageSource } from '../lib/image-source'
 import { uploadKey } from '../lib/storage-keys'
-import type { TenantLedger } from '../tenant/tenant-ledger'
 import type { StoredReference } from '../schemas/records'
+import type { TenantClient } from '../tenant/tenant-client'
 import type { ImageStore } from './image-store'
 
 /** How long fetching an image from a client's URL may take. */
@@ -19,14 +19,14 @@ const FETCH_TIMEOUT_MS = 15_000
 export class ImageLibrary {
   constructor(
     private readonly images: ImageStore,
-    private readonly tenant: (tenant: string) => DurableObjectStub<TenantLedger>,
+    private readonly tenants: TenantClient,
   ) {}
 
   /** Stores an image under `imageUUID` (once: a re-send finds it there) and indexes it. */
   async store(tenant: string, imageUUID: string, body: ReadableStream<Uint8Array> | null, length: number | null, maxBytes: number) {
     const key = uploadKey(tenant, imageUUID)
     await this.images.put(key, body, length, maxBytes)
-    await this.tenant(tenant).addImage(imageUUID, key, Date.now())
+    await this.tenants.addImage(tenant, imageUUID, key, Date.now())
     return key
   }
 
@@ -64,7 +64,7 @@ export class ImageLibrary {
     maxBytes: number,
   ): Promise<{ references: StoredReference[] } | { errors: ApiError[] }> {
     const uuids = sources.flatMap((s) => (s.kind === 'uuid' ? [s.imageUUID] : []))
-    const found: Record<string, string> = uuids.length ? await this.tenant(tenant).findImages(uuids) : {}
+    const found: Record<string, string> = uuids.length ? await this.tenants.findImages(tenant, uuids) : {}
     const errors: ApiError[] = []
     sources.forEach((s, i) => {
       if (s.kind === 'uuid' && !found[s.imageUUID]) {

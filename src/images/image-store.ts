@@ -66,6 +66,11 @@ export class ImageStore {
     return this.bucket.head(key)
   }
 
+  /** An image's bytes, whole or a range, or null (also when `onlyIf` failed: then a body-less object). */
+  get(key: string, options?: R2GetOptions): Promise<R2ObjectBody | R2Object | null> {
+    return this.bucket.get(key, options)
+  }
+
   /**
    * Stores an image at `key` unless one is already there. JPG, PNG and WEBP only, judged
    * by magic bytes; the Content-Type is taken from them, never from the sender.

@@ -3,11 +3,9 @@ import { ApiError, type RunwareError } from '../lib/errors'
 import { toBase64 } from '../lib/encoding'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import { statusOfFailure } from '../upstream/upstream-errors'
+import type { LazyItem } from '../lib/envelope'
 import type { UrlSigner } from './url-signer'
 
-import type { LazyItem } from '../lib/envelope'
-
-export type { LazyItem }
 export type ClientItem = Record<string, unknown>
 
 export class Presenter {
@@ -50,6 +48,11 @@ export class Presenter {
   error(task: TaskRecord, result: Extract<ResultRecord, { ok: false }>): ApiError {
     const detail: RunwareError = { code: result.code, message: result.message, taskType: 'imageInference', taskUUID: task.taskUUID }
     return new ApiError(statusOfFailure(result.code), detail)
+  }
+
+  /** One result as Runware shows it: the item of a success, the error of a failure. */
+  async render(task: TaskRecord, result: ResultRecord): Promise<{ item: ClientItem } | { error: RunwareError }> {
+    return result.ok ? { item: await this.item(task, result)() } : { error: this.error(task, result).detail }
   }
 
   /** Items for the successes and errors for the failures, in result order. */

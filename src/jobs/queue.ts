@@ -1,4 +1,4 @@
-/** Queue consumers: client deliveries, their dead letters, and due reconciliations. Names match wrangler.toml. */
+/** Queue consumers: client deliveries, their dead letters, and due reconciliations. Names match wrangler.jsonc. */
 import { deliveryMessageSchema, type DeliveryMessage } from '../schemas/deliveries'
 import { reconcileMessageSchema } from '../schemas/reconcile'
 import { ConfigError, readConfig } from '../config/config'

@@ -35,5 +35,5 @@ export function envelopeResponse(items: readonly LazyItem[], errors: readonly Ap
   return new Response(body, { status: 200, headers })
 }
 
-/** A single error as a response. */
-export const errorResponse = (error: ApiError) => envelopeResponse([], [error])
+/** An error (and those reported with it) as a response. */
+export const errorResponse = (error: ApiError) => envelopeResponse([], [error, ...error.more])

@@ -19,6 +19,8 @@ export class ApiError extends Error {
     readonly status: ErrorStatus,
     readonly detail: RunwareError,
     readonly headers: Record<string, string> = {},
+    /** Further errors reported with this one: every invalid parameter of a request, not just the first. */
+    readonly more: readonly ApiError[] = [],
   ) {
     super(detail.message)
     this.name = 'ApiError'

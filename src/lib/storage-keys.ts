@@ -10,6 +10,16 @@ import { EXTENSIONS, type ImageFormat } from './image-type'
  */
 export const kvTaskKey = (tenant: string, taskUUID: string) => `task:${tenant}:${taskUUID}`
 
+/** KV: a managed key's record, under the SHA-256 (hex) of the key itself; the key is never stored. */
+export const kvApiKeyKey = (keyHash: string) => `apikey:${keyHash}`
+
+/** KV: a managed key's id, pointing at its hash, with the record as metadata so a list needs no reads. */
+export const KV_KEY_ID_PREFIX = 'keyid:'
+export const kvKeyIdKey = (id: string) => `${KV_KEY_ID_PREFIX}${id}`
+
+/** KV: a tenant's webhook secret version (the secret itself is derived, never stored). */
+export const kvWebhookSecretKey = (tenant: string) => `whsec:${tenant}`
+
 /** R2: the image bytes of one result. */
 export const imageKey = (tenant: string, taskUUID: string, index: number, format: ImageFormat) =>
   `images/${tenant}/${taskUUID}/${index}.${EXTENSIONS[format]}`

@@ -1,4 +1,4 @@
-/** ImagineArt 1.5, as published on its Runware model page (shared/reference/imagineart-1-5.md). */
+/** ImagineArt 1.5, as published on its Runware model page (https://runware.ai/docs/models/imagineart-1-5). */
 import type { ModelSpec } from './types'
 
 const sizes = [

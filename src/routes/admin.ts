@@ -5,7 +5,7 @@ import type { AppEnv } from '../app-env'
 import { sha256Bytes } from '../lib/crypto'
 import { ApiError } from '../lib/errors'
 import { createKeySchema, TENANT_ID } from '../schemas/api-keys'
-import { issuesToErrors } from '../schemas/issues'
+import { validate } from '../schemas/issues'
 import { bearerToken } from '../access/api-keys'
 import { usageOf } from './usage'
 import { services } from './middleware'
@@ -30,11 +30,8 @@ const keyNotFound = (id: string) => new ApiError(404, { code: 'keyNotFound', mes
 export const adminRoutes = new Hono<AppEnv>()
   .use('*', requireAdmin)
   .post('/keys', async (c) => {
-    const body: unknown = await c.req.json().catch(() => undefined)
-    const parsed = createKeySchema.safeParse(body)
-    if (!parsed.success)
-      throw issuesToErrors(parsed.error.issues, body)[0] ?? new ApiError(400, { code: 'invalidRequestBody', message: 'Bad body' })
-    const { key, record } = await services(c).keys.create(parsed.data)
+    const input = validate(createKeySchema, await c.req.json().catch(() => undefined))
+    const { key, record } = await services(c).keys.create(input)
     // The only time the key is shown.
     return c.json({ data: { ...record, key } }, 201)
   })
@@ -52,5 +49,5 @@ export const adminRoutes = new Hono<AppEnv>()
   .get('/tenants/:tenant/usage', async (c) => {
     const tenant = c.req.param('tenant')
     if (!TENANT_ID.test(tenant)) throw new ApiError(400, { code: 'invalidParameter', message: 'Not a tenant id', parameter: 'tenant' })
-    return c.json({ data: await usageOf(services(c).ledger, tenant, c.req.query()) })
+    return c.json({ data: await usageOf(services(c), tenant, c.req.query()) })
   })

@@ -2,8 +2,6 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
-import { parseEventId } from '../lib/storage-keys'
-import type { DeliveryMessage } from '../schemas/deliveries'
 import { WebhookSecrets } from '../deliveries/webhook-secrets'
 import { requireTenant, services } from './middleware'
 
@@ -16,19 +14,6 @@ export const clientWebhookRoutes = new Hono<AppEnv>()
   .post('/secret/rotate', async (c) => c.json({ data: WebhookSecrets.describe(await services(c).secrets.rotate(c.get('tenant'))) }))
   .post('/deliveries/:id/replay', async (c) => {
     const id = c.req.param('id')
-    const parts = parseEventId(id)
-    const { deliveryLog } = services(c)
-    const record = parts ? await deliveryLog.get(c.get('tenant'), parts.taskUUID, id) : null
-    if (!parts || !record) throw notFound(id)
-    const message: DeliveryMessage = {
-      v: 1,
-      kind: parts.kind,
-      tenant: c.get('tenant'),
-      taskUUID: parts.taskUUID,
-      index: parts.index,
-      replay: true,
-    }
-    await (c.env.DELIVERIES as Queue<DeliveryMessage>).send(message)
-    await deliveryLog.put(c.get('tenant'), { ...record, status: 'queued' })
+    if (!(await services(c).publisher.replay(c.get('tenant'), id))) throw notFound(id)
     return c.json({ data: { id, status: 'queued' } }, 202)
   })

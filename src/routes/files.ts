@@ -50,7 +50,7 @@ export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
     return new Response(isHead ? null : body, { status, headers })
   }
 
-  const { cache } = services(c)
+  const { cache, images } = services(c)
   const hit = isHead || ranged ? undefined : await cache.match(key)
   if (hit) {
     const type = hit.headers.get('content-type') ?? 'application/octet-stream'
@@ -65,7 +65,7 @@ export const fileRoutes = new Hono<AppEnv>().get('/*', async (c) => {
   const onlyIf = ifNoneMatch ? new Headers({ 'if-none-match': ifNoneMatch }) : undefined
   let object: R2Object | R2ObjectBody | null
   try {
-    object = isHead ? await c.env.IMAGES.head(key) : await c.env.IMAGES.get(key, { onlyIf, range: ranged ? request : undefined })
+    object = isHead ? await images.head(key) : await images.get(key, { onlyIf, range: ranged ? request : undefined })
   } catch {
     throw new ApiError(416, { code: 'invalidRange', message: 'The Range header cannot be satisfied' })
   }

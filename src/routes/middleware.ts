@@ -4,7 +4,7 @@ import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
 import { bearerToken } from '../access/api-keys'
-import { enforceRateLimit, setRateLimitHeaders } from '../access/rate-limits'
+import { setRateLimitHeaders } from '../access/rate-limits'
 import { requireConfig } from '../config/config'
 import { buildServices, type Services } from '../services'
 
@@ -34,12 +34,12 @@ export const unauthorized = () =>
 
 /** Authenticates a key (null: 401) and counts the request against its rate limit (429). */
 export async function admit(c: Context<AppEnv>, key: string | null): Promise<number> {
-  const { keys, config } = services(c)
+  const { keys, rateLimits } = services(c)
   const principal = key ? await keys.resolve(key) : null
   if (!principal) throw unauthorized()
   c.set('principal', principal)
   c.set('tenant', principal.tenant)
-  return enforceRateLimit(c.env, principal, config.DEFAULT_RATE_LIMIT_PER_MINUTE)
+  return rateLimits.enforce(principal)
 }
 
 /** Requires `Authorization: Bearer <gateway key>`; sets the caller's tenant and key limits. */

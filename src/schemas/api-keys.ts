@@ -2,7 +2,7 @@
 import * as z from 'zod'
 import { MODEL_IDS } from '../models/registry'
 
-/** Requests per minute a key may be limited to: each is a Rate Limiting binding (wrangler.toml). */
+/** Requests per minute a key may be limited to: each is a Rate Limiting binding (wrangler.jsonc). */
 export const RATE_LIMIT_TIERS = [5, 30, 60, 300, 600, 1200] as const
 export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number]
 

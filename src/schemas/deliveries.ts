@@ -1,9 +1,13 @@
 /** Queue messages for client deliveries, and the delivery log's records. */
 import * as z from 'zod'
 
+/** A result's webhook event, or the copy of its image to the client's uploadEndpoint. */
+export const deliveryKindSchema = z.enum(['webhook', 'upload'])
+export type DeliveryKind = z.output<typeof deliveryKindSchema>
+
 export const deliveryMessageSchema = z.object({
   v: z.literal(1),
-  kind: z.enum(['webhook', 'upload']),
+  kind: deliveryKindSchema,
   tenant: z.string().min(1),
   taskUUID: z.string().min(1),
   index: z.number().int().min(0),
@@ -24,7 +28,7 @@ export type DeliveryStatus = 'queued' | 'retrying' | 'delivered' | 'cancelled' |
 
 export interface DeliveryRecord {
   id: string
-  kind: 'webhook' | 'upload'
+  kind: DeliveryKind
   /** `result.succeeded` or `result.failed` for webhooks; `result.upload` for copies. */
   event: string
   taskUUID: string

@@ -1,5 +1,5 @@
 /** Turns zod issues into Runware-style errors: one per failure, naming the parameter. */
-import type { z } from 'zod'
+import type * as z from 'zod'
 import { ApiError } from '../lib/errors'
 
 /** `inputs.referenceImages[2]`-style names for zod paths. */
@@ -51,4 +51,15 @@ export function issuesToErrors(issues: readonly z.core.$ZodIssue[], input: unkno
       seen.add(key)
       return true
     })
+}
+
+/** The parsed input, or a 400 carrying one Runware error per invalid parameter. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input)
+  if (parsed.success) return parsed.data
+  const [first = new ApiError(400, { code: 'invalidRequestBody', message: 'The request is not valid' }), ...more] = issuesToErrors(
+    parsed.error.issues,
+    input,
+  )
+  throw new ApiError(first.status, first.detail, first.headers, more)
 }

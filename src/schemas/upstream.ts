@@ -1,6 +1,7 @@
 /**
  * What Runware sends back: responses, getResponse answers and webhook bodies. Lenient by
- * design: runware-api.md lists several shapes, and every one must be understood.
+ * design: Runware's docs show several shapes (an envelope, a legacy `error`, a flat webhook
+ * item), and every one must be understood.
  */
 import * as z from 'zod'
 

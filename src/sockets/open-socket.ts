@@ -1,5 +1,8 @@
 /** Hands a WebSocket upgrade on /v1 to a fresh session object, named by a new connectionSessionUUID. */
-import { ORIGIN_HEADER, SESSION_HEADER } from './socket-session'
+
+/** Headers the Worker sets when it hands an upgrade to a fresh object. */
+export const SESSION_HEADER = 'x-imagine-edge-session'
+export const ORIGIN_HEADER = 'x-imagine-edge-origin'
 
 export function openSocket(sessions: Env['SOCKETS'], request: Request, origin: string): Promise<Response> {
   const session = crypto.randomUUID()

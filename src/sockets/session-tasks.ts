@@ -3,11 +3,12 @@
  * results are pushed to the session later, so it holds one of the session's in-flight slots
  * until its last result is pushed; a task answered at once gives its slot back.
  */
-import type { RunwareError } from '../lib/errors'
-import { pushedTaskUUID } from '../protocol/frames'
+import { ApiError, type RunwareError } from '../lib/errors'
+import { dataFrame, errorsFrame, framesPerTask, isAuthentication, isPing, pushedTaskUUID, PONG_FRAME } from '../protocol/frames'
+import { MAX_TASKS_PER_REQUEST, runTasks, tagOf } from '../protocol/run-tasks'
 import type { Principal } from '../schemas/api-keys'
 import type { Services } from '../services'
-import { MAX_TASKS_PER_REQUEST, runTasks, tagOf } from '../protocol/run-tasks'
+import type { Attachment, SessionHost } from './session-host'
 
 /** imageInference tasks of one session whose results are still being pushed. */
 export const MAX_TASKS_IN_FLIGHT = 32
@@ -72,4 +73,32 @@ export async function runSocketTasks(
     })
   }
   return answers
+}
+
+/** Runs one message's tasks: pings and repeated authentications at once, the rest as POST /v1 does. */
+export async function runMessage(host: SessionHost, ws: WebSocket, a: Attachment, services: Services, tasks: unknown[]): Promise<void> {
+  for (const task of tasks) {
+    if (isPing(task)) host.send(ws, PONG_FRAME)
+    else if (isAuthentication(task)) host.send(ws, dataFrame([{ taskType: 'authentication', connectionSessionUUID: a.session }]))
+  }
+  const work = tasks.filter((t) => !isPing(t) && !isAuthentication(t))
+  if (!work.length) return
+  const principal = await services.keys.resolve(a.apiKey ?? '')
+  if (!principal) {
+    host.send(ws, errorsFrame([{ code: 'invalidApiKey', message: 'This API key is no longer valid', taskType: 'authentication' }]))
+    return host.close(ws, 1008, 'API key no longer valid')
+  }
+  try {
+    await services.rateLimits.enforce(principal)
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error
+    const limited = work.map((t) => {
+      const { taskType, taskUUID } = tagOf(t)
+      return error.forTask(taskType, taskUUID).detail
+    })
+    for (const frame of framesPerTask([], limited)) host.send(ws, frame)
+    return
+  }
+  const { items, errors } = await runSocketTasks(services, principal, a.session ?? '', work, host.store)
+  for (const frame of framesPerTask(items, errors)) host.send(ws, frame)
 }

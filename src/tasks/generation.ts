@@ -1,6 +1,6 @@
 /**
  * Runs an imageInference task: claims it, fans it out to one upstream child per result,
- * dispatches all children in one call, and answers sync or async (DESIGN.md §2).
+ * dispatches all children in one call, and answers sync or async (docs/architecture.md).
  */
 import { ApiError } from '../lib/errors'
 import { childTaskUUID, randomSeed } from '../lib/ids'
@@ -10,7 +10,8 @@ import type { ResultRecord, StoredReference, TaskRecord } from '../schemas/recor
 import type { DispatchOutcome, Dispatcher } from './dispatcher'
 import type { Principal } from '../schemas/api-keys'
 import { limitsOf, priceMicros, refusalError } from '../tenant/budgets'
-import type { LazyItem, Presenter } from '../images/presenter'
+import type { Presenter } from '../images/presenter'
+import type { LazyItem } from '../lib/envelope'
 import type { ResultRecorder, ResultReport } from './result-recorder'
 import type { SocketNotifier } from '../deliveries/socket-notifier'
 import type { TaskStore } from './task-store'

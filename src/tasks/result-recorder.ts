@@ -47,7 +47,7 @@ export class ResultRecorder {
     const drafts = await Promise.all(reports.map((report) => this.toDraft(ref, report, now)))
     const pending = reports.filter((_, i) => !drafts[i]).map((r) => r.index)
     const ready = drafts.filter((d): d is ResultDraft => d !== null)
-    const outcome = await this.deps.tasks.record(ref.tenant, ref.taskUUID, ready, now)
+    const outcome = await this.deps.tasks.recordResults(ref.tenant, ref.taskUUID, ready, now)
     if (!outcome) return { pending, task: null, final: null, results: [] }
     const { task, claimed, results, final } = outcome
     // Only this call's records: each result's events have exactly one producer. A producer that

@@ -1,39 +1,35 @@
 /**
- * Task state. The tenant's Durable Object holds the strongly consistent truth (the task, each
+ * Task state. The tenant's ledger object holds the strongly consistent truth (the task, each
  * result recorded once, the reservation, the reconcile schedule), one call per change. KV is a
  * read-through cache of finished records for fast edge reads: a read that misses it asks the
  * object, and a finished task found there is written to KV after the response. Tasks nobody
  * reads back (webhook-driven clients) never cost a KV write.
  */
 import * as keys from '../lib/storage-keys'
-import type { Limits, OpenOutcome, RecordOutcome, TaskState, TenantLedger } from '../tenant/tenant-ledger'
 import type { ResultDraft, TaskRecord } from '../schemas/records'
+import type { Limits, OpenOutcome, RecordedResults, TaskState } from '../tenant/contract'
+import type { TenantClient } from '../tenant/tenant-client'
 
 const KV_OPTIONS = { expirationTtl: keys.TASK_RETENTION_SECONDS }
 
 export class TaskStore {
   constructor(
     private readonly kv: KVNamespace,
-    private readonly objects: DurableObjectNamespace<TenantLedger>,
+    private readonly tenants: TenantClient,
     /** When a new task is first due for reconciliation, after its creation. */
     private readonly reconcileAfterMs: number,
     /** Lets the cache write outlive the read that found the record missing. */
     private readonly waitUntil: (promise: Promise<unknown>) => void,
   ) {}
 
-  /** The tenant's object. */
-  tenant(tenant: string): DurableObjectStub<TenantLedger> {
-    return this.objects.get(this.objects.idFromName(tenant))
-  }
-
   /** Creates the task with its reservation, or returns the task already under its taskUUID, or the refusal. */
   open(record: TaskRecord, perResultMicros: number, limits: Limits): Promise<OpenOutcome> {
-    return this.tenant(record.tenant).open(record, perResultMicros, limits, record.createdAt + this.reconcileAfterMs)
+    return this.tenants.open(record, perResultMicros, limits, record.createdAt + this.reconcileAfterMs)
   }
 
   /** Forgets a task whose dispatch failed, so a re-send starts it afresh. */
   abandon(record: TaskRecord): Promise<void> {
-    return this.tenant(record.tenant).abandon(record.taskUUID, record.createdAt)
+    return this.tenants.abandon(record)
   }
 
   /** The task and its results: the finished record from KV, else the object's current state. */
@@ -51,12 +47,12 @@ export class TaskStore {
 
   /** The object's state of the task, never a cached copy. */
   current(tenant: string, taskUUID: string): Promise<TaskState | null> {
-    return this.tenant(tenant).read(taskUUID)
+    return this.tenants.read(tenant, taskUUID)
   }
 
   /** Records results (each once); null when the task is unknown or deleted. */
-  record(tenant: string, taskUUID: string, drafts: readonly ResultDraft[], now = Date.now()): Promise<RecordOutcome | null> {
-    return this.tenant(tenant).record(taskUUID, drafts, now)
+  recordResults(tenant: string, taskUUID: string, drafts: readonly ResultDraft[], now = Date.now()): Promise<RecordedResults | null> {
+    return this.tenants.recordResults(tenant, taskUUID, drafts, now)
   }
 
   private cacheFinal(final: TaskRecord): Promise<void> {
@@ -65,11 +61,11 @@ export class TaskStore {
 
   /** The reconciler finished with a final task. */
   settled(task: TaskRecord): Promise<void> {
-    return this.tenant(task.tenant).settled(task.taskUUID)
+    return this.tenants.settled(task)
   }
 
   /** Deletes the task's state. The object keeps a tombstone, so the taskUUID cannot start a second generation. */
   async delete(task: TaskRecord): Promise<void> {
-    await Promise.all([this.tenant(task.tenant).remove(task.taskUUID), this.kv.delete(keys.kvTaskKey(task.tenant, task.taskUUID))])
+    await Promise.all([this.tenants.remove(task), this.kv.delete(keys.kvTaskKey(task.tenant, task.taskUUID))])
   }
 }

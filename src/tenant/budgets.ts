@@ -1,9 +1,9 @@
-/** Budgets, in-flight limits and usage, kept by each tenant's TenantLedger Durable Object. */
+/** Budgets, in-flight limits and usage in dollars: what the tenant's ledger object counts in micro-dollars. */
 import { ApiError } from '../lib/errors'
 import { findModel } from '../models/registry'
 import type { Principal } from '../schemas/api-keys'
 import type { TaskRecord } from '../schemas/records'
-import type { Limits, Refusal, TenantLedger, UsageRow } from './tenant-ledger'
+import type { Limits, Refusal, UsageRow } from './contract'
 import { audit } from '../access/api-keys'
 
 const toMicros = (usd: number) => Math.round(usd * 1_000_000)
@@ -53,21 +53,11 @@ export function refusalError(principal: Principal, task: TaskRecord, refusal: Re
   })
 }
 
-export class Ledger {
-  /** `tenantObject` is the task store's: one way to reach a tenant's object. */
-  constructor(private readonly tenantObject: (tenant: string) => DurableObjectStub<TenantLedger>) {}
-
-  /** Images and settled cost by day and model, days as YYYY-MM-DD (inclusive). */
-  async usage(
-    tenant: string,
-    from: string,
-    to: string,
-  ): Promise<{ rows: (Omit<UsageRow, 'costMicros'> & { costUSD: number })[]; images: number; costUSD: number }> {
-    const rows = await this.tenantObject(tenant).usage(from, to)
-    return {
-      rows: rows.map(({ costMicros, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),
-      images: rows.reduce((n, r) => n + r.images, 0),
-      costUSD: toUSD(rows.reduce((n, r) => n + r.costMicros, 0)),
-    }
+/** One tenant's usage rows in dollars, with their totals. */
+export function usageSummary(rows: readonly UsageRow[]) {
+  return {
+    rows: rows.map(({ costMicros, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),
+    images: rows.reduce((n, r) => n + r.images, 0),
+    costUSD: toUSD(rows.reduce((n, r) => n + r.costMicros, 0)),
   }
 }

@@ -14,37 +14,7 @@ import { TASK_RETENTION_SECONDS } from '../lib/storage-keys'
 import { ConfigError, readConfig } from '../config/config'
 import type { ReconcileMessage } from '../schemas/reconcile'
 import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
-
-export interface Limits {
-  budgetMicros?: number
-  budgetPeriod?: 'day' | 'month'
-  maxConcurrentTasks?: number
-}
-
-export type Refusal =
-  | { reason: 'budget'; budgetMicros: number; spentMicros: number; reservedMicros: number; neededMicros: number }
-  | { reason: 'concurrency'; limit: number }
-
-export interface TaskState {
-  task: TaskRecord
-  results: ResultRecord[]
-}
-
-export type OpenOutcome = { kind: 'created' } | ({ kind: 'existing' } & TaskState) | { kind: 'refused'; refusal: Refusal }
-
-export interface RecordOutcome extends TaskState {
-  /** Results this call recorded: each has exactly one recorder, so its events have one producer. */
-  claimed: ResultRecord[]
-  /** The final record, when this call completed the task. */
-  final: TaskRecord | null
-}
-
-export interface UsageRow {
-  day: string
-  model: string
-  images: number
-  costMicros: number
-}
+import type { Limits, OpenOutcome, RecordedResults, Refusal, TaskState, UsageRow } from './contract'
 
 /** How many due tasks one alarm hands to the reconcile queue (a sendBatch holds 100). */
 const SWEEP_LIMIT = 100
@@ -74,7 +44,6 @@ export class TenantLedger extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS reservations (task TEXT PRIMARY KEY, per_result INTEGER NOT NULL, open INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS images (uuid TEXT PRIMARY KEY, object_key TEXT NOT NULL, task TEXT, created_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS usage (day TEXT NOT NULL, model TEXT NOT NULL, images INTEGER NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, model));
-      DROP TABLE IF EXISTS closed;
     `)
   }
 
@@ -123,7 +92,7 @@ export class TenantLedger extends DurableObject<Env> {
    * A recorded success settles its cost into usage; any recorded result frees its share of the
    * reservation. The call that records a task's last result makes the task final.
    */
-  record(taskUUID: string, drafts: readonly ResultDraft[], now: number): RecordOutcome | null {
+  recordResults(taskUUID: string, drafts: readonly ResultDraft[], now: number): RecordedResults | null {
     const row = this.row(taskUUID)
     if (!row || row.state === 'deleted') return null
     const task = this.parse(row)

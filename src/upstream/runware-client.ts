@@ -5,7 +5,15 @@
  */
 import { Circuit } from '../lib/circuit'
 import { backoffDelayMs, parseRetryAfterMs, sleep, type BackoffPolicy } from '../lib/retry'
+import type { Config } from '../config/schema'
 import { parseUpstreamBody, type UpstreamBody, type UpstreamError } from '../schemas/upstream'
+
+/** Runware's own hosts, and the configured upstream's: the only places images are copied from. */
+export function copyAllowed(config: Config): (url: URL) => boolean {
+  const upstream = new URL(config.RUNWARE_API_URL)
+  return (url) =>
+    url.host === upstream.host || (url.protocol === 'https:' && (url.hostname === 'runware.ai' || url.hostname.endsWith('.runware.ai')))
+}
 
 export type UpstreamResult =
   | ({ kind: 'ok' } & UpstreamBody)

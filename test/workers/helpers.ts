@@ -67,6 +67,9 @@ export async function upstreamItem(childUUID: string): Promise<Record<string, un
 export const hook = (url: string, body: unknown) =>
   call(url.slice(BASE.length), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 
+/** A tenant's ledger object, for tests that drive it directly (the alarm's sweep, say). */
+export const ledgerOf = (tenant: string) => env.LEDGER.get(env.LEDGER.idFromName(tenant))
+
 /** The tenant id a key resolves to. */
 export async function tenantOf(key: string): Promise<string> {
   return (await new ApiKeys(env.TASKS, requireConfig(env)).resolve(key))?.tenant ?? ''

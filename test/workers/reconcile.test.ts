@@ -6,7 +6,7 @@ import { childTaskUUID } from '../../src/lib/ids'
 import { requireConfig } from '../../src/config/config'
 import { buildServices } from '../../src/services'
 import { KEY_A } from '../secrets'
-import { BASE, call, hook, inference, postV1, setFault, upstreamItem, upstreamRequests, tenantOf, taskRecord } from './helpers'
+import { BASE, call, hook, inference, ledgerOf, postV1, setFault, upstreamItem, upstreamRequests, tenantOf, taskRecord } from './helpers'
 
 interface TaskView {
   status: string
@@ -25,7 +25,7 @@ const services = () => buildServices(env, requireConfig(env), { origin: BASE, wa
 async function reconcileLater(secondsLater: number): Promise<void> {
   const s = services()
   const now = Date.now() + secondsLater * 1000
-  await s.reconciler.run(await s.tasks.tenant(await tenantOf(KEY_A)).sweep(now), now)
+  await s.reconciler.run(await ledgerOf(await tenantOf(KEY_A)).sweep(now), now)
 }
 const reconcileAfter = Number(env.RECONCILE_AFTER_SECONDS)
 const deadline = Number(env.TASK_DEADLINE_SECONDS)
@@ -116,7 +116,7 @@ describe('reconciler', () => {
     expect((await postV1([body])).status).toBe(200)
     const tenant = await tenantOf(KEY_A)
     // The result is recorded in the object, but its recorder stopped before queueing the event.
-    const recorded = await s.tasks.record(tenant, body.taskUUID, [
+    const recorded = await s.tasks.recordResults(tenant, body.taskUUID, [
       { index: 0, ok: false, code: 'providerTimeout', message: 'slow', at: Date.now() },
     ])
     expect(recorded?.final?.status).toBe('failed')
@@ -125,7 +125,7 @@ describe('reconciler', () => {
     await reconcileLater(reconcileAfter + 5)
     expect((await s.deliveryLog.list(tenant, body.taskUUID)).map((d) => d.id)).toEqual([`evt_${body.taskUUID}_0`])
     // Settled: a later sweep does not hand the task out again.
-    expect(await s.tasks.tenant(tenant).sweep(Date.now() + 10 * reconcileAfter * 1000)).not.toContainEqual(
+    expect(await ledgerOf(tenant).sweep(Date.now() + 10 * reconcileAfter * 1000)).not.toContainEqual(
       expect.objectContaining({ taskUUID: body.taskUUID }),
     )
   })
@@ -134,7 +134,7 @@ describe('reconciler', () => {
     const body = inference({ deliveryMethod: 'async' })
     expect((await postV1([body])).status).toBe(200)
     const tenant = await tenantOf(KEY_A)
-    await services().tasks.record(tenant, body.taskUUID, [
+    await services().tasks.recordResults(tenant, body.taskUUID, [
       { index: 0, ok: false, code: 'providerTimeout', message: 'slow', at: Date.now() },
     ])
     expect(await env.TASKS.get(`task:${tenant}:${body.taskUUID}`)).toBeNull() // recording writes no KV
@@ -162,9 +162,9 @@ describe('reconciler', () => {
     expect((await s.tasks.open(record, 0, {})).kind).toBe('created')
     // The task is already due, so its alarm is set in the past and may fire by itself before
     // this line; otherwise this runs it now. Either way the alarm, not the test, hands it out.
-    await runDurableObjectAlarm(s.tasks.tenant(tenant))
+    await runDurableObjectAlarm(ledgerOf(tenant))
     // The alarm handed it out: it is not due again until one more RECONCILE_AFTER.
-    expect(await s.tasks.tenant(tenant).sweep(Date.now())).toEqual([])
+    expect(await ledgerOf(tenant).sweep(Date.now())).toEqual([])
     // The queue consumer asked Runware, heard "not found", and dispatched it again.
     for (const until = Date.now() + 10_000; (await upstreamRequests(marker)).length === 0 && Date.now() < until;) {
       await new Promise((r) => setTimeout(r, 100))

@@ -3,6 +3,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { requireConfig } from '../../src/config/config'
 import { buildServices } from '../../src/services'
+import { usageSummary } from '../../src/tenant/budgets'
 import { KEY_A } from '../secrets'
 import { BASE, call, hook, inference, postV1, tenantOf, upstreamItem, upstreamRequests } from './helpers'
 
@@ -36,7 +37,7 @@ async function stored(taskUUID: string) {
 /** Images KEY_A's tenant has been charged for today. */
 async function imagesCharged(): Promise<number> {
   const today = new Date().toISOString().slice(0, 10)
-  return (await services().ledger.usage(await tenantOf(KEY_A), today, today)).images
+  return usageSummary(await services().tenants.usage(await tenantOf(KEY_A), today, today)).images
 }
 
 describe('POST /webhooks/runware', () => {

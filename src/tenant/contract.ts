@@ -1,0 +1,38 @@
+/**
+ * What the tenant's ledger object is asked and answers: the types of its RPC contract, shared by
+ * the object (tenant-ledger.ts) and its one client (tenant-client.ts).
+ */
+import type { ResultRecord, TaskRecord } from '../schemas/records'
+
+/** A key's limits, as the ledger checks them when a task opens. */
+export interface Limits {
+  budgetMicros?: number
+  budgetPeriod?: 'day' | 'month'
+  maxConcurrentTasks?: number
+}
+
+export type Refusal =
+  | { reason: 'budget'; budgetMicros: number; spentMicros: number; reservedMicros: number; neededMicros: number }
+  | { reason: 'concurrency'; limit: number }
+
+export interface TaskState {
+  task: TaskRecord
+  results: ResultRecord[]
+}
+
+export type OpenOutcome = { kind: 'created' } | ({ kind: 'existing' } & TaskState) | { kind: 'refused'; refusal: Refusal }
+
+/** What one `recordResults` call did. */
+export interface RecordedResults extends TaskState {
+  /** Results this call recorded: each has exactly one recorder, so its events have one producer. */
+  claimed: ResultRecord[]
+  /** The final record, when this call completed the task. */
+  final: TaskRecord | null
+}
+
+export interface UsageRow {
+  day: string
+  model: string
+  images: number
+  costMicros: number
+}

@@ -1,0 +1,60 @@
+/**
+ * The one way the Worker reaches a tenant's ledger object: every call to it goes through here,
+ * so the contract (./contract) has one caller to change with it.
+ */
+import type { ResultDraft, TaskRecord } from '../schemas/records'
+import type { Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import type { TenantLedger } from './tenant-ledger'
+
+export class TenantClient {
+  constructor(private readonly objects: DurableObjectNamespace<TenantLedger>) {}
+
+  private ledger(tenant: string): DurableObjectStub<TenantLedger> {
+    return this.objects.get(this.objects.idFromName(tenant))
+  }
+
+  /** Creates the task with its reservation, or returns the task already under its taskUUID, or the refusal. */
+  open(task: TaskRecord, perResultMicros: number, limits: Limits, dueAt: number): Promise<OpenOutcome> {
+    return this.ledger(task.tenant).open(task, perResultMicros, limits, dueAt)
+  }
+
+  /** Forgets a task Runware never took, so a re-send starts it afresh. */
+  abandon(task: TaskRecord): Promise<void> {
+    return this.ledger(task.tenant).abandon(task.taskUUID, task.createdAt)
+  }
+
+  /** The object's state of the task, never a cached copy. */
+  read(tenant: string, taskUUID: string): Promise<TaskState | null> {
+    return this.ledger(tenant).read(taskUUID)
+  }
+
+  /** Records results, each once; null when the task is unknown or deleted. */
+  recordResults(tenant: string, taskUUID: string, drafts: readonly ResultDraft[], now: number): Promise<RecordedResults | null> {
+    return this.ledger(tenant).recordResults(taskUUID, drafts, now)
+  }
+
+  /** Marks the task deleted (a tombstone keeps its taskUUID taken). */
+  remove(task: TaskRecord): Promise<void> {
+    return this.ledger(task.tenant).remove(task.taskUUID)
+  }
+
+  /** The reconciler is done with a final task. */
+  settled(task: TaskRecord): Promise<void> {
+    return this.ledger(task.tenant).settled(task.taskUUID)
+  }
+
+  /** Indexes an input image under its imageUUID. */
+  addImage(tenant: string, imageUUID: string, objectKey: string, now: number): Promise<void> {
+    return this.ledger(tenant).addImage(imageUUID, objectKey, now)
+  }
+
+  /** The R2 keys of the tenant's images among `imageUUIDs`. */
+  findImages(tenant: string, imageUUIDs: readonly string[]): Promise<Record<string, string>> {
+    return this.ledger(tenant).findImages(imageUUIDs)
+  }
+
+  /** Images and micro-dollars by day and model, days inclusive. */
+  usage(tenant: string, from: string, to: string): Promise<UsageRow[]> {
+    return this.ledger(tenant).usage(from, to)
+  }
+}
