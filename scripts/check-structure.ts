@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join, normalize, relative } from 'node:path'
+import { dirname, join, normalize } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 /** src/'s folders (and root files), top first: a module may import only from its own folder or further down. */
@@ -77,7 +77,7 @@ export function structureProblems(sources: Sources, exists: (path: string) => bo
       else if (folderOf(target) !== folderOf(file) && layerOf(target) <= layer)
         problems.push(`${file} imports ${target}: ${folderOf(target)} is not below ${folderOf(file)}`)
     }
-    const lines = text.split('\n').length
+    const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0)
     if (lines > MAX_LINES) problems.push(`${file} has ${lines} lines (at most ${MAX_LINES})`)
     for (const [, name] of text.matchAll(/^export\s+(?:declare\s+)?(?:abstract\s+)?(?:interface|type|class|enum)\s+(\w+)/gm)) {
       if (!name) continue
@@ -112,17 +112,29 @@ function cycles(graph: ReadonlyMap<string, string[]>): string[] {
   return found
 }
 
-/** Paths a markdown file names (in backticks or as relative links) that do not exist. */
+/**
+ * Paths a markdown file names (in backticks or as relative links) that do not exist. A bare file
+ * name counts as found in the repo's root, beside the doc, or in a folder named on the same line
+ * (a table row such as "`src/tasks/` | `generation.ts`, `dispatcher.ts`").
+ */
 export function missingDocPaths(doc: string, text: string, exists: (path: string) => boolean = existsSync): string[] {
-  const named = new Set<string>()
-  for (const [, path] of text.matchAll(/`((?:src|test|scripts|bench|emulator|client|tools|public|docs|\.ci)\/[\w./-]*[\w/])`/g)) {
-    if (path) named.add(path)
+  const missing: string[] = []
+  for (const line of text.split('\n')) {
+    const named = new Set<string>()
+    const folders = ['', dirname(doc)]
+    for (const [, path] of line.matchAll(/`((?:src|test|scripts|bench|emulator|client|tools|public|docs|\.ci)\/[\w./-]*[\w/])`/g)) {
+      if (!path) continue
+      named.add(path)
+      folders.push(path.endsWith('/') ? path : dirname(path))
+    }
+    for (const [, link] of line.matchAll(/\]\(((?!https?:|#|mailto:)[^)#\s]+)/g)) if (link) named.add(join(dirname(doc), link))
+    for (const path of named) if (!exists(path)) missing.push(`${doc} names ${path}, which does not exist`)
+    for (const [, name] of line.matchAll(/`([\w.-]+\.(?:jsonc|json|ts|md|toml))`/g)) {
+      if (name && !folders.some((folder) => exists(join(folder, name))))
+        missing.push(`${doc} names ${name}, which is in no folder its line names`)
+    }
   }
-  for (const [, path] of text.matchAll(/`([\w.-]+\.(?:jsonc|json|ts|md|toml))`/g)) if (path && !path.includes('..')) named.add(path)
-  for (const [, link] of text.matchAll(/\]\(((?!https?:|#|mailto:)[^)#\s]+)/g)) {
-    if (link) named.add(relative('.', join(dirname(doc), link)))
-  }
-  return [...named].filter((p) => !exists(p) && !exists(join(dirname(doc), p))).map((p) => `${doc} names ${p}, which does not exist`)
+  return missing
 }
 
 function walk(dir: string): string[] {

@@ -1,8 +1,8 @@
 /** Signed image delivery: signatures, expiry, HEAD, Range, ETag/304, Content-Type and Cache-Control. */
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { UrlSigner } from '../../src/images/url-signer'
-import { BASE, call } from './helpers'
+import { UrlSigner } from '../../../src/images/url-signer'
+import { BASE, call } from '../helpers'
 
 const KEY = 'images/tfiletest/00000000-0000-4000-8000-000000000001/0.png'
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Array.from({ length: 200 }, (_, i) => i % 256)])

@@ -1,8 +1,8 @@
 /** Worker-mode uploads: signed, typed by magic bytes, size-limited, and written once. */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { UrlSigner } from '../../src/images/url-signer'
-import { BASE, call, inference, postV1, upstreamRequests } from './helpers'
+import { UrlSigner } from '../../../src/images/url-signer'
+import { BASE, call, inference, postV1, upstreamRequests } from '../helpers'
 
 const JPG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...Array.from({ length: 100 }, () => 7)])
 

@@ -2,11 +2,11 @@
 import { env } from 'cloudflare:workers'
 import { runDurableObjectAlarm } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { childTaskUUID } from '../../src/lib/ids'
-import { requireConfig } from '../../src/config/config'
-import { buildServices } from '../../src/services'
-import { KEY_A } from '../secrets'
-import { BASE, call, hook, inference, ledgerOf, postV1, setFault, upstreamItem, upstreamRequests, tenantOf, taskRecord } from './helpers'
+import { childTaskUUID } from '../../../src/lib/ids'
+import { requireConfig } from '../../../src/config/config'
+import { buildServices } from '../../../src/services'
+import { KEY_A } from '../../secrets'
+import { BASE, call, hook, inference, ledgerOf, postV1, setFault, upstreamItem, upstreamRequests, tenantOf, taskRecord } from '../helpers'
 
 interface TaskView {
   status: string

@@ -1,10 +1,10 @@
 /** Identical requests racing, and the circuit that stops hammering a dead upstream. */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { Circuit } from '../../src/lib/circuit'
-import { requireConfig } from '../../src/config/config'
-import { buildServices } from '../../src/services'
-import { inference, ledgerOf, postV1, setFault, upstreamRequests, taskRecord } from './helpers'
+import { Circuit } from '../../../src/lib/circuit'
+import { requireConfig } from '../../../src/config/config'
+import { buildServices } from '../../../src/services'
+import { inference, ledgerOf, postV1, setFault, upstreamRequests, taskRecord } from '../helpers'
 
 describe('concurrent identical requests', () => {
   it.each(['sync', 'async'] as const)('cause exactly one upstream dispatch per result (%s)', async (deliveryMethod) => {

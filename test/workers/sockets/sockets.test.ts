@@ -5,9 +5,9 @@
  */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { MAX_TASKS_IN_FLIGHT } from '../../src/sockets/session-tasks'
-import { KEY_A, KEY_B } from '../secrets'
-import { call, inference, postV1, setFault, tenantOf, upstreamRequests } from './helpers'
+import { MAX_TASKS_IN_FLIGHT } from '../../../src/sockets/session-tasks'
+import { KEY_A, KEY_B } from '../../secrets'
+import { call, inference, postV1, setFault, tenantOf, upstreamRequests } from '../helpers'
 
 type Frame = { data?: Record<string, unknown>[]; errors?: Record<string, unknown>[] }
 

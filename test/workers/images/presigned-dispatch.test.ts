@@ -2,9 +2,9 @@
 import { env } from 'cloudflare:workers'
 import { createExecutionContext } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { app } from '../../src/app'
-import { KEY_A } from '../secrets'
-import { inference, upstreamRequests } from './helpers'
+import { app } from '../../../src/app'
+import { KEY_A } from '../../secrets'
+import { inference, upstreamRequests } from '../helpers'
 
 describe('r2-presigned uploads', () => {
   it('sends Runware a presigned PUT per child that signs only host, with the expiry in the query', async () => {

@@ -5,9 +5,9 @@
  */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { requireConfig } from '../../src/config/config'
-import { buildServices } from '../../src/services'
-import { BASE, taskRecord } from './helpers'
+import { requireConfig } from '../../../src/config/config'
+import { buildServices } from '../../../src/services'
+import { BASE, taskRecord } from '../helpers'
 
 /** Writes become visible `lagMs` later; a missing key stays missing (cached) for `lagMs`. */
 function laggingKv(inner: KVNamespace, clock: { now: number }, lagMs = 60_000) {

@@ -1,12 +1,12 @@
 /** Unit tests for the pure helpers: ids, canonical JSON, backoff, magic bytes, signing. */
 import { describe, expect, it } from 'vitest'
-import { BoundedCache } from '../../src/lib/bounded-cache'
-import { canonicalJson } from '../../src/lib/canonical-json'
-import { hmacKey, hmacSign, hmacVerify } from '../../src/lib/crypto'
-import { childTaskUUID, UUID_V4 } from '../../src/lib/ids'
-import { sniffImageFormat } from '../../src/lib/image-type'
-import { backoffDelayMs, parseRetryAfterMs } from '../../src/lib/retry'
-import { parseUpstreamBody } from '../../src/schemas/upstream'
+import { BoundedCache } from '../../../src/lib/bounded-cache'
+import { canonicalJson } from '../../../src/lib/canonical-json'
+import { hmacKey, hmacSign, hmacVerify } from '../../../src/lib/crypto'
+import { childTaskUUID, UUID_V4 } from '../../../src/lib/ids'
+import { sniffImageFormat } from '../../../src/lib/image-type'
+import { backoffDelayMs, parseRetryAfterMs } from '../../../src/lib/retry'
+import { parseUpstreamBody } from '../../../src/schemas/upstream'
 
 describe('childTaskUUID', () => {
   it('is a deterministic UUID v4 per (tenant, task, index), distinct across each', async () => {

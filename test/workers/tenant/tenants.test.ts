@@ -2,9 +2,9 @@
 import { env } from 'cloudflare:workers'
 import { createExecutionContext } from 'cloudflare:test'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import worker from '../../src/index'
-import { KEY_A, KEY_B, TEST_SECRETS } from '../secrets'
-import { call, inference, postV1, setFault, upstreamRequests } from './helpers'
+import worker from '../../../src/index'
+import { KEY_A, KEY_B, TEST_SECRETS } from '../../secrets'
+import { call, inference, postV1, setFault, upstreamRequests } from '../helpers'
 
 const admin = (path: string, init: RequestInit = {}) =>
   call(`/admin${path}`, {

@@ -1,8 +1,8 @@
 /** Every upstream failure of runware-api.md maps to a clear client error, and retries are bounded. */
 import { describe, expect, it } from 'vitest'
-import { KEY_A, TEST_SECRETS } from '../secrets'
-import { RunwareClient } from '../../src/upstream/runware-client'
-import { call, emulatorUrl, inference, postV1, setFault, upstreamRequests } from './helpers'
+import { KEY_A, TEST_SECRETS } from '../../secrets'
+import { RunwareClient } from '../../../src/upstream/runware-client'
+import { call, emulatorUrl, inference, postV1, setFault, upstreamRequests } from '../helpers'
 
 /** A task whose prompt carries a fresh marker, so a fault rule hits only this test. */
 async function withFault(rule: Record<string, unknown>, overrides: Record<string, unknown> = {}) {

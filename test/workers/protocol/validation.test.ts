@@ -1,7 +1,7 @@
 /** Acceptance: every rule of DESIGN.md §1.1 at its boundaries, each asserting code and parameter. */
 import { describe, expect, it } from 'vitest'
-import { imagineArt15 } from '../../src/models/imagineart-1-5'
-import { inference, postV1 } from './helpers'
+import { imagineArt15 } from '../../../src/models/imagineart-1-5'
+import { inference, postV1 } from '../helpers'
 
 type Case = [name: string, overrides: Record<string, unknown>, code: string, parameter: string | string[]]
 

@@ -2,9 +2,9 @@
 import { env } from 'cloudflare:workers'
 import { createExecutionContext } from 'cloudflare:test'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { app } from '../../src/app'
-import { KEY_A, KEY_B, TEST_SECRETS } from '../secrets'
-import { call, inference, postV1 } from './helpers'
+import { app } from '../../../src/app'
+import { KEY_A, KEY_B, TEST_SECRETS } from '../../secrets'
+import { call, inference, postV1 } from '../helpers'
 
 describe('authentication', () => {
   it('answers 401 before parsing the body: no key, a wrong key, or garbage', async () => {

@@ -2,10 +2,10 @@
 import { createExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { app } from '../../src/app'
-import { logsRequest } from '../../src/lib/request-log'
-import { KEY_A, TEST_SECRETS } from '../secrets'
-import { BASE, call, inference } from './helpers'
+import { app } from '../../../src/app'
+import { logsRequest } from '../../../src/lib/request-log'
+import { KEY_A, TEST_SECRETS } from '../../secrets'
+import { BASE, call, inference } from '../helpers'
 
 /** The gateway's request log lines while `run` runs. */
 async function requestLines(run: () => unknown): Promise<{ lines: string[]; requests: Record<string, unknown>[] }> {

@@ -1,11 +1,11 @@
 /** Runware's webhooks: token-checked, any of the three body shapes, idempotent under duplicates. */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { requireConfig } from '../../src/config/config'
-import { buildServices } from '../../src/services'
-import { usageSummary } from '../../src/tenant/budgets'
-import { KEY_A } from '../secrets'
-import { BASE, call, hook, inference, postV1, tenantOf, upstreamItem, upstreamRequests } from './helpers'
+import { requireConfig } from '../../../src/config/config'
+import { buildServices } from '../../../src/services'
+import { usageSummary } from '../../../src/tenant/budgets'
+import { KEY_A } from '../../secrets'
+import { BASE, call, hook, inference, postV1, tenantOf, upstreamItem, upstreamRequests } from '../helpers'
 
 interface Child {
   taskUUID: string

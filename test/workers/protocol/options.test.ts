@@ -2,10 +2,10 @@
 import { env } from 'cloudflare:workers'
 import { createExecutionContext } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { app } from '../../src/app'
-import { imagineArt15 } from '../../src/models/imagineart-1-5'
-import { KEY_A } from '../secrets'
-import { BASE, call, hook, inference, postV1, setFault, upstreamItem, upstreamRequests } from './helpers'
+import { app } from '../../../src/app'
+import { imagineArt15 } from '../../../src/models/imagineart-1-5'
+import { KEY_A } from '../../secrets'
+import { BASE, call, hook, inference, postV1, setFault, upstreamItem, upstreamRequests } from '../helpers'
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47]
 const bytesOf = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))

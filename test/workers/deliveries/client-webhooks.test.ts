@@ -3,11 +3,11 @@ import { env } from 'cloudflare:workers'
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from 'cloudflare:test'
 import { Webhook } from 'standardwebhooks'
 import { describe, expect, inject, it, vi } from 'vitest'
-import worker from '../../src/index'
-import { DELIVERY_QUEUE } from '../../src/jobs/queue'
-import { DeliveryLog } from '../../src/deliveries/delivery-log'
-import { KEY_A, KEY_B } from '../secrets'
-import { call, inference, postV1, setFault, tenantOf } from './helpers'
+import worker from '../../../src/index'
+import { DELIVERY_QUEUE } from '../../../src/jobs/queue'
+import { DeliveryLog } from '../../../src/deliveries/delivery-log'
+import { KEY_A, KEY_B } from '../../secrets'
+import { call, inference, postV1, setFault, tenantOf } from '../helpers'
 
 interface Received {
   method: string
