@@ -10,6 +10,7 @@ import { clientWebhookRoutes } from './routes/client-webhooks'
 import { fileRoutes } from './routes/files'
 import { healthRoutes } from './routes/health'
 import { imageRoutes } from './routes/images'
+import { noRoute } from './routes/middleware'
 import { modelRoutes } from './routes/models'
 import { observability } from './routes/observability'
 import { runwareRoutes } from './routes/runware'
@@ -17,6 +18,7 @@ import { taskRoutes } from './routes/tasks'
 import { uploadRoutes } from './routes/uploads'
 import { usageRoutes } from './routes/usage'
 import { webhookRoutes } from './routes/webhooks'
+import { log } from './lib/log'
 
 /** CORS for the configured origins, built once per configuration rather than per request. */
 const corsByConfig = new WeakMap<object, MiddlewareHandler | null>()
@@ -59,13 +61,11 @@ app.route('/', api)
 /** The API's type, for typed calls with `hono/client` (see client/). */
 export type AppType = typeof api
 
-app.notFound((c) =>
-  errorResponse(new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })),
-)
+app.notFound((c) => errorResponse(noRoute(c)))
 
 app.onError((error, c) => {
   if (error instanceof ApiError) return errorResponse(error)
   // Unknown errors are logged for operators (name and message only) and never shown to clients.
-  console.error(JSON.stringify({ level: 'error', msg: 'unhandled', path: new URL(c.req.url).pathname, error: String(error) }))
+  log('error', 'unhandled', { path: new URL(c.req.url).pathname, error: String(error) })
   return errorResponse(new ApiError(500, { code: 'internalServerError', message: 'Internal error; retry later' }, { 'retry-after': '5' }))
 })

@@ -91,7 +91,7 @@ export class Services {
     return (this.#tenants ??= new TenantClient(this.env.LEDGER))
   }
   get tasks(): TaskStore {
-    return (this.#tasks ??= new TaskStore(this.env.TASKS, this.tenants, this.config.RECONCILE_AFTER_SECONDS * 1000, this.context.waitUntil))
+    return (this.#tasks ??= new TaskStore(this.env.TASKS, this.tenants, this.context.waitUntil))
   }
   get deliveryLog(): DeliveryLog {
     return (this.#deliveryLog ??= new DeliveryLog(this.env.IMAGES))
@@ -106,14 +106,14 @@ export class Services {
     return (this.#library ??= new ImageLibrary(this.images, this.tenants))
   }
   get presenter(): Presenter {
-    return (this.#presenter ??= new Presenter(this.signer, this.env.IMAGES, this.config.SIGNED_URL_TTL_SECONDS))
+    return (this.#presenter ??= new Presenter(this.signer, this.images, this.config.SIGNED_URL_TTL_SECONDS))
   }
   get view(): TaskView {
     return (this.#view ??= new TaskView(this.tasks, this.presenter, this.deliveryLog))
   }
   get recorder(): ResultRecorder {
     return (this.#recorder ??= new ResultRecorder({
-      tasks: this.tasks,
+      tenants: this.tenants,
       images: this.images,
       maxImageBytes: MAX_IMAGE_BYTES,
       mayCopyFrom: copyAllowed(this.config),
@@ -137,7 +137,8 @@ export class Services {
   }
   get generation(): GenerationService {
     return (this.#generation ??= new GenerationService({
-      tasks: this.tasks,
+      tenants: this.tenants,
+      reconcileAfterSeconds: this.config.RECONCILE_AFTER_SECONDS,
       recorder: this.recorder,
       presenter: this.presenter,
       dispatcher: this.dispatcher,
@@ -149,7 +150,7 @@ export class Services {
   }
   get reconciler(): Reconciler {
     return (this.#reconciler ??= new Reconciler({
-      tasks: this.tasks,
+      tenants: this.tenants,
       recorder: this.recorder,
       dispatcher: this.dispatcher,
       runware: this.runware,
@@ -161,6 +162,7 @@ export class Services {
       tasks: this.tasks,
       log: this.deliveryLog,
       presenter: this.presenter,
+      images: this.images,
       secrets: this.secrets,
       retryBaseSeconds: this.config.WEBHOOK_RETRY_BASE_SECONDS,
       retryMaxSeconds: this.config.WEBHOOK_RETRY_MAX_SECONDS,

@@ -9,6 +9,7 @@ import { toHex } from '../lib/encoding'
 import { KV_KEY_ID_PREFIX, kvApiKeyKey, kvKeyIdKey } from '../lib/storage-keys'
 import type { CreateKey, KeyRecord, Principal } from '../schemas/api-keys'
 import type { Config } from '../config/schema'
+import { log } from '../lib/log'
 
 /** Recognisable to secret scanners, and to people. */
 export const KEY_PREFIX = 'ie_live_'
@@ -34,8 +35,7 @@ const hashes = new BoundedCache<Promise<string>>(1000)
 const hashOf = (apiKey: string) => hashes.get(apiKey, () => sha256Hex(apiKey))
 
 /** An audit line: structured, and never with a key or a secret in it. */
-export const audit = (action: string, fields: Record<string, unknown>) =>
-  console.log(JSON.stringify({ level: 'info', msg: 'audit', action, ...fields }))
+export const audit = (action: string, fields: Record<string, unknown>) => log('info', 'audit', { action, ...fields })
 
 export class ApiKeys {
   constructor(

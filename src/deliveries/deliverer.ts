@@ -4,6 +4,7 @@
  * retry with exponential backoff and jitter for at least 24 hours, honouring Retry-After.
  * Other 4xx: a few retries, then stop. Given up: dead-lettered, and visible in the log.
  */
+import type { ImageStore } from '../images/image-store'
 import type { Presenter } from '../images/presenter'
 import { backoffDelayMs, parseRetryAfterMs } from '../lib/retry'
 import { eventId } from '../lib/storage-keys'
@@ -29,6 +30,7 @@ export interface DelivererDeps {
   tasks: { load(tenant: string, taskUUID: string): Promise<TaskState | null> }
   log: DeliveryLog
   presenter: Presenter
+  images: ImageStore
   secrets: WebhookSecrets
   retryBaseSeconds: number
   /** The longest wait between two attempts. */
@@ -123,7 +125,7 @@ export class Deliverer {
 
   private async putCopy(result: ResultRecord, url: string): Promise<Sent> {
     if (!result.ok) return { status: 410, retryAfterMs: null, durationMs: 0 }
-    const object = await this.deps.presenter.object(result.objectKey)
+    const object = await this.deps.images.get(result.objectKey)
     if (!object) return { status: null, retryAfterMs: null, durationMs: 0, error: 'the stored image is missing' }
     return send(url, {
       method: 'PUT',

@@ -4,6 +4,7 @@
  * so telling it twice — a repair after a crash, a duplicate webhook — is harmless.
  */
 import type { ResultRecord, TaskRecord } from '../schemas/records'
+import { log } from '../lib/log'
 
 export class SocketNotifier {
   constructor(private readonly sessions: Env['SOCKETS']) {}
@@ -20,7 +21,7 @@ export class SocketNotifier {
       )
     } catch (error) {
       // The results are stored either way: getResponse, the task resource and webhooks still have them.
-      console.error(JSON.stringify({ level: 'error', msg: 'socket push failed', taskUUID: task.taskUUID, error: String(error) }))
+      log('error', 'socket push failed', { taskUUID: task.taskUUID, error: String(error) })
     }
   }
 }

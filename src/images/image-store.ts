@@ -18,12 +18,7 @@ async function peek(body: ReadableStream<Uint8Array>, n: number): Promise<{ head
       size += next.value.byteLength
     }
   }
-  const head = new Uint8Array(size)
-  let offset = 0
-  for (const c of chunks) {
-    head.set(c, offset)
-    offset += c.byteLength
-  }
+  const head = concat(chunks, size)
   const rest = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(head)
@@ -48,6 +43,11 @@ async function readBounded(body: ReadableStream<Uint8Array>, maxBytes: number): 
     if (size > maxBytes) throw tooLarge(maxBytes)
     chunks.push(chunk)
   }
+  return concat(chunks, size)
+}
+
+/** One array of `size` bytes from the chunks. */
+function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size)
   let offset = 0
   for (const c of chunks) {
@@ -66,7 +66,9 @@ export class ImageStore {
     return this.bucket.head(key)
   }
 
-  /** An image's bytes, whole or a range, or null (also when `onlyIf` failed: then a body-less object). */
+  /** An image's bytes and metadata, streamed; with options, a range, or a body-less object when `onlyIf` failed. */
+  get(key: string): Promise<R2ObjectBody | null>
+  get(key: string, options: R2GetOptions): Promise<R2ObjectBody | R2Object | null>
   get(key: string, options?: R2GetOptions): Promise<R2ObjectBody | R2Object | null> {
     return this.bucket.get(key, options)
   }

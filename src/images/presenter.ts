@@ -4,6 +4,7 @@ import { toBase64 } from '../lib/encoding'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import { statusOfFailure } from '../upstream/upstream-errors'
 import type { LazyItem } from '../lib/envelope'
+import type { ImageStore } from './image-store'
 import type { UrlSigner } from './url-signer'
 
 export type ClientItem = Record<string, unknown>
@@ -11,7 +12,7 @@ export type ClientItem = Record<string, unknown>
 export class Presenter {
   constructor(
     private readonly signer: UrlSigner,
-    private readonly bucket: R2Bucket,
+    private readonly images: ImageStore,
     private readonly defaultTtlSeconds: number,
   ) {}
 
@@ -20,18 +21,13 @@ export class Presenter {
     return this.signer.fileUrl(objectKey, task.ttl ?? this.defaultTtlSeconds, Date.now(), this.signer.baseUrl || task.origin)
   }
 
-  /** A stored image's bytes and metadata, streamed. */
-  object(objectKey: string): Promise<R2ObjectBody | null> {
-    return this.bucket.get(objectKey)
-  }
-
   /** The sync-response item for a successful result, in the field order of Runware's examples. */
   item(task: TaskRecord, result: Extract<ResultRecord, { ok: true }>): LazyItem {
     return async () => {
       const item: ClientItem = { taskType: 'imageInference', taskUUID: task.taskUUID, imageUUID: result.imageUUID }
       if (task.outputType === 'URL') item.imageURL = await this.imageUrl(task, result.objectKey)
       else {
-        const object = await this.bucket.get(result.objectKey)
+        const object = await this.images.get(result.objectKey)
         if (!object) throw new ApiError(500, { code: 'internalServerError', message: 'A stored image is missing' })
         const base64 = toBase64(new Uint8Array(await object.arrayBuffer()))
         if (task.outputType === 'base64Data') item.imageBase64Data = base64

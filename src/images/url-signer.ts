@@ -3,6 +3,7 @@
  * Runware webhooks (/webhooks/runware). Each purpose has its own derived key.
  */
 import { BoundedCache } from '../lib/bounded-cache'
+import { ApiError } from '../lib/errors'
 import { hmacKey, hmacSign, hmacVerify } from '../lib/crypto'
 import { EXTENSIONS, type ImageFormat } from '../lib/image-type'
 
@@ -16,6 +17,9 @@ export const EXPIRY_BUCKET_SECONDS = 300
 const fileSignatures = new BoundedCache<Promise<string>>(5000)
 
 export type SignatureCheck = 'ok' | 'expired' | 'invalid'
+
+/** What a signed URL is for: reading an image, or Runware's upload of one in worker mode. */
+type SignedPurpose = 'files' | 'uploads'
 
 export class UrlSigner {
   constructor(
@@ -39,11 +43,28 @@ export class UrlSigner {
     return `${base}/uploads/${objectKey}?exp=${exp}&sig=${sig}`
   }
 
-  checkFile = (objectKey: string, exp: string | undefined, sig: string | undefined, now = Date.now()) =>
-    this.check('files', objectKey, exp, sig, now)
-
-  checkUpload = (objectKey: string, exp: string | undefined, sig: string | undefined, now = Date.now()) =>
-    this.check('uploads', objectKey, exp, sig, now)
+  /**
+   * The object key a signed `/files/…` or `/uploads/…` URL names, with its expiry; a 403 when its
+   * signature is forged or has expired. Keys are URL-safe by construction, so an encoded path
+   * simply fails the check.
+   */
+  async signedKey(purpose: SignedPurpose, url: URL, now = Date.now()): Promise<{ key: string; exp: number }> {
+    const key = url.pathname.slice(purpose.length + 2)
+    const exp = url.searchParams.get('exp') ?? undefined
+    const check = await this.check(purpose, key, exp, url.searchParams.get('sig') ?? undefined, now)
+    if (check === 'ok') return { key, exp: Number(exp) }
+    const expired = check === 'expired'
+    throw new ApiError(403, {
+      code: expired ? 'signatureExpired' : 'invalidSignature',
+      // An image URL's holder can fix an expired one; an upload URL is Runware's, and says no more.
+      message:
+        purpose === 'uploads'
+          ? 'This upload URL is not valid'
+          : expired
+            ? 'This image URL has expired; fetch the task again for a fresh one'
+            : 'This image URL is not valid',
+    })
+  }
 
   /**
    * The webhook URL Runware calls for one child; its token is the only proof a webhook is genuine.
@@ -62,7 +83,7 @@ export class UrlSigner {
   }
 
   private async check(
-    purpose: 'files' | 'uploads',
+    purpose: SignedPurpose,
     objectKey: string,
     exp: string | undefined,
     sig: string | undefined,

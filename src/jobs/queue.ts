@@ -3,6 +3,7 @@ import { deliveryMessageSchema, type DeliveryMessage } from '../schemas/deliveri
 import { reconcileMessageSchema } from '../schemas/reconcile'
 import { ConfigError, readConfig } from '../config/config'
 import { buildServices } from '../services'
+import { log } from '../lib/log'
 
 export const DELIVERY_QUEUE = 'imagine-edge-webhooks'
 export const DEAD_LETTER_QUEUE = 'imagine-edge-webhooks-dlq'
@@ -43,7 +44,7 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, ctx: Executi
         return body.success ? [body.data] : []
       })
       const report = await reconciler.run(due)
-      console.log(JSON.stringify({ level: 'info', msg: 'reconciled', ...report }))
+      log('info', 'reconciled', { ...report })
       batch.ackAll()
       return
     }

@@ -8,7 +8,7 @@ import { createKeySchema, TENANT_ID } from '../schemas/api-keys'
 import { validate } from '../schemas/issues'
 import { bearerToken } from '../access/api-keys'
 import { usageOf } from './usage'
-import { services } from './middleware'
+import { noRoute, services } from './middleware'
 
 /** Compares digests in constant time, so the token's length and content don't leak. */
 async function sameToken(given: string, expected: string): Promise<boolean> {
@@ -18,7 +18,7 @@ async function sameToken(given: string, expected: string): Promise<boolean> {
 
 const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const expected = services(c).config.ADMIN_TOKEN
-  if (!expected) throw new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })
+  if (!expected) throw noRoute(c)
   const given = bearerToken(c.req.header('authorization'))
   if (!given || !(await sameToken(given, expected)))
     throw new ApiError(401, { code: 'invalidAdminToken', message: 'Authorization: Bearer <ADMIN_TOKEN> is required' })

@@ -29,6 +29,10 @@ export function services(c: Context<AppEnv>): Services {
   return built
 }
 
+/** The 404 for a path no route serves (the admin API's too, when it is turned off). */
+export const noRoute = (c: Context<AppEnv>) =>
+  new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })
+
 export const unauthorized = () =>
   new ApiError(401, { code: 'invalidApiKey', message: 'A valid gateway API key is required: Authorization: Bearer <key>' })
 

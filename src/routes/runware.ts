@@ -15,13 +15,12 @@ import { admit, services } from './middleware'
 const MAX_BODY_BYTES =
   1024 * 1024 + Math.max(...MODELS.map((m) => m.referenceImages.maxCount * Math.ceil(m.referenceImages.maxBytes / 3) * 4))
 
+const tooLarge = () => new ApiError(413, { code: 'payloadTooLarge', message: `The request body is larger than ${MAX_BODY_BYTES} bytes` })
+
 async function readJson(request: Request): Promise<unknown> {
-  const length = Number(request.headers.get('content-length') ?? 0)
-  if (length > MAX_BODY_BYTES)
-    throw new ApiError(413, { code: 'payloadTooLarge', message: `The request body is larger than ${MAX_BODY_BYTES} bytes` })
+  if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) throw tooLarge()
   const text = await request.text()
-  if (text.length > MAX_BODY_BYTES)
-    throw new ApiError(413, { code: 'payloadTooLarge', message: `The request body is larger than ${MAX_BODY_BYTES} bytes` })
+  if (text.length > MAX_BODY_BYTES) throw tooLarge()
   try {
     return JSON.parse(text)
   } catch {

@@ -6,18 +6,9 @@ import { parseImageKey } from '../lib/storage-keys'
 import { findModel } from '../models/registry'
 import { services } from './middleware'
 
-const PREFIX = '/uploads/'
-
 export const uploadRoutes = new Hono<AppEnv>().put('/*', async (c) => {
-  const url = new URL(c.req.url)
-  const key = url.pathname.slice(PREFIX.length)
   const { signer, tasks, images } = services(c)
-  const check = await signer.checkUpload(key, url.searchParams.get('exp') ?? undefined, url.searchParams.get('sig') ?? undefined)
-  if (check !== 'ok')
-    throw new ApiError(403, {
-      code: check === 'expired' ? 'signatureExpired' : 'invalidSignature',
-      message: 'This upload URL is not valid',
-    })
+  const { key } = await signer.signedKey('uploads', new URL(c.req.url))
 
   const parts = parseImageKey(key)
   const task = parts ? (await tasks.load(parts.tenant, parts.taskUUID))?.task : null

@@ -3,15 +3,14 @@ import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
 import { validate } from '../schemas/issues'
 import { usageQuerySchema } from '../schemas/usage'
-import { usageSummary } from '../tenant/budgets'
+import { usageReport } from '../tenant/budgets'
 import type { Services } from '../services'
 import { requireTenant, services } from './middleware'
 
 /** Parses the query and reads one tenant's usage; shared with the admin API. */
 export async function usageOf({ tenants }: Services, tenant: string, query: Record<string, string>) {
   const { from, to } = validate(usageQuerySchema, query)
-  const usage = usageSummary(await tenants.usage(tenant, from, to))
-  return { tenant, from, to, images: usage.images, costUSD: usage.costUSD, days: usage.rows }
+  return { tenant, from, to, ...usageReport(await tenants.usage(tenant, from, to)) }
 }
 
 export const usageRoutes = new Hono<AppEnv>()

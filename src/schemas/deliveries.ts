@@ -1,13 +1,10 @@
 /** Queue messages for client deliveries, and the delivery log's records. */
 import * as z from 'zod'
 
-/** A result's webhook event, or the copy of its image to the client's uploadEndpoint. */
-export const deliveryKindSchema = z.enum(['webhook', 'upload'])
-export type DeliveryKind = z.output<typeof deliveryKindSchema>
-
 export const deliveryMessageSchema = z.object({
   v: z.literal(1),
-  kind: deliveryKindSchema,
+  /** A result's webhook event, or the copy of its image to the client's uploadEndpoint. */
+  kind: z.enum(['webhook', 'upload']),
   tenant: z.string().min(1),
   taskUUID: z.string().min(1),
   index: z.number().int().min(0),
@@ -15,6 +12,7 @@ export const deliveryMessageSchema = z.object({
   replay: z.boolean().optional(),
 })
 export type DeliveryMessage = z.output<typeof deliveryMessageSchema>
+export type DeliveryKind = DeliveryMessage['kind']
 
 export interface DeliveryAttempt {
   at: string

@@ -57,9 +57,7 @@ export function issuesToErrors(issues: readonly z.core.$ZodIssue[], input: unkno
 export function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input)
   if (parsed.success) return parsed.data
-  const [first = new ApiError(400, { code: 'invalidRequestBody', message: 'The request is not valid' }), ...more] = issuesToErrors(
-    parsed.error.issues,
-    input,
-  )
+  // A failed parse has at least one issue, and every issue makes at least one error.
+  const [first, ...more] = issuesToErrors(parsed.error.issues, input) as [ApiError, ...ApiError[]]
   throw new ApiError(first.status, first.detail, first.headers, more)
 }

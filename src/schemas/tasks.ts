@@ -7,8 +7,6 @@ export const getResponseSchema = z.strictObject({
   taskUUID: taskUUIDSchema,
 })
 
-export const pingSchema = z.looseObject({ taskType: z.literal('ping') })
-
 export const authenticationSchema = z.looseObject({
   taskType: z.literal('authentication'),
   apiKey: z.string(),

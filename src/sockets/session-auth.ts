@@ -6,9 +6,10 @@ import * as z from 'zod'
 import { dataFrame, errorsFrame } from '../protocol/frames'
 import { authenticationSchema } from '../schemas/tasks'
 import type { Services } from '../services'
-import { log, type Attachment, type SessionHost } from './session-host'
+import { type Attachment, type SessionHost } from './session-host'
 import { flush } from './session-push'
 import { holdSession, resume } from './session-resume'
+import { log } from '../lib/log'
 
 export const AUTH_TIMEOUT_SECONDS = 30
 export const IDLE_TIMEOUT_SECONDS = 120
@@ -25,7 +26,7 @@ export async function authenticate(host: SessionHost, ws: WebSocket, a: Attachme
       : 'The first message must authenticate: [{"taskType":"authentication","apiKey":"…"}]'
     host.send(ws, errorsFrame([{ code: 'invalidApiKey', message, parameter: 'apiKey', taskType: 'authentication' }]))
     host.close(ws, 1008, 'authentication failed')
-    log({ msg: 'socket authentication failed' })
+    log('info', 'socket authentication failed')
     return false
   }
   // This object's name: the session UUID a fresh session gets.
@@ -40,7 +41,7 @@ export async function authenticate(host: SessionHost, ws: WebSocket, a: Attachme
   a.apiKey = auth.data.apiKey
   ws.serializeAttachment(a)
   host.send(ws, dataFrame([{ taskType: 'authentication', connectionSessionUUID: session }]))
-  log({ msg: 'socket authenticated', tenant: principal.tenant, resumed })
+  log('info', 'socket authenticated', { tenant: principal.tenant, resumed })
   await host.wakeAt(Date.now() + IDLE_TIMEOUT_SECONDS * 1000)
   await flush(host)
   return true

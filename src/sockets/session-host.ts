@@ -47,5 +47,3 @@ export function openSocketOf(host: SessionHost, except?: WebSocket): WebSocket |
     .sockets()
     .find((ws) => ws !== except && ws.readyState === WebSocket.OPEN && session !== null && attachmentOf(ws).session === session)
 }
-
-export const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ level: 'info', ...fields }))

@@ -5,8 +5,9 @@
  * Tasks name their session, never the object holding the socket, so a result is always at most
  * one hop from its socket.
  */
-import { attachmentOf, log, openSocketOf, type SessionHost } from './session-host'
+import { attachmentOf, openSocketOf, type SessionHost } from './session-host'
 import type { SessionState } from './session-store'
+import { log } from '../lib/log'
 
 export const RESUME_WINDOW_SECONDS = 120
 /** How often an object that only forwards checks that the session still exists. */
@@ -65,7 +66,7 @@ export async function socketGone(host: SessionHost, ws: WebSocket): Promise<void
   if (!a.session || a.session !== store.get('session') || store.get('forward') || openSocketOf(host, ws)) return
   const now = Date.now()
   store.set('closedAt', String(now))
-  log({ msg: 'socket closed', tenant: store.get('tenant') })
+  log('info', 'socket closed', { tenant: store.get('tenant') })
   await host.wakeAt(now + RESUME_WINDOW_SECONDS * 1000)
 }
 

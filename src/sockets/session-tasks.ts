@@ -9,6 +9,7 @@ import { MAX_TASKS_PER_REQUEST, runTasks, tagOf } from '../protocol/run-tasks'
 import type { Principal } from '../schemas/api-keys'
 import type { Services } from '../services'
 import type { Attachment, SessionHost } from './session-host'
+import { log } from '../lib/log'
 
 /** imageInference tasks of one session whose results are still being pushed. */
 export const MAX_TASKS_IN_FLIGHT = 32
@@ -58,7 +59,7 @@ export async function runSocketTasks(
     answers.errors = outcome.errors.map((e) => e.detail)
     answers.items = await Promise.all(outcome.items.map((item) => item()))
   } catch (error) {
-    console.error(JSON.stringify({ level: 'error', msg: 'socket task failed', error: String(error) }))
+    log('error', 'socket task failed', { error: String(error) })
     answers.errors = tasks.map((t) => ({ code: 'internalServerError', message: 'Internal error; retry later', ...tagOf(t) }))
   } finally {
     // Refused, invalid, or a re-send of a known task: nothing will be pushed for it here.

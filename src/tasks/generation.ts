@@ -14,7 +14,7 @@ import type { Presenter } from '../images/presenter'
 import type { LazyItem } from '../lib/envelope'
 import type { ResultRecorder, ResultReport } from './result-recorder'
 import type { SocketNotifier } from '../deliveries/socket-notifier'
-import type { TaskStore } from './task-store'
+import type { TenantClient } from '../tenant/tenant-client'
 
 export interface TaskOutcome {
   items: LazyItem[]
@@ -22,7 +22,9 @@ export interface TaskOutcome {
 }
 
 export interface GenerationDeps {
-  tasks: TaskStore
+  tenants: TenantClient
+  /** When a new task is first due for reconciliation, after its creation. */
+  reconcileAfterSeconds: number
   recorder: ResultRecorder
   presenter: Presenter
   dispatcher: Dispatcher
@@ -63,7 +65,8 @@ export class GenerationService {
     const pushed = socket !== undefined && request.deliveryMethod === 'sync'
     const record = await this.newRecord(principal.tenant, request, requestHash, startedAt, references, pushed ? socket : undefined)
     // One call creates the task and reserves its budget and in-flight slot, before anything goes upstream.
-    const opened = await this.deps.tasks.open(record, priceMicros(record.model), limitsOf(principal))
+    const dueAt = record.createdAt + this.deps.reconcileAfterSeconds * 1000
+    const opened = await this.deps.tenants.open(record, priceMicros(record.model), limitsOf(principal), dueAt)
     if (opened.kind === 'existing') {
       const same = !opened.task.deleted && opened.task.requestHash === record.requestHash
       if (pushed && same) return this.resentOverSocket(opened.task, opened.results, socket)
@@ -90,7 +93,7 @@ export class GenerationService {
     if (outcome === 'late') {
       // The client hears "processing" now; the dispatch goes on, and webhooks or the reconciler finish the task.
       this.deps.waitUntil(dispatch.then((late) => this.settleLate(task, late)))
-      const results = (await this.deps.tasks.current(task.tenant, task.taskUUID))?.results ?? []
+      const results = (await this.deps.tenants.read(task.tenant, task.taskUUID))?.results ?? []
       const { items, errors } = this.deps.presenter.split(task, results)
       return { items: [...items, processing(task.taskUUID)], errors }
     }
@@ -114,7 +117,7 @@ export class GenerationService {
 
   /** Runware took none of the work: forget the task (and its reservation) so a re-send starts afresh. */
   private async refused(task: TaskRecord, errors: ApiError[]): Promise<TaskOutcome> {
-    await this.deps.tasks.abandon(task)
+    await this.deps.tenants.abandon(task)
     return { items: [], errors }
   }
 
@@ -158,7 +161,7 @@ export class GenerationService {
     for (let wait = 500; results.length < task.children.length && Date.now() + wait < deadline; wait = Math.min(wait * 1.5, 4000)) {
       await sleep(wait)
       // The first request's dispatch may have failed and let go of the task meanwhile.
-      const state = await this.deps.tasks.current(task.tenant, task.taskUUID)
+      const state = await this.deps.tenants.read(task.tenant, task.taskUUID)
       if (!state || state.task.createdAt !== task.createdAt) return this.lost(task)
       results = state.results
     }

@@ -12,11 +12,11 @@ import type { UpstreamBody, UpstreamError, UpstreamItem } from '../schemas/upstr
 import type { Dispatcher } from './dispatcher'
 import type { ResultRecorder, ResultReport } from './result-recorder'
 import type { RunwareClient } from '../upstream/runware-client'
-import type { TaskStore } from './task-store'
 import { failureOf } from '../upstream/upstream-errors'
+import type { TenantClient } from '../tenant/tenant-client'
 
 export interface ReconcilerDeps {
-  tasks: TaskStore
+  tenants: TenantClient
   recorder: ResultRecorder
   dispatcher: Dispatcher
   runware: RunwareClient
@@ -43,14 +43,14 @@ export class Reconciler {
     const report: ReconcileReport = { checked: 0, recorded: 0, redispatched: 0, timedOut: 0, finalized: 0 }
     const open: Open[] = []
     for (const { tenant, taskUUID } of due) {
-      const state = await this.deps.tasks.current(tenant, taskUUID)
+      const state = await this.deps.tenants.read(tenant, taskUUID)
       if (!state || state.task.deleted) continue
       report.checked++
       const { task, results } = state
       if (results.length === task.children.length) {
         // Final: make sure its KV record and client events exist, then nothing is due for it.
         await this.deps.recorder.repair(task, results)
-        await this.deps.tasks.settled(task)
+        await this.deps.tenants.settled(task)
         report.finalized++
         continue
       }

@@ -9,7 +9,7 @@ import type { UpstreamItem } from '../schemas/upstream'
 import type { ImageStore } from '../images/image-store'
 import type { EventPublisher } from '../deliveries/event-publisher'
 import type { SocketNotifier } from '../deliveries/socket-notifier'
-import type { TaskStore } from './task-store'
+import type { TenantClient } from '../tenant/tenant-client'
 
 /** What one channel reports for result `index`: an item, or an error. */
 export type ResultReport = { index: number; item: UpstreamItem } | { index: number; error: { code: string; message: string } }
@@ -29,7 +29,7 @@ export interface RecordOutcome {
 }
 
 export interface RecorderDeps {
-  tasks: TaskStore
+  tenants: TenantClient
   images: ImageStore
   maxImageBytes: number
   /** Whether the gateway may fetch an image from this upstream URL (SSRF guard). */
@@ -47,7 +47,7 @@ export class ResultRecorder {
     const drafts = await Promise.all(reports.map((report) => this.toDraft(ref, report, now)))
     const pending = reports.filter((_, i) => !drafts[i]).map((r) => r.index)
     const ready = drafts.filter((d): d is ResultDraft => d !== null)
-    const outcome = await this.deps.tasks.recordResults(ref.tenant, ref.taskUUID, ready, now)
+    const outcome = await this.deps.tenants.recordResults(ref.tenant, ref.taskUUID, ready, now)
     if (!outcome) return { pending, task: null, final: null, results: [] }
     const { task, claimed, results, final } = outcome
     // Only this call's records: each result's events have exactly one producer. A producer that
@@ -85,7 +85,7 @@ export class ResultRecorder {
     const url = imageURL ? URL.parse(imageURL) : null
     if (!url || !this.deps.mayCopyFrom(url)) return false
     // Never copy an image into a task that is gone (deleted, or abandoned before Runware took it).
-    const state = await this.deps.tasks.current(ref.tenant, ref.taskUUID)
+    const state = await this.deps.tenants.read(ref.tenant, ref.taskUUID)
     if (!state || state.task.deleted) return false
     const response = await fetch(url, { signal: AbortSignal.timeout(30_000) }).catch(() => null)
     if (!response?.ok) return false

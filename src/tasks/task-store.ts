@@ -1,13 +1,14 @@
 /**
  * Task state. The tenant's ledger object holds the strongly consistent truth (the task, each
- * result recorded once, the reservation, the reconcile schedule), one call per change. KV is a
+ * result recorded once, the reservation, the reconcile schedule), one call per change, made
+ * through the tenant client; this store adds what involves KV. KV is a
  * read-through cache of finished records for fast edge reads: a read that misses it asks the
  * object, and a finished task found there is written to KV after the response. Tasks nobody
  * reads back (webhook-driven clients) never cost a KV write.
  */
 import * as keys from '../lib/storage-keys'
-import type { ResultDraft, TaskRecord } from '../schemas/records'
-import type { Limits, OpenOutcome, RecordedResults, TaskState } from '../tenant/contract'
+import type { TaskRecord } from '../schemas/records'
+import type { TaskState } from '../tenant/contract'
 import type { TenantClient } from '../tenant/tenant-client'
 
 const KV_OPTIONS = { expirationTtl: keys.TASK_RETENTION_SECONDS }
@@ -16,27 +17,15 @@ export class TaskStore {
   constructor(
     private readonly kv: KVNamespace,
     private readonly tenants: TenantClient,
-    /** When a new task is first due for reconciliation, after its creation. */
-    private readonly reconcileAfterMs: number,
     /** Lets the cache write outlive the read that found the record missing. */
     private readonly waitUntil: (promise: Promise<unknown>) => void,
   ) {}
-
-  /** Creates the task with its reservation, or returns the task already under its taskUUID, or the refusal. */
-  open(record: TaskRecord, perResultMicros: number, limits: Limits): Promise<OpenOutcome> {
-    return this.tenants.open(record, perResultMicros, limits, record.createdAt + this.reconcileAfterMs)
-  }
-
-  /** Forgets a task whose dispatch failed, so a re-send starts it afresh. */
-  abandon(record: TaskRecord): Promise<void> {
-    return this.tenants.abandon(record)
-  }
 
   /** The task and its results: the finished record from KV, else the object's current state. */
   async load(tenant: string, taskUUID: string): Promise<TaskState | null> {
     const cached = await this.kv.get<TaskRecord>(keys.kvTaskKey(tenant, taskUUID), 'json')
     if (cached?.results) return { task: cached, results: cached.results }
-    const state = await this.current(tenant, taskUUID)
+    const state = await this.tenants.read(tenant, taskUUID)
     if (state && !state.task.deleted && state.results.length === state.task.children.length) {
       // Final records never change, so concurrent readers writing the same value is harmless;
       // KV refuses a second write to a key within a second, which only means it was cached already.
@@ -45,23 +34,8 @@ export class TaskStore {
     return state
   }
 
-  /** The object's state of the task, never a cached copy. */
-  current(tenant: string, taskUUID: string): Promise<TaskState | null> {
-    return this.tenants.read(tenant, taskUUID)
-  }
-
-  /** Records results (each once); null when the task is unknown or deleted. */
-  recordResults(tenant: string, taskUUID: string, drafts: readonly ResultDraft[], now = Date.now()): Promise<RecordedResults | null> {
-    return this.tenants.recordResults(tenant, taskUUID, drafts, now)
-  }
-
   private cacheFinal(final: TaskRecord): Promise<void> {
     return this.kv.put(keys.kvTaskKey(final.tenant, final.taskUUID), JSON.stringify(final), KV_OPTIONS)
-  }
-
-  /** The reconciler finished with a final task. */
-  settled(task: TaskRecord): Promise<void> {
-    return this.tenants.settled(task)
   }
 
   /** Deletes the task's state. The object keeps a tombstone, so the taskUUID cannot start a second generation. */

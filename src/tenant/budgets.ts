@@ -53,11 +53,11 @@ export function refusalError(principal: Principal, task: TaskRecord, refusal: Re
   })
 }
 
-/** One tenant's usage rows in dollars, with their totals. */
-export function usageSummary(rows: readonly UsageRow[]) {
+/** One tenant's usage in dollars: the totals, and each day and model. */
+export function usageReport(rows: readonly UsageRow[]) {
   return {
-    rows: rows.map(({ costMicros, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),
     images: rows.reduce((n, r) => n + r.images, 0),
     costUSD: toUSD(rows.reduce((n, r) => n + r.costMicros, 0)),
+    days: rows.map(({ costMicros, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),
   }
 }

@@ -29,7 +29,7 @@ export class TenantClient {
   }
 
   /** Records results, each once; null when the task is unknown or deleted. */
-  recordResults(tenant: string, taskUUID: string, drafts: readonly ResultDraft[], now: number): Promise<RecordedResults | null> {
+  recordResults(tenant: string, taskUUID: string, drafts: readonly ResultDraft[], now = Date.now()): Promise<RecordedResults | null> {
     return this.ledger(tenant).recordResults(taskUUID, drafts, now)
   }
 

@@ -70,6 +70,9 @@ export const hook = (url: string, body: unknown) =>
 /** A tenant's ledger object, for tests that drive it directly (the alarm's sweep, say). */
 export const ledgerOf = (tenant: string) => env.LEDGER.get(env.LEDGER.idFromName(tenant))
 
+/** When the gateway first makes a task due for reconciliation: RECONCILE_AFTER_SECONDS after its creation. */
+export const firstDue = (task: TaskRecord) => task.createdAt + Number(env.RECONCILE_AFTER_SECONDS) * 1000
+
 /** The tenant id a key resolves to. */
 export async function tenantOf(key: string): Promise<string> {
   return (await new ApiKeys(env.TASKS, requireConfig(env)).resolve(key))?.tenant ?? ''

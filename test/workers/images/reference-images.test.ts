@@ -100,9 +100,8 @@ describe('inputs.referenceImages', () => {
     expect(exp).toBeLessThanOrEqual(before + REFERENCE_URL_TTL_SECONDS + 300 + 5)
     const signer = new UrlSigner(TEST_SECRETS.SIGNING_SECRET, BASE)
     const key = decodeURIComponent(url?.pathname.slice('/files/'.length) ?? '')
-    const sig = url?.searchParams.get('sig') ?? undefined
-    expect(await signer.checkFile(key, String(exp), sig, Date.now())).toBe('ok')
-    expect(await signer.checkFile(key, String(exp), sig, (exp + 1) * 1000)).toBe('expired')
+    expect(await signer.signedKey('files', url as URL)).toEqual({ key, exp })
+    await expect(signer.signedKey('files', url as URL, (exp + 1) * 1000)).rejects.toMatchObject({ detail: { code: 'signatureExpired' } })
     // A URL whose expiry was pushed out is refused by the route itself.
     const forged = new URL(url as URL)
     forged.searchParams.set('exp', String(exp + 86_400))

@@ -7,7 +7,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { requireConfig } from '../../../src/config/config'
 import { buildServices } from '../../../src/services'
-import { BASE, taskRecord } from '../helpers'
+import { BASE, firstDue, taskRecord } from '../helpers'
 
 /** Writes become visible `lagMs` later; a missing key stays missing (cached) for `lagMs`. */
 function laggingKv(inner: KVNamespace, clock: { now: number }, lagMs = 60_000) {
@@ -54,7 +54,7 @@ describe('task state over a lagging, miss-caching KV', () => {
         { taskUUID: crypto.randomUUID(), seed: 2 },
       ],
     })
-    expect((await s.tasks.open(task, 30_000, {})).kind).toBe('created')
+    expect((await s.tenants.open(task, 30_000, {}, firstDue(task))).kind).toBe('created')
     // A read before anything is written caches the miss of the final record.
     expect((await s.view.describe('tlagging', taskUUID)).status).toBe('processing')
 

@@ -6,7 +6,20 @@ import { childTaskUUID } from '../../../src/lib/ids'
 import { requireConfig } from '../../../src/config/config'
 import { buildServices } from '../../../src/services'
 import { KEY_A } from '../../secrets'
-import { BASE, call, hook, inference, ledgerOf, postV1, setFault, upstreamItem, upstreamRequests, tenantOf, taskRecord } from '../helpers'
+import {
+  BASE,
+  call,
+  firstDue,
+  hook,
+  inference,
+  ledgerOf,
+  postV1,
+  setFault,
+  upstreamItem,
+  upstreamRequests,
+  tenantOf,
+  taskRecord,
+} from '../helpers'
 
 interface TaskView {
   status: string
@@ -80,20 +93,17 @@ describe('reconciler', () => {
     const taskUUID = crypto.randomUUID()
     const tenantId = await tenantOf(KEY_A)
     // A task whose dispatch was lost on the way: claimed, never received upstream.
-    await s.tasks.open(
-      taskRecord({
-        tenant: tenantId,
-        taskUUID,
-        outputFormat: 'PNG',
-        width: 1440,
-        height: 2560,
-        positivePrompt: `a message in a bottle ${marker}`,
-        outputQuality: 90,
-        children: [{ taskUUID: await childTaskUUID(tenantId, taskUUID, 0), seed: 7 }],
-      }),
-      0,
-      {},
-    )
+    const lost = taskRecord({
+      tenant: tenantId,
+      taskUUID,
+      outputFormat: 'PNG',
+      width: 1440,
+      height: 2560,
+      positivePrompt: `a message in a bottle ${marker}`,
+      outputQuality: 90,
+      children: [{ taskUUID: await childTaskUUID(tenantId, taskUUID, 0), seed: 7 }],
+    })
+    await s.tenants.open(lost, 0, {}, firstDue(lost))
     await reconcileLater(reconcileAfter + 5)
     const [redispatch] = await upstreamRequests(marker)
     expect(redispatch?.body[0]).toMatchObject({
@@ -116,7 +126,7 @@ describe('reconciler', () => {
     expect((await postV1([body])).status).toBe(200)
     const tenant = await tenantOf(KEY_A)
     // The result is recorded in the object, but its recorder stopped before queueing the event.
-    const recorded = await s.tasks.recordResults(tenant, body.taskUUID, [
+    const recorded = await s.tenants.recordResults(tenant, body.taskUUID, [
       { index: 0, ok: false, code: 'providerTimeout', message: 'slow', at: Date.now() },
     ])
     expect(recorded?.final?.status).toBe('failed')
@@ -134,7 +144,7 @@ describe('reconciler', () => {
     const body = inference({ deliveryMethod: 'async' })
     expect((await postV1([body])).status).toBe(200)
     const tenant = await tenantOf(KEY_A)
-    await services().tasks.recordResults(tenant, body.taskUUID, [
+    await services().tenants.recordResults(tenant, body.taskUUID, [
       { index: 0, ok: false, code: 'providerTimeout', message: 'slow', at: Date.now() },
     ])
     expect(await env.TASKS.get(`task:${tenant}:${body.taskUUID}`)).toBeNull() // recording writes no KV
@@ -159,7 +169,7 @@ describe('reconciler', () => {
       createdAt: Date.now() - (reconcileAfter + 5) * 1000,
       children: [{ taskUUID: await childTaskUUID(tenant, taskUUID, 0), seed: 3 }],
     })
-    expect((await s.tasks.open(record, 0, {})).kind).toBe('created')
+    expect((await s.tenants.open(record, 0, {}, firstDue(record))).kind).toBe('created')
     // The task is already due, so its alarm is set in the past and may fire by itself before
     // this line; otherwise this runs it now. Either way the alarm, not the test, hands it out.
     await runDurableObjectAlarm(ledgerOf(tenant))

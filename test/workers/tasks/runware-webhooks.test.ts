@@ -3,7 +3,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { requireConfig } from '../../../src/config/config'
 import { buildServices } from '../../../src/services'
-import { usageSummary } from '../../../src/tenant/budgets'
+import { usageReport } from '../../../src/tenant/budgets'
 import { KEY_A } from '../../secrets'
 import { BASE, call, hook, inference, postV1, tenantOf, upstreamItem, upstreamRequests } from '../helpers'
 
@@ -31,13 +31,13 @@ const services = () => buildServices(env, requireConfig(env), { origin: BASE, wa
 
 /** The task as its tenant's object holds it. */
 async function stored(taskUUID: string) {
-  return services().tasks.current(await tenantOf(KEY_A), taskUUID)
+  return services().tenants.read(await tenantOf(KEY_A), taskUUID)
 }
 
 /** Images KEY_A's tenant has been charged for today. */
 async function imagesCharged(): Promise<number> {
   const today = new Date().toISOString().slice(0, 10)
-  return usageSummary(await services().tenants.usage(await tenantOf(KEY_A), today, today)).images
+  return usageReport(await services().tenants.usage(await tenantOf(KEY_A), today, today)).images
 }
 
 describe('POST /webhooks/runware', () => {

@@ -67,6 +67,19 @@ describe('managed keys', () => {
     }
   })
 
+  it('names every invalid parameter of an admin request and a usage query, not just the first', async () => {
+    const created = await admin('/keys', {
+      method: 'POST',
+      body: JSON.stringify({ name: '', rateLimitPerMinute: 7, budgetPeriod: 'year' }),
+    })
+    expect(created.status).toBe(400)
+    const { errors } = (await created.json()) as { errors: { code: string; parameter: string }[] }
+    expect(errors.map((e) => e.parameter).sort()).toEqual(['budgetPeriod', 'name', 'rateLimitPerMinute'])
+    const usage = await call('/v1/usage?from=yesterday&to=soon', { headers: { authorization: `Bearer ${KEY_A}` } })
+    expect(usage.status).toBe(400)
+    expect(((await usage.json()) as { errors: { parameter: string }[] }).errors.map((e) => e.parameter)).toEqual(['from', 'to'])
+  })
+
   it('gives the admin API 401 without the token, and no admin API at all without ADMIN_TOKEN', async () => {
     expect((await call('/admin/keys')).status).toBe(401)
     expect((await call('/admin/keys', { headers: { authorization: `Bearer ${KEY_A}` } })).status).toBe(401)
