@@ -4,6 +4,7 @@ import { cors } from 'hono/cors'
 import type { AppEnv } from './app-env'
 import { errorResponse } from './lib/envelope'
 import { ApiError } from './lib/errors'
+import { log } from './lib/log'
 import { ConfigError, readConfig } from './config/config'
 import { adminRoutes } from './routes/admin'
 import { clientWebhookRoutes } from './routes/client-webhooks'
@@ -18,7 +19,6 @@ import { taskRoutes } from './routes/tasks'
 import { uploadRoutes } from './routes/uploads'
 import { usageRoutes } from './routes/usage'
 import { webhookRoutes } from './routes/webhooks'
-import { log } from './lib/log'
 
 /** CORS for the configured origins, built once per configuration rather than per request. */
 const corsByConfig = new WeakMap<object, MiddlewareHandler | null>()

@@ -3,13 +3,13 @@
  * stored; the key itself is shown once, at creation or rotation. KV is eventually consistent:
  * a disabled or rotated key may keep working for up to ~60 s in other locations.
  */
+import type { Config } from '../config/schema'
 import { BoundedCache } from '../lib/bounded-cache'
 import { sha256Hex } from '../lib/crypto'
 import { toHex } from '../lib/encoding'
+import { log } from '../lib/log'
 import { KV_KEY_ID_PREFIX, kvApiKeyKey, kvKeyIdKey } from '../lib/storage-keys'
 import type { CreateKey, KeyRecord, Principal } from '../schemas/api-keys'
-import type { Config } from '../config/schema'
-import { log } from '../lib/log'
 
 /** Recognisable to secret scanners, and to people. */
 export const KEY_PREFIX = 'ie_live_'

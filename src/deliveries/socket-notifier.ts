@@ -3,8 +3,8 @@
  * renders and pushes them (or keeps them for a resumed connection), and pushes each only once,
  * so telling it twice — a repair after a crash, a duplicate webhook — is harmless.
  */
-import type { ResultRecord, TaskRecord } from '../schemas/records'
 import { log } from '../lib/log'
+import type { ResultRecord, TaskRecord } from '../schemas/records'
 
 export class SocketNotifier {
   constructor(private readonly sessions: Env['SOCKETS']) {}

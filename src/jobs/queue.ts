@@ -1,9 +1,9 @@
 /** Queue consumers: client deliveries, their dead letters, and due reconciliations. Names match wrangler.jsonc. */
+import { ConfigError, readConfig } from '../config/config'
+import { log } from '../lib/log'
 import { deliveryMessageSchema, type DeliveryMessage } from '../schemas/deliveries'
 import { reconcileMessageSchema } from '../schemas/reconcile'
-import { ConfigError, readConfig } from '../config/config'
 import { buildServices } from '../services'
-import { log } from '../lib/log'
 
 export const DELIVERY_QUEUE = 'imagine-edge-webhooks'
 export const DEAD_LETTER_QUEUE = 'imagine-edge-webhooks-dlq'

@@ -7,6 +7,7 @@ import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { matchedRoutes } from 'hono/route'
 import type { AppEnv } from '../app-env'
+import { log } from '../lib/log'
 import { logsRequest } from '../lib/request-log'
 import { ConfigError, readConfig } from '../config/config'
 
@@ -39,16 +40,13 @@ export const observability = createMiddleware<AppEnv>(async (c, next) => {
   if (!logsRequest(c.req.method, c.res.status, durationMs, config instanceof ConfigError || config.LOG_READS)) return
   // The handler's pattern: middleware (method ALL) matches everything and says nothing.
   const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? '*'
-  console.log(
-    JSON.stringify({
-      level: c.res.status >= 500 ? 'error' : 'info',
-      msg: 'request',
-      id,
-      method: c.req.method,
-      route,
-      status: c.res.status,
-      durationMs,
-      ...(c.get('tenant') ? { tenant: c.get('tenant') } : {}),
-    }),
-  )
+  // A failed request's line goes to the error stream, so Workers Logs files it under errors too.
+  log(c.res.status >= 500 ? 'error' : 'info', 'request', {
+    id,
+    method: c.req.method,
+    route,
+    status: c.res.status,
+    durationMs,
+    ...(c.get('tenant') ? { tenant: c.get('tenant') } : {}),
+  })
 })

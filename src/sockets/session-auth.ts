@@ -3,13 +3,13 @@
  * optionally with the connectionSessionUUID of a session to resume.
  */
 import * as z from 'zod'
+import { log } from '../lib/log'
 import { dataFrame, errorsFrame } from '../protocol/frames'
 import { authenticationSchema } from '../schemas/tasks'
 import type { Services } from '../services'
 import { type Attachment, type SessionHost } from './session-host'
 import { flush } from './session-push'
 import { holdSession, resume } from './session-resume'
-import { log } from '../lib/log'
 
 export const AUTH_TIMEOUT_SECONDS = 30
 export const IDLE_TIMEOUT_SECONDS = 120

@@ -5,9 +5,9 @@
  * Tasks name their session, never the object holding the socket, so a result is always at most
  * one hop from its socket.
  */
+import { log } from '../lib/log'
 import { attachmentOf, openSocketOf, type SessionHost } from './session-host'
 import type { SessionState } from './session-store'
-import { log } from '../lib/log'
 
 export const RESUME_WINDOW_SECONDS = 120
 /** How often an object that only forwards checks that the session still exists. */

@@ -4,12 +4,12 @@
  * until its last result is pushed; a task answered at once gives its slot back.
  */
 import { ApiError, type RunwareError } from '../lib/errors'
+import { log } from '../lib/log'
 import { dataFrame, errorsFrame, framesPerTask, isAuthentication, isPing, pushedTaskUUID, PONG_FRAME } from '../protocol/frames'
 import { MAX_TASKS_PER_REQUEST, runTasks, tagOf } from '../protocol/run-tasks'
 import type { Principal } from '../schemas/api-keys'
 import type { Services } from '../services'
 import type { Attachment, SessionHost } from './session-host'
-import { log } from '../lib/log'
 
 /** imageInference tasks of one session whose results are still being pushed. */
 export const MAX_TASKS_IN_FLIGHT = 32

@@ -2,19 +2,19 @@
  * Runs an imageInference task: claims it, fans it out to one upstream child per result,
  * dispatches all children in one call, and answers sync or async (docs/architecture.md).
  */
+import type { SocketNotifier } from '../deliveries/socket-notifier'
+import type { Presenter } from '../images/presenter'
+import type { LazyItem } from '../lib/envelope'
 import { ApiError } from '../lib/errors'
 import { childTaskUUID, randomSeed } from '../lib/ids'
 import { sleep } from '../lib/retry'
+import type { Principal } from '../schemas/api-keys'
 import type { InferenceRequest } from '../schemas/image-inference'
 import type { ResultRecord, StoredReference, TaskRecord } from '../schemas/records'
-import type { DispatchOutcome, Dispatcher } from './dispatcher'
-import type { Principal } from '../schemas/api-keys'
 import { limitsOf, priceMicros, refusalError } from '../tenant/budgets'
-import type { Presenter } from '../images/presenter'
-import type { LazyItem } from '../lib/envelope'
-import type { ResultRecorder, ResultReport } from './result-recorder'
-import type { SocketNotifier } from '../deliveries/socket-notifier'
 import type { TenantClient } from '../tenant/tenant-client'
+import type { DispatchOutcome, Dispatcher } from './dispatcher'
+import type { ResultRecorder, ResultReport } from './result-recorder'
 
 export interface TaskOutcome {
   items: LazyItem[]

@@ -9,11 +9,11 @@
 import type { ReconcileMessage } from '../schemas/reconcile'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { UpstreamBody, UpstreamError, UpstreamItem } from '../schemas/upstream'
-import type { Dispatcher } from './dispatcher'
-import type { ResultRecorder, ResultReport } from './result-recorder'
+import type { TenantClient } from '../tenant/tenant-client'
 import type { RunwareClient } from '../upstream/runware-client'
 import { failureOf } from '../upstream/upstream-errors'
-import type { TenantClient } from '../tenant/tenant-client'
+import type { Dispatcher } from './dispatcher'
+import type { ResultRecorder, ResultReport } from './result-recorder'
 
 export interface ReconcilerDeps {
   tenants: TenantClient

@@ -3,12 +3,12 @@
  * done only when its image is in R2; the tenant's object records each result once, so the
  * first report wins and every later copy is a no-op.
  */
+import type { EventPublisher } from '../deliveries/event-publisher'
+import type { SocketNotifier } from '../deliveries/socket-notifier'
+import type { ImageStore } from '../images/image-store'
 import { imageKey } from '../lib/storage-keys'
 import type { ResultDraft, ResultRecord, TaskRecord } from '../schemas/records'
 import type { UpstreamItem } from '../schemas/upstream'
-import type { ImageStore } from '../images/image-store'
-import type { EventPublisher } from '../deliveries/event-publisher'
-import type { SocketNotifier } from '../deliveries/socket-notifier'
 import type { TenantClient } from '../tenant/tenant-client'
 
 /** What one channel reports for result `index`: an item, or an error. */
