@@ -3,8 +3,9 @@ import { Hono, type MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import type { AppEnv } from './app-env'
 import { errorResponse } from './lib/envelope'
-import { ApiError } from './lib/errors'
+import { ApiError, internalError } from './lib/errors'
 import { log } from './lib/log'
+import { memo } from './lib/memo'
 import { ConfigError, readConfig } from './config/config'
 import { adminRoutes } from './routes/admin'
 import { clientWebhookRoutes } from './routes/client-webhooks'
@@ -23,15 +24,12 @@ import { webhookRoutes } from './routes/webhooks'
 /** CORS for the configured origins, built once per configuration rather than per request. */
 const corsByConfig = new WeakMap<object, MiddlewareHandler | null>()
 function corsFor(config: ReturnType<typeof readConfig>): MiddlewareHandler | null {
-  let handler = corsByConfig.get(config)
-  if (handler === undefined) {
+  return memo(corsByConfig, config, () => {
     const origins = config instanceof ConfigError ? [] : config.CORS_ORIGINS
-    handler = origins.length
+    return origins.length
       ? cors({ origin: origins.includes('*') ? '*' : origins, exposeHeaders: ['retry-after', 'content-range', 'etag', 'x-request-id'] })
       : null
-    corsByConfig.set(config, handler)
-  }
-  return handler
+  })
 }
 
 export const app = new Hono<AppEnv>()
@@ -67,5 +65,5 @@ app.onError((error, c) => {
   if (error instanceof ApiError) return errorResponse(error)
   // Unknown errors are logged for operators (name and message only) and never shown to clients.
   log('error', 'unhandled', { path: new URL(c.req.url).pathname, error: String(error) })
-  return errorResponse(new ApiError(500, { code: 'internalServerError', message: 'Internal error; retry later' }, { 'retry-after': '5' }))
+  return errorResponse(internalError())
 })

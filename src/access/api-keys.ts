@@ -10,6 +10,7 @@ import { toHex } from '../lib/encoding'
 import { log } from '../lib/log'
 import { KV_KEY_ID_PREFIX, kvApiKeyKey, kvKeyIdKey } from '../lib/storage-keys'
 import type { CreateKey, KeyRecord, Principal } from '../schemas/api-keys'
+import { memo } from '../lib/memo'
 
 /** Recognisable to secret scanners, and to people. */
 export const KEY_PREFIX = 'ie_live_'
@@ -21,14 +22,10 @@ const tenantOfHash = (hash: string) => `t${hash.slice(0, 24)}`
 export const bootstrapTenant = async (apiKey: string) => tenantOfHash(await sha256Hex(apiKey))
 const bootstrapByConfig = new WeakMap<Config, Promise<Map<string, string>>>()
 
-function bootstrapTenants(config: Config): Promise<Map<string, string>> {
-  let tenants = bootstrapByConfig.get(config)
-  if (!tenants) {
-    tenants = Promise.all(config.API_KEYS.map((key) => sha256Hex(key))).then((hashes) => new Map(hashes.map((h) => [h, tenantOfHash(h)])))
-    bootstrapByConfig.set(config, tenants)
-  }
-  return tenants
-}
+const bootstrapTenants = (config: Config): Promise<Map<string, string>> =>
+  memo(bootstrapByConfig, config, () =>
+    Promise.all(config.API_KEYS.map((key) => sha256Hex(key))).then((hashes) => new Map(hashes.map((h) => [h, tenantOfHash(h)]))),
+  )
 
 /** Key hashes this isolate computed lately: clients send the same key on every request. */
 const hashes = new BoundedCache<Promise<string>>(1000)

@@ -2,6 +2,7 @@
 import * as z from 'zod'
 import { ApiError } from '../lib/errors'
 import { configSchema, type Config } from './schema'
+import { memo } from '../lib/memo'
 
 /** One line per bad setting, naming it; values are never echoed, since some are secrets. */
 export class ConfigError extends Error {
@@ -28,12 +29,7 @@ function describe(issue: z.core.$ZodIssue): string {
 
 /** The validated configuration, or a ConfigError naming every bad setting. */
 export function readConfig(env: object): Config | ConfigError {
-  let config = cache.get(env)
-  if (!config) {
-    config = parse(env)
-    cache.set(env, config)
-  }
-  return config
+  return memo(cache, env, () => parse(env))
 }
 
 /** The validated configuration; throws a 503 ApiError naming the bad settings. */

@@ -3,6 +3,7 @@
  * `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed by the bytes behind a `whsec_` secret.
  */
 import { toBase64, utf8 } from '../lib/encoding'
+import { memo } from '../lib/memo'
 
 export const SECRET_PREFIX = 'whsec_'
 
@@ -13,13 +14,9 @@ const keys = new Map<string, Promise<CryptoKey>>()
 
 /** The HMAC key for a secret's bytes, imported once per isolate. */
 function keyFor(bytes: Uint8Array): Promise<CryptoKey> {
-  const id = toBase64(bytes)
-  let key = keys.get(id)
-  if (!key) {
-    key = crypto.subtle.importKey('raw', bytes as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
-    keys.set(id, key)
-  }
-  return key
+  return memo(keys, toBase64(bytes), () =>
+    crypto.subtle.importKey('raw', bytes as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']),
+  )
 }
 
 /** One `v1,<base64>` signature of an event. */

@@ -14,20 +14,21 @@ export const REFERENCE_URL_TTL_SECONDS = 600
 export type TargetUrl = (objectKey: string, taskOrigin: string) => Promise<string>
 
 /** Where Runware PUTs each result. Upload URLs need only outlive the task: after its deadline nothing may land. */
-export function uploadTarget(config: Config, signer: UrlSigner): TargetUrl {
-  const ttl = config.TASK_DEADLINE_SECONDS
-  if (config.UPLOAD_MODE === 'worker') return (key, taskOrigin) => signer.uploadUrl(key, ttl, Date.now(), taskOrigin)
-  return presigned(config, presignR2Put, ttl)
-}
+export const uploadTarget = (config: Config, signer: UrlSigner): TargetUrl =>
+  target(config, presignR2Put, config.TASK_DEADLINE_SECONDS, (key, ttl, origin) => signer.uploadUrl(key, ttl, Date.now(), origin))
 
 /** Where Runware GETs a reference image: a URL that expires in REFERENCE_URL_TTL_SECONDS. */
-export function referenceTarget(config: Config, signer: UrlSigner): TargetUrl {
-  if (config.UPLOAD_MODE === 'worker') return (key, taskOrigin) => signer.fileUrl(key, REFERENCE_URL_TTL_SECONDS, Date.now(), taskOrigin)
-  return presigned(config, presignR2Get, REFERENCE_URL_TTL_SECONDS)
-}
+export const referenceTarget = (config: Config, signer: UrlSigner): TargetUrl =>
+  target(config, presignR2Get, REFERENCE_URL_TTL_SECONDS, (key, ttl, origin) => signer.fileUrl(key, ttl, Date.now(), origin))
 
-/** SigV4 presigned R2 URLs with the operator's S3 API credentials. */
-function presigned(config: Config, presign: (input: PresignInput) => Promise<string>, expiresSeconds: number): TargetUrl {
+/** In worker mode, the gateway's own signed route; otherwise a SigV4 presigned R2 URL with the operator's S3 credentials. */
+function target(
+  config: Config,
+  presign: (input: PresignInput) => Promise<string>,
+  expiresSeconds: number,
+  ownRoute: (key: string, ttlSeconds: number, taskOrigin: string) => Promise<string>,
+): TargetUrl {
+  if (config.UPLOAD_MODE === 'worker') return (key, taskOrigin) => ownRoute(key, expiresSeconds, taskOrigin)
   return (key) =>
     presign({
       endpoint: config.R2_S3_ENDPOINT,

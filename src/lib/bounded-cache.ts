@@ -1,3 +1,5 @@
+import { memo } from './memo'
+
 /**
  * An isolate-level cache of computed values by string key, bounded in size. When full it starts
  * over rather than tracking recency: the hot keys (a client's API key, a polled task's image)
@@ -8,12 +10,10 @@ export class BoundedCache<T> {
   constructor(private readonly limit: number) {}
 
   get(key: string, compute: () => T): T {
-    let value = this.#values.get(key)
-    if (value === undefined) {
+    return memo(this.#values, key, () => {
+      // Full: start over before adding the new value.
       if (this.#values.size >= this.limit) this.#values.clear()
-      value = compute()
-      this.#values.set(key, value)
-    }
-    return value
+      return compute()
+    })
   }
 }

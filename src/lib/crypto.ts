@@ -1,5 +1,6 @@
 /** HMAC keys derived from SIGNING_SECRET, imported once per isolate, plus SHA-256 helpers. */
 import { fromBase64Url, toBase64Url, toHex, utf8 } from './encoding'
+import { memo } from './memo'
 
 /** What a derived key is for; a signature made for one purpose never verifies for another. */
 export type KeyPurpose = 'files' | 'uploads' | 'runware-webhook' | 'client-webhooks'
@@ -14,13 +15,7 @@ async function deriveKey(secret: string, purpose: KeyPurpose): Promise<CryptoKey
 
 /** The HMAC key for `purpose`, cached so each isolate imports it once. */
 export function hmacKey(secret: string, purpose: KeyPurpose): Promise<CryptoKey> {
-  const id = `${purpose}:${secret}`
-  let key = keyCache.get(id)
-  if (!key) {
-    key = deriveKey(secret, purpose)
-    keyCache.set(id, key)
-  }
-  return key
+  return memo(keyCache, `${purpose}:${secret}`, () => deriveKey(secret, purpose))
 }
 
 /** base64url HMAC-SHA256 of `data`. */

@@ -35,6 +35,10 @@ export class ApiError extends Error {
   }
 }
 
+/** The error for a failure the client cannot fix: no detail of it leaves the gateway. */
+export const internalError = () =>
+  new ApiError(500, { code: 'internalServerError', message: 'Internal error; retry later' }, { 'retry-after': '5' })
+
 // Worst first: the response status of a request with several errors follows the worst one.
 const SEVERITY: readonly number[] = [500, 502, 503, 504, 429, 402, 409, 404, 403, 401, 413, 415, 416, 426, 400]
 

@@ -20,12 +20,12 @@ export const kvKeyIdKey = (id: string) => `${KV_KEY_ID_PREFIX}${id}`
 /** KV: a tenant's webhook secret version (the secret itself is derived, never stored). */
 export const kvWebhookSecretKey = (tenant: string) => `whsec:${tenant}`
 
-/** R2: the image bytes of one result. */
-export const imageKey = (tenant: string, taskUUID: string, index: number, format: ImageFormat) =>
-  `images/${tenant}/${taskUUID}/${index}.${EXTENSIONS[format]}`
-
 /** R2: everything the gateway stores for one task's images. */
 export const imagePrefix = (tenant: string, taskUUID: string) => `images/${tenant}/${taskUUID}/`
+
+/** R2: the image bytes of one result. */
+export const imageKey = (tenant: string, taskUUID: string, index: number, format: ImageFormat) =>
+  `${imagePrefix(tenant, taskUUID)}${index}.${EXTENSIONS[format]}`
 
 const IMAGE_KEY = /^images\/([a-z0-9_]+)\/([0-9a-f-]{36})\/(\d{1,2})\.(jpg|png|webp)$/
 

@@ -38,21 +38,13 @@ async function imageInference(
   startedAt: number,
   source: TaskSource,
 ): Promise<TaskOutcome> {
-  if (task.model === undefined) {
-    return failed(
-      new ApiError(400, { code: 'missingParameter', message: 'model is required', parameter: 'model', allowedValues: MODEL_IDS }),
-    )
-  }
   const model = typeof task.model === 'string' ? findModel(task.model) : undefined
   if (!model) {
-    return failed(
-      new ApiError(400, {
-        code: 'modelNotFound',
-        message: `model ${JSON.stringify(task.model)} is not served by this gateway`,
-        parameter: 'model',
-        allowedValues: MODEL_IDS,
-      }),
-    )
+    const [code, message] =
+      task.model === undefined
+        ? ['missingParameter', 'model is required']
+        : ['modelNotFound', `model ${JSON.stringify(task.model)} is not served by this gateway`]
+    return failed(new ApiError(400, { code, message, parameter: 'model', allowedValues: MODEL_IDS }))
   }
   const parsed = imageInferenceSchema(model, { development: services.config.ENVIRONMENT === 'development' }).safeParse(task)
   if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, task))

@@ -3,6 +3,7 @@ import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../app-env'
 import { ApiError } from '../lib/errors'
+import { memo } from '../lib/memo'
 import { bearerToken } from '../access/api-keys'
 import { setRateLimitHeaders } from '../access/rate-limits'
 import { requireConfig } from '../config/config'
@@ -20,13 +21,9 @@ const originOf = (url: string) => {
  * costs every request, and a route that fails before needing services never builds them.
  */
 export function services(c: Context<AppEnv>): Services {
-  let built = c.get('services')
-  if (!built) {
-    const config = requireConfig(c.env)
-    built = buildServices(c.env, config, { origin: originOf(c.req.url), waitUntil: (p) => c.executionCtx.waitUntil(p) })
-    c.set('services', built)
-  }
-  return built
+  return memo(c, 'services', () =>
+    buildServices(c.env, requireConfig(c.env), { origin: originOf(c.req.url), waitUntil: (p) => c.executionCtx.waitUntil(p) }),
+  )
 }
 
 /** The 404 for a path no route serves (the admin API's too, when it is turned off). */

@@ -4,6 +4,7 @@ import { UUID_V4 } from '../lib/ids'
 import { isImageSourceProblem, parseImageSource } from '../lib/image-source'
 import { unsafeTargetReason } from '../lib/url-safety'
 import type { ModelSpec } from '../models/registry'
+import { memo } from '../lib/memo'
 
 export const taskUUIDSchema = z
   .string({ error: 'taskUUID is required and must be a UUID v4 string' })
@@ -67,13 +68,7 @@ const built = new Map<string, ReturnType<typeof buildSchema>>()
 
 /** The schema for a model, built once per isolate: zod schemas are costly to build and free to reuse. */
 export function imageInferenceSchema(model: ModelSpec, options: SchemaOptions = { development: false }) {
-  const id = `${model.id}:${options.development}`
-  let schema = built.get(id)
-  if (!schema) {
-    schema = buildSchema(model, options)
-    built.set(id, schema)
-  }
-  return schema
+  return memo(built, `${model.id}:${options.development}`, () => buildSchema(model, options))
 }
 
 function buildSchema(model: ModelSpec, options: SchemaOptions) {

@@ -3,7 +3,7 @@
  * results are pushed to the session later, so it holds one of the session's in-flight slots
  * until its last result is pushed; a task answered at once gives its slot back.
  */
-import { ApiError, type RunwareError } from '../lib/errors'
+import { ApiError, internalError, type RunwareError } from '../lib/errors'
 import { log } from '../lib/log'
 import { dataFrame, errorsFrame, framesPerTask, isAuthentication, isPing, pushedTaskUUID, PONG_FRAME } from '../protocol/frames'
 import { MAX_TASKS_PER_REQUEST, runTasks, tagOf } from '../protocol/run-tasks'
@@ -60,7 +60,7 @@ export async function runSocketTasks(
     answers.items = await Promise.all(outcome.items.map((item) => item()))
   } catch (error) {
     log('error', 'socket task failed', { error: String(error) })
-    answers.errors = tasks.map((t) => ({ code: 'internalServerError', message: 'Internal error; retry later', ...tagOf(t) }))
+    answers.errors = tasks.map((t) => ({ ...internalError().detail, ...tagOf(t) }))
   } finally {
     // Refused, invalid, or a re-send of a known task: nothing will be pushed for it here.
     const answered = new Set([...answers.items, ...answers.errors].map((x) => String(x.taskUUID ?? '').toLowerCase()))

@@ -10,6 +10,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import { requireConfig } from '../config/config'
 import { ApiError, type RunwareError } from '../lib/errors'
+import { memo } from '../lib/memo'
 import { errorsFrame, parseMessage, PING_FRAME, PONG_FRAME } from '../protocol/frames'
 import { buildServices, type Services } from '../services'
 import { ORIGIN_HEADER, SESSION_HEADER } from './open-socket'
@@ -142,14 +143,7 @@ function sessionHost(ctx: DurableObjectState, env: Env, store: SessionStore): Se
   const built = new Map<string, Services>()
   return {
     store,
-    services(origin) {
-      let services = built.get(origin)
-      if (!services) {
-        services = buildServices(env, requireConfig(env), { origin, waitUntil: (p) => ctx.waitUntil(p) })
-        built.set(origin, services)
-      }
-      return services
-    },
+    services: (origin) => memo(built, origin, () => buildServices(env, requireConfig(env), { origin, waitUntil: (p) => ctx.waitUntil(p) })),
     // A socket can close while a message's tasks run (the client dropped it, or resumed its
     // session on another connection): its answers are dropped, not thrown, and the client gets
     // them by sending its unanswered tasks again after resuming.

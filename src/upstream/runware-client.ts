@@ -7,6 +7,7 @@ import { Circuit } from '../lib/circuit'
 import { backoffDelayMs, parseRetryAfterMs, sleep, type BackoffPolicy } from '../lib/retry'
 import type { Config } from '../config/schema'
 import { parseUpstreamBody, type UpstreamBody, type UpstreamError } from '../schemas/upstream'
+import { memo } from '../lib/memo'
 
 /** Runware's own hosts, and the configured upstream's: the only places images are copied from. */
 export function copyAllowed(config: Config): (url: URL) => boolean {
@@ -44,11 +45,7 @@ const DEFAULT_BACKOFF: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 8000, jit
 // One circuit per upstream URL per isolate: isolates learn independently, which still cuts
 // the load on a failing upstream in proportion, without a global coordinator.
 const circuits = new Map<string, Circuit>()
-const circuitFor = (url: string) => {
-  let circuit = circuits.get(url)
-  if (!circuit) circuits.set(url, (circuit = new Circuit({ threshold: 8, openMs: 30_000 })))
-  return circuit
-}
+const circuitFor = (url: string) => memo(circuits, url, () => new Circuit({ threshold: 8, openMs: 30_000 }))
 
 type Attempt = { result: UpstreamResult; retryAfterMs: number | null }
 
