@@ -21,6 +21,11 @@ export class Presenter {
     return this.signer.fileUrl(objectKey, task.ttl ?? this.defaultTtlSeconds, Date.now(), this.signer.baseUrl || task.origin)
   }
 
+  /** The signed URL of an uploaded input image, for the client that stored it (Runware's clients read it). */
+  uploadUrl(objectKey: string): Promise<string> {
+    return this.signer.fileUrl(objectKey, this.defaultTtlSeconds)
+  }
+
   /** The sync-response item for a successful result, in the field order of Runware's examples. */
   item(task: TaskRecord, result: Extract<ResultRecord, { ok: true }>): LazyItem {
     return async () => {

@@ -79,9 +79,13 @@ async function imageUpload(services: Services, principal: Principal, task: Recor
   }
   // The same taskUUID always names the same image, so a re-sent upload stores nothing new.
   const imageUUID = await derivedUUID('upload', principal.tenant, taskUUID.toLowerCase())
-  if (source.kind === 'inline') await services.library.storeInline(principal.tenant, imageUUID, source.base64, UPLOAD_LIMITS.maxBytes)
-  else await services.library.fetchAndStore(principal.tenant, imageUUID, source.url, UPLOAD_LIMITS.maxBytes)
-  return { items: [async () => ({ taskType: 'imageUpload', taskUUID: taskUUID.toLowerCase(), imageUUID })], errors: [] }
+  const key =
+    source.kind === 'inline'
+      ? await services.library.storeInline(principal.tenant, imageUUID, source.base64, UPLOAD_LIMITS.maxBytes)
+      : await services.library.fetchAndStore(principal.tenant, imageUUID, source.url, UPLOAD_LIMITS.maxBytes)
+  // Runware's clients read imageURL from the item (the Python SDK's upload, the TypeScript SDK's types).
+  const imageURL = await services.presenter.uploadUrl(key)
+  return { items: [async () => ({ taskType: 'imageUpload', taskUUID, imageUUID, imageURL })], errors: [] }
 }
 
 async function runTask(

@@ -26,6 +26,7 @@ export const imageRoutes = new Hono<AppEnv>().use('*', requireTenant).post('/', 
     length = file.size
   }
   const imageUUID = crypto.randomUUID()
-  await services(c).library.store(c.get('tenant'), imageUUID, body, length, UPLOAD_LIMITS.maxBytes)
-  return c.json({ data: { taskType: 'imageUpload', imageUUID } }, 201)
+  const { library, presenter } = services(c)
+  const key = await library.store(c.get('tenant'), imageUUID, body, length, UPLOAD_LIMITS.maxBytes)
+  return c.json({ data: { taskType: 'imageUpload', imageUUID, imageURL: await presenter.uploadUrl(key) } }, 201)
 })

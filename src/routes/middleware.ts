@@ -30,8 +30,14 @@ export function services(c: Context<AppEnv>): Services {
 export const noRoute = (c: Context<AppEnv>) =>
   new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })
 
+/** Runware's 401, with the parameter and task type its errors page shows. */
 export const unauthorized = () =>
-  new ApiError(401, { code: 'invalidApiKey', message: 'A valid gateway API key is required: Authorization: Bearer <key>' })
+  new ApiError(401, {
+    code: 'invalidApiKey',
+    message: 'A valid gateway API key is required: Authorization: Bearer <key>',
+    parameter: 'apiKey',
+    taskType: 'authentication',
+  })
 
 /** Authenticates a key (null: 401) and counts the request against its rate limit (429). */
 export async function admit(c: Context<AppEnv>, key: string | null): Promise<number> {

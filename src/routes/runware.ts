@@ -53,10 +53,9 @@ export const runwareRoutes = new Hono<AppEnv>()
     if (body === undefined)
       throw new ApiError(400, { code: 'invalidRequestBody', message: 'The request body must be a JSON array of tasks' })
     const outcome = await runTasks(services(c), c.get('principal'), tasks, startedAt)
-    const [only] = outcome.items
-    // Runware answers a lone imageUpload with `data` as an object, not an array.
-    const lone = tasks.length === 1 && (tasks[0] as { taskType?: unknown })?.taskType === 'imageUpload' && only && !outcome.errors.length
-    const response = lone ? Response.json({ data: await only() }) : envelopeResponse(outcome.items, outcome.errors)
+    // Every answer is the array envelope, a lone imageUpload's too: one docs page shows `data` as an
+    // object there, but Runware's schema-generated types and every SDK read the array.
+    const response = envelopeResponse(outcome.items, outcome.errors)
     setRateLimitHeaders(response.headers, limit)
     return response
   })

@@ -38,6 +38,9 @@ export const v1ItemSchema = z.union([
   z.object({ taskType: z.literal('imageInference'), taskUUID: z.string() }).describe('Async acknowledgement'),
   z.object({ taskType: z.literal('imageInference'), taskUUID: z.string(), status: z.literal('processing') }).describe('Still running'),
   z.object({ taskType: z.literal('ping'), pong: z.literal(true) }),
+  z
+    .object({ taskType: z.literal('imageUpload'), taskUUID: z.string(), imageUUID: z.string(), imageURL: z.url() })
+    .describe('A stored upload, with a signed URL serving its bytes'),
 ])
 
 export const v1ResponseSchema = z.object({ data: z.array(v1ItemSchema).optional(), errors: z.array(errorSchema).optional() })

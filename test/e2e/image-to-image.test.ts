@@ -27,7 +27,7 @@ describe('image to image', () => {
     const png = await randomPng()
     const upload = await postV1([{ taskType: 'imageUpload', taskUUID: crypto.randomUUID(), image: png.toString('base64') }])
     expect(upload.status).toBe(200)
-    const imageUUID = String((upload.json.data as unknown as Record<string, unknown>).imageUUID)
+    const imageUUID = String(upload.json.data?.[0]?.imageUUID)
 
     const marker = `i2i-${crypto.randomUUID()}`
     const prompt = `a paper boat on a pond, ${marker}`

@@ -128,7 +128,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
     },
     responses: {
-      201: json(z.object({ data: z.object({ taskType: z.literal('imageUpload'), imageUUID: z.string() }) }), 'The stored image'),
+      201: json(
+        z.object({ data: z.object({ taskType: z.literal('imageUpload'), imageUUID: z.string(), imageURL: z.url() }) }),
+        'The stored image, and a signed URL serving its bytes',
+      ),
       ...errors(400, 401, 413, 415),
     },
   })

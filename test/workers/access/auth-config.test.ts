@@ -16,7 +16,10 @@ describe('authentication', () => {
     ] as const) {
       const res = await postV1(body, key)
       expect(res.status).toBe(401)
-      expect(res.json.errors?.[0]?.code).toBe('invalidApiKey')
+      // As Runware's errors page shows it: the parameter and the task type are named.
+      expect(res.json.errors).toEqual([
+        { code: 'invalidApiKey', message: expect.any(String), parameter: 'apiKey', taskType: 'authentication' },
+      ])
     }
   })
 

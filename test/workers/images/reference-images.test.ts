@@ -22,8 +22,7 @@ const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes))
 async function upload(image: string, key = KEY_A): Promise<string> {
   const { status, json } = await postV1([{ taskType: 'imageUpload', taskUUID: crypto.randomUUID(), image }], key)
   expect(status).toBe(200)
-  const data = json.data as unknown as Record<string, unknown>
-  return String(data.imageUUID)
+  return String(json.data?.[0]?.imageUUID)
 }
 
 /** Generates async with `referenceImages` and returns the URLs Runware was handed for them. */
@@ -47,14 +46,25 @@ async function errorsOf(referenceImages: unknown, key = KEY_A) {
 }
 
 describe('imageUpload', () => {
-  it('stores the image and answers {data:{imageUUID}}; the same taskUUID gives the same image', async () => {
+  // Runware's TypeScript SDK reads the array form (client.ts), and its Python SDK reads
+  // response["imageURL"] (base.py): a lone upload answers [{…, imageUUID, imageURL}], not an object.
+  it('stores the image and answers [{imageUUID, imageURL}], the URL serving its bytes; the same taskUUID gives the same image', async () => {
     const taskUUID = crypto.randomUUID()
-    const body = [{ taskType: 'imageUpload', taskUUID, image: `data:image/png;base64,${base64(PNG)}` }]
+    const png = distinct(PNG)
+    const body = [{ taskType: 'imageUpload', taskUUID, image: `data:image/png;base64,${base64(png)}` }]
     const first = await postV1(body)
     const again = await postV1(body)
     expect(first.status).toBe(200)
-    expect(first.json.data).toEqual({ taskType: 'imageUpload', taskUUID, imageUUID: expect.stringMatching(/^[0-9a-f-]{36}$/) })
+    expect(first.json.data).toEqual([
+      {
+        taskType: 'imageUpload',
+        taskUUID,
+        imageUUID: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        imageURL: expect.stringMatching(/^http:\/\/127\.0\.0\.1:1\/files\/uploads\/t[0-9a-f]+\/[0-9a-f-]{36}\?exp=\d+&sig=/),
+      },
+    ])
     expect(again.json.data).toEqual(first.json.data)
+    expect(await bytesAt(new URL(String(first.json.data?.[0]?.imageURL)))).toEqual(png)
   })
 
   it('refuses an image that is not PNG, JPG or WEBP, naming `image`', async () => {
@@ -72,7 +82,9 @@ describe('imageUpload', () => {
       body: raw,
     })
     expect(res.status).toBe(201)
-    const rawUUID = ((await res.json()) as { data: { imageUUID: string } }).data.imageUUID
+    const stored = ((await res.json()) as { data: { imageUUID: string; imageURL: string } }).data
+    const rawUUID = stored.imageUUID
+    expect(await bytesAt(new URL(stored.imageURL))).toEqual(raw)
     const form = new FormData()
     const multipart = distinct(PNG)
     form.set('image', new File([multipart], 'ref.png', { type: 'image/png' }))
