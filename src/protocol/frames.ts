@@ -1,5 +1,6 @@
 /** Runware's WebSocket frames: each message is a JSON array of tasks; each answer an envelope. */
 import type { RunwareError } from '../lib/errors'
+import { memo } from '../lib/memo'
 
 /** The SDK's heartbeat, byte for byte: the runtime answers it without waking the session's object. */
 export const PING_FRAME = '[{"taskType":"ping","ping":true}]'
@@ -8,10 +9,42 @@ export const PONG_FRAME = '{"data":[{"taskType":"ping","pong":true}]}'
 export const dataFrame = (items: readonly unknown[]) => JSON.stringify({ data: items })
 export const errorsFrame = (errors: readonly RunwareError[]) => JSON.stringify({ errors })
 
-/** One frame per task, so a client waiting on one task never reads another's answer. */
+/**
+ * One envelope per task, its items and its errors together: a client waiting on one task never
+ * reads another's answer, and Runware's SDK pollers, which take a task's first frame, see all of it.
+ */
 export function framesPerTask(items: readonly Record<string, unknown>[], errors: readonly RunwareError[]): string[] {
-  const byTask = <T extends { taskUUID?: unknown }>(list: readonly T[]) => Map.groupBy(list, (x) => String(x.taskUUID ?? ''))
-  return [...[...byTask(items).values()].map(dataFrame), ...[...byTask(errors).values()].map(errorsFrame)]
+  const tasks = new Map<string, { data: Record<string, unknown>[]; errors: RunwareError[] }>()
+  const of = (taskUUID: unknown) => memo(tasks, String(taskUUID ?? ''), () => ({ data: [], errors: [] }))
+  for (const item of items) of(item.taskUUID).data.push(item)
+  for (const error of errors) of(error.taskUUID).errors.push(error)
+  return [...tasks.values()].map((t) =>
+    JSON.stringify({ ...(t.data.length ? { data: t.data } : {}), ...(t.errors.length ? { errors: t.errors } : {}) }),
+  )
+}
+
+/** The most taskUUIDs read from a message that cannot be parsed. */
+const MAX_NAMED_TASKS = 32
+
+/**
+ * The taskUUIDs a message names, read from its text even when it is too large or not JSON, so
+ * a refusal of the whole message reaches each task's waiter (Runware's SDKs route by taskUUID and
+ * drop, or spread to every task, an error without one).
+ */
+export function taskUUIDsNamed(message: string | ArrayBuffer): string[] {
+  const text = typeof message === 'string' ? message : new TextDecoder().decode(message)
+  const named = new Set<string>()
+  for (const [, taskUUID] of text.matchAll(/"taskUUID"\s*:\s*"([^"\\]{1,100})"/g)) {
+    if (taskUUID) named.add(taskUUID)
+    if (named.size >= MAX_NAMED_TASKS) break
+  }
+  return [...named]
+}
+
+/** The frames refusing a whole message: one per task it names, or one without a taskUUID when it names none. */
+export function refusalFrames(message: string | ArrayBuffer, error: RunwareError): string[] {
+  const named = taskUUIDsNamed(message)
+  return named.length ? named.map((taskUUID) => errorsFrame([{ ...error, taskUUID }])) : [errorsFrame([error])]
 }
 
 /** The tasks of one message (an array, or one task object); null when it is not JSON of that shape. */

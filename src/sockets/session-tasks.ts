@@ -35,7 +35,9 @@ export async function runSocketTasks(
 ): Promise<Answers> {
   // Checked before any slot is taken: runTasks would refuse the whole message anyway.
   if (tasks.length > MAX_TASKS_PER_REQUEST) {
-    return { items: [], errors: [{ code: 'tooManyTasks', message: `At most ${MAX_TASKS_PER_REQUEST} tasks per message` }] }
+    // Each task hears it, by its taskUUID: Runware's SDKs route errors by it.
+    const message = `At most ${MAX_TASKS_PER_REQUEST} tasks per message`
+    return { items: [], errors: tasks.map((t) => ({ code: 'tooManyTasks', message, ...tagOf(t) })) }
   }
   const room = MAX_TASKS_IN_FLIGHT - slots.inFlight()
   const pushed = tasks.filter((t) => pushedTaskUUID(t) !== null)

@@ -11,7 +11,7 @@ import { DurableObject } from 'cloudflare:workers'
 import { requireConfig } from '../config/config'
 import { ApiError, type RunwareError } from '../lib/errors'
 import { memo } from '../lib/memo'
-import { errorsFrame, parseMessage, PING_FRAME, PONG_FRAME } from '../protocol/frames'
+import { parseMessage, PING_FRAME, PONG_FRAME, refusalFrames } from '../protocol/frames'
 import { buildServices, type Services } from '../services'
 import { ORIGIN_HEADER, SESSION_HEADER } from './open-socket'
 import { AUTH_TIMEOUT_SECONDS, authenticate, IDLE_TIMEOUT_SECONDS } from './session-auth'
@@ -57,19 +57,20 @@ export class SocketSession extends DurableObject<Env> {
     a.lastSeen = Date.now()
     ws.serializeAttachment(a)
     const size = typeof message === 'string' ? message.length : message.byteLength
+    const refuse = (error: RunwareError) => {
+      for (const frame of refusalFrames(message, error)) this.host.send(ws, frame)
+    }
     if (size > MAX_MESSAGE_BYTES) {
       const text = `A message may hold at most ${MAX_MESSAGE_BYTES} bytes; send large images as https URLs or upload them with POST /v1/images`
-      return this.sendError(ws, { code: 'payloadTooLarge', message: text })
+      return refuse({ code: 'payloadTooLarge', message: text })
     }
     let tasks = parseMessage(message)
-    if (!tasks?.length) {
-      return this.sendError(ws, { code: 'invalidRequestBody', message: 'Each message must be a JSON array of tasks' })
-    }
+    if (!tasks?.length) return refuse({ code: 'invalidRequestBody', message: 'Each message must be a JSON array of tasks' })
     let services: Services
     try {
       services = this.host.services(a.origin)
     } catch (error) {
-      if (error instanceof ApiError) return this.sendError(ws, error.detail)
+      if (error instanceof ApiError) return refuse(error.detail)
       throw error
     }
     if (!a.session) {
@@ -130,10 +131,6 @@ export class SocketSession extends DurableObject<Env> {
   /** The session held at `holder` expired: stop forwarding to it. */
   async release(holder: string): Promise<void> {
     if (this.store.get('forward') === holder) this.store.wipe()
-  }
-
-  private sendError(ws: WebSocket, error: RunwareError): void {
-    this.host.send(ws, errorsFrame([error]))
   }
 }
 

@@ -98,6 +98,22 @@ describe('WebSocket sessions', () => {
     for (const t of tasks) await call(`/v1/tasks/${t.taskUUID}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEY_A}` } })
   })
 
+  // Runware's SDKs route every answer by taskUUID: a refusal of a whole message must name each task.
+  it('refuses too many tasks, and a message that is not JSON, to each task by its taskUUID as sent', async () => {
+    const { client } = await Client.session()
+    const tasks = Array.from({ length: 11 }, () => inference({ taskUUID: crypto.randomUUID().toUpperCase() }))
+    client.send(tasks)
+    for (const t of tasks) {
+      const frame = await client.next((f) => f.errors?.[0]?.taskUUID === t.taskUUID)
+      expect(frame.errors).toEqual([expect.objectContaining({ code: 'tooManyTasks', taskType: 'imageInference', taskUUID: t.taskUUID })])
+    }
+    const named = crypto.randomUUID().toUpperCase()
+    client.ws.send(`[{"taskType": "imageInference", "taskUUID": "${named}", "positivePrompt": }]`)
+    const frame = await client.next((f) => f.errors?.[0]?.taskUUID === named)
+    expect(frame.errors).toEqual([expect.objectContaining({ code: 'invalidRequestBody', taskUUID: named })])
+    await client.close()
+  })
+
   it('pushes a stored result once however often it is announced, and never to another tenant', async () => {
     const task = inference({ numberResults: 2 })
     expect((await postV1([task])).json.data).toHaveLength(2)

@@ -1,0 +1,43 @@
+/** WebSocket frames as Runware's SDKs route them: by taskUUID, one envelope per task. */
+import { describe, expect, it } from 'vitest'
+import { framesPerTask, refusalFrames } from '../../../src/protocol/frames'
+
+describe('frames', () => {
+  // The TypeScript SDK's poller takes a task's first frame (runware-typescript): a task's items
+  // and errors must travel in that one frame, not in two.
+  it("puts a task's items and errors in one envelope, and keeps other tasks' apart", () => {
+    const frames = framesPerTask(
+      [
+        { taskType: 'imageInference', taskUUID: 'A', imageUUID: '1' },
+        { taskType: 'imageInference', taskUUID: 'B', imageUUID: '2' },
+      ],
+      [{ code: 'nsfwContentDetected', message: 'no', taskType: 'imageInference', taskUUID: 'A' }],
+    ).map((f) => JSON.parse(f) as unknown)
+    expect(frames).toEqual([
+      {
+        data: [{ taskType: 'imageInference', taskUUID: 'A', imageUUID: '1' }],
+        errors: [{ code: 'nsfwContentDetected', message: 'no', taskType: 'imageInference', taskUUID: 'A' }],
+      },
+      { data: [{ taskType: 'imageInference', taskUUID: 'B', imageUUID: '2' }] },
+    ])
+  })
+
+  // sdk-js drops an error without a taskUUID, so its request hangs until its timeout; the
+  // TypeScript SDK fails every task in flight with it.
+  it('refuses a message it cannot parse once per task it names, as spelled, and once when it names none', () => {
+    const error = { code: 'invalidRequestBody', message: 'Each message must be a JSON array of tasks' }
+    const broken = '[{"taskType":"imageInference","taskUUID":"ABC-1", "x": }, {"taskUUID" : "def-2"}, {"taskUUID":"ABC-1"}'
+    expect(refusalFrames(broken, error).map((f) => JSON.parse(f) as unknown)).toEqual([
+      { errors: [{ ...error, taskUUID: 'ABC-1' }] },
+      { errors: [{ ...error, taskUUID: 'def-2' }] },
+    ])
+    expect(refusalFrames(new TextEncoder().encode('not json').buffer as ArrayBuffer, error).map((f) => JSON.parse(f) as unknown)).toEqual([
+      { errors: [error] },
+    ])
+  })
+
+  it('reads at most 32 taskUUIDs from one message', () => {
+    const many = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ taskUUID: `t${i}` })))
+    expect(refusalFrames(many, { code: 'payloadTooLarge', message: 'big' })).toHaveLength(32)
+  })
+})
