@@ -9,6 +9,9 @@ import type { UrlSigner } from './url-signer'
 
 export type ClientItem = Record<string, unknown>
 
+/** A task's taskUUID as its client spelled it: Runware's SDKs match answers by exact string. */
+export const shownTaskUUID = (task: TaskRecord) => task.sentAs ?? task.taskUUID
+
 export class Presenter {
   constructor(
     private readonly signer: UrlSigner,
@@ -29,7 +32,7 @@ export class Presenter {
   /** The sync-response item for a successful result, in the field order of Runware's examples. */
   item(task: TaskRecord, result: Extract<ResultRecord, { ok: true }>): LazyItem {
     return async () => {
-      const item: ClientItem = { taskType: 'imageInference', taskUUID: task.taskUUID, imageUUID: result.imageUUID }
+      const item: ClientItem = { taskType: 'imageInference', taskUUID: shownTaskUUID(task), imageUUID: result.imageUUID }
       if (task.outputType === 'URL') item.imageURL = await this.imageUrl(task, result.objectKey)
       else {
         const object = await this.images.get(result.objectKey)
@@ -47,7 +50,7 @@ export class Presenter {
 
   /** The error object for a failed result. */
   error(task: TaskRecord, result: Extract<ResultRecord, { ok: false }>): ApiError {
-    const detail: RunwareError = { code: result.code, message: result.message, taskType: 'imageInference', taskUUID: task.taskUUID }
+    const detail: RunwareError = { code: result.code, message: result.message, taskType: 'imageInference', taskUUID: shownTaskUUID(task) }
     return new ApiError(statusOfFailure(result.code), detail)
   }
 

@@ -26,14 +26,21 @@ export class ApiError extends Error {
     this.name = 'ApiError'
   }
 
-  /** The same error, tagged with the task it belongs to. */
+  /** The same error, tagged with the task it belongs to, its taskUUID spelled as the task spelled it. */
   forTask(taskType: string | undefined, taskUUID: string | undefined): ApiError {
     const detail = { ...this.detail }
     if (taskType !== undefined) detail.taskType ??= taskType
-    if (taskUUID !== undefined) detail.taskUUID ??= taskUUID
+    if (taskUUID !== undefined) detail.taskUUID = echoed(detail.taskUUID, taskUUID)
     return new ApiError(this.status, detail, this.headers)
   }
 }
+
+/**
+ * The taskUUID to answer with: the client's own spelling of it when `id` is the same id in
+ * another case (lookups ignore case; Runware's SDKs match answers by exact string).
+ */
+export const echoed = (id: unknown, sent: string): string =>
+  id === undefined || (typeof id === 'string' && id.toLowerCase() === sent.toLowerCase()) ? sent : String(id)
 
 /** The error for a failure the client cannot fix: no detail of it leaves the gateway. */
 export const internalError = () =>

@@ -1,7 +1,8 @@
 /** POST /v1: runs each task of a Runware request by its taskType, independently. */
 import { sha256Hex } from '../lib/crypto'
 import { canonicalJson } from '../lib/canonical-json'
-import { ApiError } from '../lib/errors'
+import { ApiError, echoed } from '../lib/errors'
+import type { LazyItem } from '../lib/envelope'
 import { derivedUUID } from '../lib/ids'
 import { isImageSourceProblem, parseImageSource } from '../lib/image-source'
 import { findModel, MODEL_IDS, UPLOAD_LIMITS } from '../models/registry'
@@ -25,6 +26,14 @@ export const tagOf = (task: unknown) => {
     taskUUID: typeof t.taskUUID === 'string' ? t.taskUUID : undefined,
   }
 }
+
+/** An item answering a task, its taskUUID spelled as the task spelled it. */
+const echoItem =
+  (item: LazyItem, sent: string): LazyItem =>
+  async () => {
+    const shown = await item()
+    return typeof shown.taskUUID === 'string' ? { ...shown, taskUUID: echoed(shown.taskUUID, sent) } : shown
+  }
 
 /** How the tasks arrived: over a WebSocket session, sync results are pushed to it. */
 export interface TaskSource {
@@ -141,8 +150,9 @@ export async function runTasks(
         if (error instanceof ApiError) return failed(error)
         throw error
       })
-      const tag = tagOf(task)
-      return { items: outcome.items, errors: outcome.errors.map((e) => e.forTask(tag.taskType, tag.taskUUID)) }
+      const { taskType, taskUUID } = tagOf(task)
+      const items = taskUUID === undefined ? outcome.items : outcome.items.map((item) => echoItem(item, taskUUID))
+      return { items, errors: outcome.errors.map((e) => e.forTask(taskType, taskUUID)) }
     }),
   )
   return { items: outcomes.flatMap((o) => o.items), errors: outcomes.flatMap((o) => o.errors) }

@@ -9,7 +9,10 @@ export interface ChildTask {
 export interface TaskRecord {
   v: 1
   tenant: string
+  /** Lower-cased: lookups ignore case. */
   taskUUID: string
+  /** The taskUUID as the client spelled it, when that is not lower-case: answers echo it, since Runware's SDKs match by exact string. */
+  sentAs?: string
   /** SHA-256 of the canonical request: the same taskUUID with another body is a conflict. */
   requestHash: string
   model: string

@@ -4,6 +4,7 @@
  */
 import { ApiError } from '../lib/errors'
 import { dataFrame, errorsFrame } from '../protocol/frames'
+import { shownTaskUUID } from '../images/presenter'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { Services } from '../services'
 import { attachmentOf, openSocketOf, type SessionHost } from './session-host'
@@ -53,6 +54,6 @@ async function render(services: Services, task: TaskRecord, result: ResultRecord
     return 'item' in shown ? dataFrame([shown.item]) : errorsFrame([shown.error])
   } catch (error) {
     const detail = error instanceof ApiError ? error.detail : { code: 'internalServerError', message: 'The result could not be read' }
-    return errorsFrame([{ ...detail, taskType: 'imageInference', taskUUID: task.taskUUID }])
+    return errorsFrame([{ ...detail, taskType: 'imageInference', taskUUID: shownTaskUUID(task) }])
   }
 }

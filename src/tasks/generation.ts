@@ -3,7 +3,7 @@
  * dispatches all children in one call, and answers sync or async (docs/architecture.md).
  */
 import type { SocketNotifier } from '../deliveries/socket-notifier'
-import type { Presenter } from '../images/presenter'
+import { shownTaskUUID, type Presenter } from '../images/presenter'
 import type { LazyItem } from '../lib/envelope'
 import { ApiError } from '../lib/errors'
 import { childTaskUUID, randomSeed } from '../lib/ids'
@@ -78,7 +78,7 @@ export class GenerationService {
   }
 
   /** Dispatches with Runware's webhooks as the channel; answers `answer` (the ack by default). */
-  private async runAsync(task: TaskRecord, answer: LazyItem[] = [ack(task.taskUUID)]): Promise<TaskOutcome> {
+  private async runAsync(task: TaskRecord, answer: LazyItem[] = [ack(shownTaskUUID(task))]): Promise<TaskOutcome> {
     const outcome = await this.deps.dispatcher.dispatch(task, 'async', { budgetMs: ASYNC_BUDGET_MS, attemptTimeoutMs: ASYNC_ATTEMPT_MS })
     if (outcome.kind === 'refused') return this.refused(task, outcome.errors)
     const failures = outcome.reports.filter((r) => 'error' in r)
@@ -95,12 +95,12 @@ export class GenerationService {
       this.deps.waitUntil(dispatch.then((late) => this.settleLate(task, late)))
       const results = (await this.deps.tenants.read(task.tenant, task.taskUUID))?.results ?? []
       const { items, errors } = this.deps.presenter.split(task, results)
-      return { items: [...items, processing(task.taskUUID)], errors }
+      return { items: [...items, processing(shownTaskUUID(task))], errors }
     }
     if (outcome.kind === 'refused') return this.refused(task, outcome.errors)
     const recorded = await this.deps.recorder.record(task, outcome.reports)
     const { items, errors } = this.deps.presenter.split(task, recorded.results)
-    if (!recorded.final) items.push(processing(task.taskUUID))
+    if (!recorded.final) items.push(processing(shownTaskUUID(task)))
     return { items, errors }
   }
 
@@ -150,12 +150,12 @@ export class GenerationService {
             message,
             parameter: 'taskUUID',
             taskType: 'imageInference',
-            taskUUID: task.taskUUID,
+            taskUUID: shownTaskUUID(task),
           }),
         ],
       }
     }
-    if (attempt.deliveryMethod === 'async') return { items: [ack(task.taskUUID)], errors: [] }
+    if (attempt.deliveryMethod === 'async') return { items: [ack(shownTaskUUID(task))], errors: [] }
     const deadline = startedAt + this.deps.syncTimeoutSeconds * 1000
     let results = known
     for (let wait = 500; results.length < task.children.length && Date.now() + wait < deadline; wait = Math.min(wait * 1.5, 4000)) {
@@ -166,7 +166,7 @@ export class GenerationService {
       results = state.results
     }
     const { items, errors } = this.deps.presenter.split(task, results)
-    if (results.length < task.children.length) items.push(processing(task.taskUUID))
+    if (results.length < task.children.length) items.push(processing(shownTaskUUID(task)))
     return { items, errors }
   }
 
@@ -177,7 +177,7 @@ export class GenerationService {
         code: 'serviceUnavailable',
         message: 'The image provider did not take this task; send it again',
         taskType: 'imageInference',
-        taskUUID: task.taskUUID,
+        taskUUID: shownTaskUUID(task),
       },
       { 'retry-after': '1' },
     )
@@ -203,6 +203,7 @@ export class GenerationService {
       v: 1,
       tenant,
       taskUUID: request.taskUUID.toLowerCase(),
+      ...(request.taskUUID !== request.taskUUID.toLowerCase() ? { sentAs: request.taskUUID } : {}),
       requestHash,
       model: request.model,
       createdAt: now,

@@ -3,7 +3,7 @@ import { ApiError } from '../lib/errors'
 import { finalStatus, type ResultRecord, type TaskRecord } from '../schemas/records'
 import type { TaskOutcome } from './generation'
 import type { DeliveryLog } from '../deliveries/delivery-log'
-import type { Presenter } from '../images/presenter'
+import { shownTaskUUID, type Presenter } from '../images/presenter'
 import type { TaskStore } from './task-store'
 
 export type TaskStatus = 'processing' | 'succeeded' | 'failed'
@@ -48,7 +48,7 @@ export class TaskView {
     const { items, errors } = this.presenter.split(task, results)
     const withStatus = items.map((item) => async () => ({ ...(await item()), status: 'success' }))
     if (results.length < task.children.length) {
-      withStatus.push(async () => ({ taskType: 'imageInference', taskUUID: task.taskUUID, status: 'processing' }))
+      withStatus.push(async () => ({ taskType: 'imageInference', taskUUID: shownTaskUUID(task), status: 'processing' }))
     }
     return { items: withStatus, errors: errors.map((e) => new ApiError(e.status, { ...e.detail, status: 'error' })) }
   }
@@ -77,7 +77,7 @@ export class TaskView {
     )
     return {
       taskType: 'imageInference',
-      taskUUID: task.taskUUID,
+      taskUUID: shownTaskUUID(task),
       model: task.model,
       status,
       deliveryMethod: task.deliveryMethod,

@@ -119,6 +119,26 @@ describe.concurrent('WebSocket protocol', () => {
     }
   })
 
+  // sdk-js routes frames to a request by comparing taskUUID strings (its listeners' filter):
+  // an answer with the id in another case is one it never sees, and the request times out.
+  it('the official SDK generates with an upper-case taskUUID, and gets it back as sent', async () => {
+    const runware = sdk()
+    const taskUUID = crypto.randomUUID().toUpperCase()
+    try {
+      const images = (await runware.requestImages({
+        taskUUID,
+        positivePrompt: 'a lantern in the fog',
+        model: 'imagineart:1@5',
+        width: 2048,
+        height: 2048,
+        numberResults: 2,
+      })) as (Item & { taskUUID: string })[]
+      expect(images.map((i) => i.taskUUID)).toEqual([taskUUID, taskUUID])
+    } finally {
+      await runware.disconnect()
+    }
+  })
+
   it('answers an invalid task, a bad frame and an oversize message with error frames; the socket stays open', async () => {
     const { socket } = await TestSocket.session(socketUrl(gateway()), KEY_A)
     const bad = inference({ width: 2048, height: 2048, outputFormat: 'GIF' })
