@@ -33,8 +33,13 @@ export class SoakSocket {
     private readonly dropRate: number,
   ) {}
 
-  /** Sends a task and waits (bounded) for all its results; resends it after a retryable error. */
-  async submit(task: { taskUUID: string; numberResults: number }, timeoutMs = 60_000): Promise<void> {
+  /**
+   * Sends a task and waits (bounded) for all its results; resends it after a retryable error.
+   * As patient as the soak's REST client, which honours up to nine Retry-Afters: while the
+   * gateway's circuit is open (30 s at a time) every dispatch is refused with serviceUnavailable,
+   * and a client that gives up sooner counts a refusal it was told to retry as a lost task.
+   */
+  async submit(task: { taskUUID: string; numberResults: number }, timeoutMs = 150_000): Promise<void> {
     const deadline = Date.now() + timeoutMs
     this.waiting.set(task.taskUUID, task)
     try {
@@ -45,7 +50,7 @@ export class SoakSocket {
   }
 
   private async attempts(task: { taskUUID: string; numberResults: number }, deadline: number): Promise<void> {
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; attempt < 12; attempt++) {
       const seen = this.received.get(task.taskUUID)?.length ?? 0
       await this.send([task])
       if (Math.random() < this.dropRate) void this.dropSoon()
