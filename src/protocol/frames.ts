@@ -23,8 +23,9 @@ export function framesPerTask(items: readonly Record<string, unknown>[], errors:
   )
 }
 
-/** The most taskUUIDs read from a message that cannot be parsed. */
+/** The most taskUUIDs read from a message that cannot be parsed, and how much of it is read. */
 const MAX_NAMED_TASKS = 32
+const MAX_SCANNED_BYTES = 1024 * 1024
 
 /**
  * The taskUUIDs a message names, read from its text even when it is too large or not JSON, so
@@ -32,7 +33,11 @@ const MAX_NAMED_TASKS = 32
  * drop, or spread to every task, an error without one).
  */
 export function taskUUIDsNamed(message: string | ArrayBuffer): string[] {
-  const text = typeof message === 'string' ? message : new TextDecoder().decode(message)
+  // Only the head of a hostile, oversize message is read: a refusal must cost little whatever its size.
+  const text =
+    typeof message === 'string'
+      ? message.slice(0, MAX_SCANNED_BYTES)
+      : new TextDecoder().decode(new Uint8Array(message, 0, Math.min(message.byteLength, MAX_SCANNED_BYTES)))
   const named = new Set<string>()
   for (const [, taskUUID] of text.matchAll(/"taskUUID"\s*:\s*"([^"\\]{1,100})"/g)) {
     if (taskUUID) named.add(taskUUID)

@@ -36,6 +36,14 @@ describe('frames', () => {
     ])
   })
 
+  it('reads only the first MiB of an oversize message for taskUUIDs', () => {
+    const error = { code: 'payloadTooLarge', message: 'big' }
+    const head = `[{"taskUUID":"first","positivePrompt":"${'x'.repeat(2 * 1024 * 1024)}"},{"taskUUID":"beyond"}]`
+    expect(refusalFrames(head, error).map((f) => JSON.parse(f) as unknown)).toEqual([{ errors: [{ ...error, taskUUID: 'first' }] }])
+    const bytes = new TextEncoder().encode(head).buffer as ArrayBuffer
+    expect(refusalFrames(bytes, error).map((f) => JSON.parse(f) as unknown)).toEqual([{ errors: [{ ...error, taskUUID: 'first' }] }])
+  })
+
   it('reads at most 32 taskUUIDs from one message', () => {
     const many = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ taskUUID: `t${i}` })))
     expect(refusalFrames(many, { code: 'payloadTooLarge', message: 'big' })).toHaveLength(32)
