@@ -1,6 +1,7 @@
 /** `POST /v1`: authentication, fault decisions and per-task dispatch, as Runware's REST API. */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FaultSet, FaultTarget } from './faults.ts'
+import { readingsWith, type Readings } from './readings.ts'
 import { redactAuth, type AuthMethod, type RequestLog } from './request-log.ts'
 import type { TaskEngine } from './tasks.ts'
 import type { ApiError } from './types.ts'
@@ -11,6 +12,7 @@ export interface ApiDeps {
   tasks: TaskEngine
   faults: FaultSet
   requests: RequestLog
+  readings: Readings
 }
 
 /** The Runware envelope: `data` and/or `errors`, whichever is non-empty. */
@@ -107,6 +109,7 @@ async function dispatch(deps: ApiDeps, task: unknown): Slot {
     case 'getResponse': {
       const taskUUID = typeof task.taskUUID === 'string' ? task.taskUUID : ''
       const status = deps.tasks.status(taskUUID)
+      if (status === 'expired') return only({ code: 'taskExpired', message: `Task '${taskUUID}' has expired.`, parameter: 'taskUUID', taskType, taskUUID })
       return (
         status ?? only({ code: 'taskNotFound', message: `No task with taskUUID '${taskUUID}'.`, parameter: 'taskUUID', taskType, taskUUID })
       )
@@ -142,8 +145,10 @@ async function imageInference(deps: ApiDeps, raw: Record<string, unknown>): Slot
     }
   }
   const rule = deps.faults.forTask({ taskType: 'imageInference', taskUUID: task.taskUUID, positivePrompt: task.positivePrompt })
-  const done = deps.tasks.start(task, rule)
-  if (task.deliveryMethod === 'async') return { data: [{ taskType: 'imageInference', taskUUID: task.taskUUID }], errors: [] }
+  const readings = readingsWith(deps.readings, rule)
+  const done = deps.tasks.start(task, rule, readings)
+  const acknowledge = task.deliveryMethod === 'async' || (task.webhookURL !== undefined && readings.syncWithWebhook === 'acknowledge')
+  if (acknowledge) return { data: [{ taskType: 'imageInference', taskUUID: task.taskUUID }], errors: [] }
   await done
   const results = deps.tasks.results(task.taskUUID)
   return { data: results?.items ?? [], errors: results?.errors ?? [] }

@@ -30,15 +30,14 @@ export class Delivery {
   }
 
   /** PUTs raw bytes; a failure is logged and counted, never thrown, as the result still succeeds. */
-  async upload(url: string, bytes: Buffer, rule: FaultRule | undefined): Promise<void> {
+  async upload(url: string, bytes: Buffer, contentType: string | undefined, rule: FaultRule | undefined): Promise<void> {
     if (roll(rule?.failUploadRate)) {
       this.uploads.failed += 1
       this.log(`upload to ${redactUrl(url)} failed (injected)`)
       return
     }
-    // Runware documents no Content-Type for the PUT, so none is sent unless a fault asks;
-    // fetch adds Content-Length for a byte body on its own.
-    const headers: Record<string, string> = rule?.uploadContentType ? { 'content-type': rule.uploadContentType } : {}
+    // Runware documents no Content-Type for the PUT (readings.ts picks one); fetch adds Content-Length itself.
+    const headers: Record<string, string> = contentType ? { 'content-type': contentType } : {}
     try {
       const res = await fetch(url, {
         method: 'PUT',

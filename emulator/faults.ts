@@ -1,5 +1,6 @@
 /** Fault injection rules, so tests can make the emulator misbehave the way Runware can. */
 import { randomUUID } from 'node:crypto'
+import { readingsError, type Readings } from './readings.ts'
 import type { ApiError } from './types.ts'
 
 /** Makes a whole `POST /v1` request answer with an error status. */
@@ -16,8 +17,8 @@ export interface HttpStatusFault {
   errorCode?: string
 }
 
-/** One fault rule; a task uses the most recently added rule that matches it. */
-export interface FaultRule {
+/** One fault rule; a task uses the most recently added rule that matches it. It may also pick readings for its tasks. */
+export interface FaultRule extends Partial<Readings> {
   /** Applies only to imageInference tasks whose positivePrompt contains this; absent = every task. */
   match?: string
   /** Simulated generation time per result. */
@@ -43,10 +44,10 @@ export interface FaultRule {
   failUploadRate?: number
   /** Probability that a result fails to generate. */
   failGenerationRate?: number
+  /** Results with these seeds fail to generate: the gateway sends one child per result, each with seed S+i. */
+  failSeeds?: number[]
   /** Leaves imageURL out of URL results (Runware's behaviour with uploadEndpoint is undocumented). */
   omitImageURL?: boolean
-  /** Sends this Content-Type on the upload PUT; by default none is sent. */
-  uploadContentType?: string
 }
 
 /** What a rule is matched against: the task's type and, for imageInference, its prompt. */
@@ -182,7 +183,10 @@ export function parseFaultRule(value: unknown): FaultRule | string {
       return `${key} must be a non-negative number`
   }
   if (rule.match !== undefined && typeof rule.match !== 'string') return 'match must be a string'
-  if (rule.uploadContentType !== undefined && typeof rule.uploadContentType !== 'string') return 'uploadContentType must be a string'
+  if (rule.failSeeds !== undefined && (!Array.isArray(rule.failSeeds) || !rule.failSeeds.every(Number.isInteger)))
+    return 'failSeeds must be an array of integers'
+  const bad = readingsError(rule)
+  if (bad) return bad
   if (rule.omitImageURL !== undefined && typeof rule.omitImageURL !== 'boolean') return 'omitImageURL must be a boolean'
   for (const http of rule.httpStatus === undefined ? [] : Array.isArray(rule.httpStatus) ? rule.httpStatus : [rule.httpStatus]) {
     if (typeof http !== 'object' || http === null) return 'httpStatus must be an object or an array of them'

@@ -9,11 +9,13 @@ import { handleV1 } from './api.ts'
 import { Delivery } from './delivery.ts'
 import { FaultSet, parseFaultRule, type FaultRule } from './faults.ts'
 import { ImageStore, MIME_TYPES } from './images.ts'
+import { DEFAULT_READINGS, readingsWith, type Readings } from './readings.ts'
 import { RequestLog } from './request-log.ts'
 import { TaskEngine } from './tasks.ts'
 import type { Stats } from './types.ts'
 
 export type { FaultRule, HttpStatusFault } from './faults.ts'
+export type { Readings } from './readings.ts'
 export type { RecordedRequest } from './request-log.ts'
 export type { ApiError, ResultItem, Stats } from './types.ts'
 
@@ -28,6 +30,8 @@ export interface EmulatorOptions {
   apiKey: string
   /** Suppresses the one-line-per-request log. */
   quiet?: boolean
+  /** Readings of what Runware's docs leave open (readings.ts); each default is the least convenient. */
+  readings?: Partial<Readings>
 }
 
 export interface Emulator {
@@ -80,6 +84,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   // Every pending delay and webhook retry listens to it: many at once is normal here.
   setMaxListeners(0, shutdown.signal)
   const faults = new FaultSet()
+  const readings = readingsWith(DEFAULT_READINGS, opts.readings)
   const images = new ImageStore()
   const requests = new RequestLog()
   const delivery = new Delivery(shutdown.signal, log)
@@ -99,7 +104,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     const method = req.method ?? 'GET'
     if (method === 'POST' && (pathname === '/v1' || pathname === '/v1/')) {
       requestCount += 1
-      const answer = await handleV1({ apiKey: opts.apiKey, tasks, faults, requests }, req.headers.authorization, await readBody(req))
+      const answer = await handleV1({ apiKey: opts.apiKey, tasks, faults, requests, readings }, req.headers.authorization, await readBody(req))
       sendJson(res, answer.status, answer.body, answer.headers)
       return answer.status
     }

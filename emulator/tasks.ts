@@ -3,6 +3,7 @@ import { createHash, randomInt, randomUUID } from 'node:crypto'
 import type { Delivery } from './delivery.ts'
 import { roll, type FaultRule } from './faults.ts'
 import { EXTENSIONS, MIME_TYPES, renderImage, type ImageStore } from './images.ts'
+import { uploadContentType, type Readings } from './readings.ts'
 import type { ApiError, ImageTask, Log, ResultItem } from './types.ts'
 import { Background, sleep } from './util.ts'
 
@@ -31,6 +32,8 @@ async function fetchReferences(urls: readonly string[], signal: AbortSignal): Pr
 }
 
 interface TaskRecord {
+  acceptedAt: number
+  expiresAfterMs: number
   expected: number
   items: ResultItem[]
   errors: ApiError[]
@@ -67,15 +70,21 @@ export class TaskEngine {
   }
 
   /** Accepts a task and runs it; the promise settles when every result is generated and uploaded. */
-  start(task: ImageTask, rule: FaultRule | undefined): Promise<void> {
-    const record: TaskRecord = { expected: task.numberResults, items: [], errors: [] }
+  start(task: ImageTask, rule: FaultRule | undefined, readings: Readings): Promise<void> {
+    const record: TaskRecord = {
+      acceptedAt: Date.now(),
+      expiresAfterMs: readings.taskExpirySeconds * 1000,
+      expected: task.numberResults,
+      items: [],
+      errors: [],
+    }
     this.records.set(task.taskUUID, record)
     for (const oldest of this.records.keys()) {
       if (this.records.size <= KEPT_TASKS) break
       this.records.delete(oldest)
     }
     this.generations.set(task.taskUUID, (this.generations.get(task.taskUUID) ?? 0) + 1)
-    const results = Array.from({ length: task.numberResults }, (_, i) => this.runOne(task, rule, i, record))
+    const results = Array.from({ length: task.numberResults }, (_, i) => this.runOne(task, rule, readings, i, record))
     const all = Promise.all(results).then(() => undefined)
     // Tracked so close() can wait for async tasks that nobody awaits.
     this.background.run(all)
@@ -88,10 +97,11 @@ export class TaskEngine {
     return record && { items: [...record.items], errors: [...record.errors] }
   }
 
-  /** The getResponse view of a task, or undefined if unknown. */
-  status(taskUUID: string): TaskStatus | undefined {
+  /** The getResponse view of a task, 'expired' past its reading's expiry, or undefined if unknown. */
+  status(taskUUID: string): TaskStatus | 'expired' | undefined {
     const record = this.records.get(taskUUID)
     if (!record) return undefined
+    if (Date.now() - record.acceptedAt > record.expiresAfterMs) return 'expired'
     const data: TaskStatus['data'] = record.items.map((item) => ({ ...item, status: 'success' as const }))
     if (record.items.length + record.errors.length < record.expected) {
       data.push({ taskType: 'imageInference', taskUUID, status: 'processing' })
@@ -103,7 +113,7 @@ export class TaskEngine {
     return this.background.drain()
   }
 
-  private async runOne(task: ImageTask, rule: FaultRule | undefined, index: number, record: TaskRecord): Promise<void> {
+  private async runOne(task: ImageTask, rule: FaultRule | undefined, readings: Readings, index: number, record: TaskRecord): Promise<void> {
     const { delivery, images, signal } = this.deps
     await sleep(rule?.latencyMs ?? 0, signal)
     const seed = task.seed !== undefined ? task.seed + index : randomInt(2 ** 31)
@@ -118,8 +128,7 @@ export class TaskEngine {
         taskType: 'imageInference',
         taskUUID: task.taskUUID,
       }
-      record.errors.push(failure)
-      if (task.webhookURL) delivery.webhook(task.webhookURL, { errors: [failure] }, rule)
+      this.fail(task, rule, readings, record, failure)
       return
     }
     const spec = {
@@ -133,7 +142,7 @@ export class TaskEngine {
     }
     try {
       if (signal.aborted) throw new Error('emulator shutting down')
-      if (roll(rule?.failGenerationRate)) throw new Error('injected generation failure')
+      if (roll(rule?.failGenerationRate) || rule?.failSeeds?.includes(seed)) throw new Error('injected generation failure')
       bytes = await renderImage(spec)
     } catch (error) {
       const failure: ApiError = {
@@ -142,19 +151,26 @@ export class TaskEngine {
         taskType: 'imageInference',
         taskUUID: task.taskUUID,
       }
-      record.errors.push(failure)
-      if (task.webhookURL) delivery.webhook(task.webhookURL, { errors: [failure] }, rule)
+      this.fail(task, rule, readings, record, failure)
       return
     }
     const imageUUID = randomUUID()
     images.put(imageUUID, spec)
-    if (task.uploadEndpoint) await delivery.upload(task.uploadEndpoint, bytes, rule)
-    const item = this.item(task, rule, imageUUID, seed, bytes)
+    if (task.uploadEndpoint) {
+      await delivery.upload(task.uploadEndpoint, bytes, uploadContentType(readings.uploadContentType, MIME_TYPES[task.outputFormat]), rule)
+    }
+    const item = this.item(task, rule, readings, imageUUID, seed, bytes)
     record.items.push(item)
     if (task.webhookURL) delivery.webhook(task.webhookURL, item, rule)
   }
 
-  private item(task: ImageTask, rule: FaultRule | undefined, imageUUID: string, seed: number, bytes: Buffer): ResultItem {
+  /** A failed result: kept for getResponse, and sent to the webhook only under that reading. */
+  private fail(task: ImageTask, rule: FaultRule | undefined, readings: Readings, record: TaskRecord, failure: ApiError): void {
+    record.errors.push(failure)
+    if (task.webhookURL && readings.webhookErrors) this.deps.delivery.webhook(task.webhookURL, { errors: [failure] }, rule)
+  }
+
+  private item(task: ImageTask, rule: FaultRule | undefined, readings: Readings, imageUUID: string, seed: number, bytes: Buffer): ResultItem {
     const base64 = (): string => bytes.toString('base64')
     const output =
       task.outputType === 'base64Data'
@@ -171,7 +187,7 @@ export class TaskEngine {
       ...output,
       seed,
       ...(task.includeCost ? { cost: COST_PER_IMAGE_USD } : {}),
-      ...(task.checkContent ? { NSFWContent: false } : {}),
+      ...(task.checkContent ? { NSFWContent: roll(readings.nsfwRate) } : {}),
     }
   }
 }

@@ -145,6 +145,7 @@ export class Services {
       sockets: this.sockets,
       origin: this.origin,
       syncTimeoutSeconds: this.config.SYNC_TIMEOUT_SECONDS,
+      check: (task) => this.reconciler.run([{ v: 1, tenant: task.tenant, taskUUID: task.taskUUID }]),
       waitUntil: this.context.waitUntil,
     }))
   }

@@ -12,6 +12,7 @@ import type { Principal } from '../schemas/api-keys'
 import type { InferenceRequest } from '../schemas/image-inference'
 import type { ResultRecord, StoredReference, TaskRecord } from '../schemas/records'
 import { limitsOf, priceMicros, refusalError } from '../tenant/budgets'
+import type { TaskState } from '../tenant/contract'
 import type { TenantClient } from '../tenant/tenant-client'
 import type { DispatchOutcome, Dispatcher } from './dispatcher'
 import type { ResultRecorder, ResultReport } from './result-recorder'
@@ -33,6 +34,11 @@ export interface GenerationDeps {
   /** The origin upload and webhook URLs are issued for. */
   origin: string
   syncTimeoutSeconds: number
+  /**
+   * Asks Runware about the task now (getResponse, as the reconciler does). A waiting sync request
+   * calls it now and then, for results whose webhook never comes (Runware may not send failures).
+   */
+  check: (task: TaskRecord) => Promise<unknown>
   /** Lets work outlive the response (the rest of a slow sync dispatch). */
   waitUntil: (promise: Promise<unknown>) => void
 }
@@ -42,6 +48,8 @@ const ASYNC_BUDGET_MS = 25_000
 const ASYNC_ATTEMPT_MS = 10_000
 /** How long a sync dispatch may go on after the client got "processing" (waitUntil's limit is 30 s). */
 const SYNC_GRACE_MS = 25_000
+/** A waiting sync request asks Runware itself after this long without its last result, then at doubling intervals. */
+const FIRST_CHECK_MS = 8_000
 
 const ack =
   (taskUUID: string): LazyItem =>
@@ -86,21 +94,47 @@ export class GenerationService {
     return { items: answer, errors: [] }
   }
 
+  /**
+   * Answers once every result is recorded, whichever channel records it: Runware's sync reply,
+   * its webhooks (with a webhookURL Runware may only acknowledge), or a check. Only when the
+   * sync budget runs out does the client hear "processing" for what is still missing.
+   */
   private async runSync(task: TaskRecord, startedAt: number): Promise<TaskOutcome> {
-    const budgetMs = startedAt + this.deps.syncTimeoutSeconds * 1000 - Date.now()
-    const dispatch = this.deps.dispatcher.dispatch(task, 'sync', { budgetMs: budgetMs + SYNC_GRACE_MS })
-    const outcome = await Promise.race([dispatch, sleep(budgetMs).then(() => 'late' as const)])
+    const deadline = startedAt + this.deps.syncTimeoutSeconds * 1000
+    const dispatch = this.deps.dispatcher.dispatch(task, 'sync', { budgetMs: deadline - Date.now() + SYNC_GRACE_MS })
+    const outcome = await Promise.race([dispatch, sleep(deadline - Date.now()).then(() => 'late' as const)])
     if (outcome === 'late') {
-      // The client hears "processing" now; the dispatch goes on, and webhooks or the reconciler finish the task.
+      // The dispatch goes on; webhooks or the reconciler finish the task.
       this.deps.waitUntil(dispatch.then((late) => this.settleLate(task, late)))
-      const results = (await this.deps.tenants.read(task.tenant, task.taskUUID))?.results ?? []
-      const { items, errors } = this.deps.presenter.split(task, results)
-      return { items: [...items, processing(shownTaskUUID(task))], errors }
+      return this.answer(task, (await this.deps.tenants.read(task.tenant, task.taskUUID))?.results ?? [])
     }
     if (outcome.kind === 'refused') return this.refused(task, outcome.errors)
     const recorded = await this.deps.recorder.record(task, outcome.reports)
-    const { items, errors } = this.deps.presenter.split(task, recorded.results)
-    if (!recorded.final) items.push(processing(shownTaskUUID(task)))
+    if (recorded.final) return this.answer(task, recorded.results)
+    return this.answer(task, (await this.untilSettled(task, deadline))?.results ?? recorded.results)
+  }
+
+  /**
+   * Parks in the tenant's object until the task settles or `deadline` passes, asking Runware
+   * itself after FIRST_CHECK_MS and then at doubling intervals: a handful of calls, not a poll.
+   */
+  private async untilSettled(task: TaskRecord, deadline: number): Promise<TaskState | null> {
+    for (let checkAfter = FIRST_CHECK_MS; ; checkAfter *= 2) {
+      const left = deadline - Date.now()
+      const wait = Math.max(0, Math.min(left, checkAfter))
+      // The object restarting drops its waiters; then wait here and read.
+      const state = await this.deps.tenants
+        .awaitSettled(task.tenant, task.taskUUID, wait)
+        .catch(() => sleep(wait).then(() => this.deps.tenants.read(task.tenant, task.taskUUID)))
+      if (!state || state.task.deleted || state.results.length >= task.children.length || left <= checkAfter) return state
+      await this.deps.check(task).catch(() => undefined)
+    }
+  }
+
+  /** What a sync client hears: the results so far, and "processing" while any is missing. */
+  private answer(task: TaskRecord, results: ResultRecord[]): TaskOutcome {
+    const { items, errors } = this.deps.presenter.split(task, results)
+    if (results.length < task.children.length) items.push(processing(shownTaskUUID(task)))
     return { items, errors }
   }
 
@@ -156,18 +190,11 @@ export class GenerationService {
       }
     }
     if (attempt.deliveryMethod === 'async') return { items: [ack(shownTaskUUID(task))], errors: [] }
-    const deadline = startedAt + this.deps.syncTimeoutSeconds * 1000
-    let results = known
-    for (let wait = 500; results.length < task.children.length && Date.now() + wait < deadline; wait = Math.min(wait * 1.5, 4000)) {
-      await sleep(wait)
-      // The first request's dispatch may have failed and let go of the task meanwhile.
-      const state = await this.deps.tenants.read(task.tenant, task.taskUUID)
-      if (!state || state.task.createdAt !== task.createdAt) return this.lost(task)
-      results = state.results
-    }
-    const { items, errors } = this.deps.presenter.split(task, results)
-    if (results.length < task.children.length) items.push(processing(shownTaskUUID(task)))
-    return { items, errors }
+    if (known.length >= task.children.length) return this.answer(task, known)
+    const state = await this.untilSettled(task, startedAt + this.deps.syncTimeoutSeconds * 1000)
+    // The first request's dispatch may have failed and let go of the task meanwhile.
+    if (!state || state.task.createdAt !== task.createdAt) return this.lost(task)
+    return this.answer(task, state.results)
   }
 
   private lost(task: TaskRecord): TaskOutcome {

@@ -28,6 +28,11 @@ export class TenantClient {
     return this.ledger(tenant).read(taskUUID)
   }
 
+  /** The task once every result is recorded (or it is deleted), or as it stands after `timeoutMs`. */
+  awaitSettled(tenant: string, taskUUID: string, timeoutMs: number): Promise<TaskState | null> {
+    return this.ledger(tenant).awaitSettled(taskUUID, timeoutMs)
+  }
+
   /** Records results, each once; null when the task is unknown or deleted. */
   recordResults(tenant: string, taskUUID: string, drafts: readonly ResultDraft[], now = Date.now()): Promise<RecordedResults | null> {
     return this.ledger(tenant).recordResults(taskUUID, drafts, now)

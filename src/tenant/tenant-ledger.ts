@@ -15,6 +15,7 @@ import { ConfigError, readConfig } from '../config/config'
 import type { ReconcileMessage } from '../schemas/reconcile'
 import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
 import type { Limits, OpenOutcome, RecordedResults, Refusal, TaskState, UsageRow } from './contract'
+import { Waiters } from './waiters'
 
 /** How many due tasks one alarm hands to the reconcile queue (a sendBatch holds 100). */
 const SWEEP_LIMIT = 100
@@ -31,6 +32,7 @@ export class TenantLedger extends DurableObject<Env> {
   private readonly sql: SqlStorage
   /** The alarm as this object last set it (only this object sets it); undefined until read. */
   private alarmAt: number | null | undefined
+  private readonly waiters = new Waiters()
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -80,11 +82,23 @@ export class TenantLedger extends DurableObject<Env> {
     if (!gone) return
     this.sql.exec('DELETE FROM results WHERE task = ?', taskUUID)
     this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
+    this.waiters.wake(taskUUID)
   }
 
   read(taskUUID: string): TaskState | null {
     const row = this.row(taskUUID)
     return row ? { task: this.parse(row), results: this.results(taskUUID) } : null
+  }
+
+  /**
+   * The task once it is settled (every result recorded, or deleted, or gone), or as it stands
+   * after `timeoutMs`. One call parks until then, so a waiting sync request costs no polling.
+   */
+  async awaitSettled(taskUUID: string, timeoutMs: number): Promise<TaskState | null> {
+    const state = this.read(taskUUID)
+    if (!state || state.task.deleted || state.results.length >= state.task.children.length) return state
+    await this.waiters.wait(taskUUID, timeoutMs)
+    return this.read(taskUUID)
   }
 
   /**
@@ -127,6 +141,7 @@ export class TenantLedger extends DurableObject<Env> {
       taskUUID,
     )
     this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
+    this.waiters.wake(taskUUID)
     return { task, results, claimed, final: { ...finished, results } }
   }
 
@@ -136,6 +151,7 @@ export class TenantLedger extends DurableObject<Env> {
     this.sql.exec('DELETE FROM results WHERE task = ?', taskUUID)
     this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
     this.sql.exec('DELETE FROM images WHERE task = ?', taskUUID)
+    this.waiters.wake(taskUUID)
   }
 
   /** Indexes an input image (an upload, or an inline reference) under its imageUUID. */

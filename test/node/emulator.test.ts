@@ -122,8 +122,12 @@ describe('imageInference, sync', () => {
     const plain = await post([task()])
     expect(plain.json.data?.[0]).not.toHaveProperty('cost')
     expect(plain.json.data?.[0]).not.toHaveProperty('NSFWContent')
-    const costed = await post([task({ includeCost: true, safety: { checkContent: true, mode: 'fast' } })])
+    emu.setFaults({ match: 'clean', nsfwRate: 0 })
+    const costed = await post([task({ positivePrompt: 'a clean room', includeCost: true, safety: { checkContent: true, mode: 'fast' } })])
     expect(costed.json.data?.[0]).toMatchObject({ cost: 0.03, NSFWContent: false })
+    emu.setFaults({ match: 'flagged', nsfwRate: 1 })
+    const flagged = await post([task({ positivePrompt: 'a flagged room', safety: { checkContent: true, mode: 'fast' } })])
+    expect(flagged.json.data?.[0]).toMatchObject({ NSFWContent: true })
   })
 
   it('returns base64Data and dataURI outputs', async () => {
@@ -144,9 +148,10 @@ describe('uploadEndpoint', () => {
     ['PNG', 'png', 2472, 824],
     ['WEBP', 'webp', 1664, 2496],
   ] as const)('PUTs a real %s image of the requested size, with no Content-Type', async (outputFormat, format, width, height) => {
+    emu.setFaults({ match: 'bare put', uploadContentType: 'none' })
     const path = `/upload/${randomUUID()}`
     const { status, json } = await post([
-      task({ outputFormat, width, height, uploadEndpoint: `${receiver.url}${path}?X-Amz-Signature=abc` }),
+      task({ positivePrompt: 'a bare put', outputFormat, width, height, uploadEndpoint: `${receiver.url}${path}?X-Amz-Signature=abc` }),
     ])
     expect(status).toBe(200)
     expect(json.data?.[0]?.imageURL).toBeDefined()
@@ -156,6 +161,17 @@ describe('uploadEndpoint', () => {
     expect(put?.headers['content-length']).toBe(String(put?.body.length))
     const meta = await sharp(put?.body).metadata()
     expect([meta.format, meta.width, meta.height]).toEqual([format, width, height])
+  })
+
+  it.each([
+    ['image', 'image/png'],
+    ['binary', 'application/octet-stream'],
+  ] as const)('sends a Content-Type under the %s reading', async (uploadContentType, expected) => {
+    emu.setFaults({ match: 'typed put', uploadContentType })
+    const path = `/upload/${randomUUID()}`
+    await post([task({ positivePrompt: 'a typed put', outputFormat: 'PNG', uploadEndpoint: `${receiver.url}${path}` })])
+    const [put] = await waitForRequests(path, 1)
+    expect(put?.headers['content-type']).toBe(expected)
   })
 
   it('tolerates a failed upload and still returns the result', async () => {
@@ -169,13 +185,26 @@ describe('uploadEndpoint', () => {
 })
 
 describe('webhookURL', () => {
-  it('POSTs the flat item as JSON', async () => {
+  it('by default only acknowledges a sync task with a webhookURL, and POSTs the flat item as JSON', async () => {
     const path = `/hook/${randomUUID()}`
-    const { json } = await post([task({ webhookURL: `${receiver.url}${path}`, includeCost: true })])
+    const t = task({ webhookURL: `${receiver.url}${path}`, includeCost: true })
+    const { json } = await post([t])
+    expect(json).toEqual({ data: [{ taskType: 'imageInference', taskUUID: t.taskUUID }] })
     const [hook] = await waitForRequests(path, 1)
     expect(hook?.method).toBe('POST')
     expect(hook?.headers['content-type']).toBe('application/json')
+    const polled = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }])
+    expect(JSON.parse(String(hook?.body))).toEqual({ ...polled.json.data?.[0], status: undefined })
+    expect(JSON.parse(String(hook?.body))).toMatchObject({ imageUUID: expect.any(String), cost: 0.03 })
+  })
+
+  it("answers a sync task's results as well under the 'wait' reading", async () => {
+    emu.setFaults({ match: 'patient', syncWithWebhook: 'wait' })
+    const path = `/hook/${randomUUID()}`
+    const { json } = await post([task({ positivePrompt: 'a patient heron', webhookURL: `${receiver.url}${path}` })])
+    const [hook] = await waitForRequests(path, 1)
     expect(JSON.parse(String(hook?.body))).toEqual(json.data?.[0])
+    expect(json.data?.[0]).toMatchObject({ imageUUID: expect.any(String), imageURL: expect.any(String) })
   })
 
   it('sends duplicates with webhookCopies: 2', async () => {
@@ -232,8 +261,42 @@ describe('async delivery and getResponse', () => {
     expect(json.errors?.[0]?.code).toBe('taskNotFound')
   })
 
-  it('reports a failed generation in errors, and to the webhook', async () => {
-    emu.setFaults({ match: 'doomed', failGenerationRate: 1 })
+  it('answers taskExpired for a task older than its reading allows', async () => {
+    emu.setFaults({ match: 'ancient', taskExpirySeconds: 0 })
+    const t = task({ positivePrompt: 'an ancient map' })
+    await post([t])
+    await new Promise((r) => setTimeout(r, 5))
+    const { json } = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }])
+    expect(json.errors?.[0]).toMatchObject({ code: 'taskExpired', taskUUID: t.taskUUID, parameter: 'taskUUID' })
+  })
+
+  it('fails only the results whose seeds failSeeds names', async () => {
+    emu.setFaults({ match: 'split fleet', failSeeds: [11] })
+    const t = task({ positivePrompt: 'a split fleet', numberResults: 2, seed: 10 })
+    const { status, json } = await post([t])
+    expect(status).toBe(200)
+    expect(json.data).toEqual([expect.objectContaining({ seed: 10 })])
+    expect(json.errors).toEqual([expect.objectContaining({ code: 'internalServerError', taskUUID: t.taskUUID })])
+  })
+
+  it('by default sends a failed generation to getResponse but not to the webhook', async () => {
+    emu.setFaults({ match: 'sunk', failGenerationRate: 1 })
+    const path = `/hook/${randomUUID()}`
+    const t = task({ positivePrompt: 'a sunk ship', deliveryMethod: 'async', webhookURL: `${receiver.url}${path}` })
+    await post([t])
+    for (let i = 0; i < 100; i++) {
+      const polled = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }])
+      if (polled.json.errors?.length) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await new Promise((r) => setTimeout(r, 300))
+    expect(receiver.received.filter((r) => r.path === path)).toEqual([])
+    const polled = await post([{ taskType: 'getResponse', taskUUID: t.taskUUID }])
+    expect(polled.json.errors?.[0]).toMatchObject({ status: 'error', code: 'internalServerError', taskUUID: t.taskUUID })
+  })
+
+  it('reports a failed generation in errors, and to the webhook, under those readings', async () => {
+    emu.setFaults({ match: 'doomed', failGenerationRate: 1, syncWithWebhook: 'wait', webhookErrors: true })
     const path = `/hook/${randomUUID()}`
     const t = task({ positivePrompt: 'doomed ship', webhookURL: `${receiver.url}${path}` })
     const { status, json } = await post([t])

@@ -12,7 +12,15 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  const emulator = await startEmulator({ apiKey: TEST_SECRETS.RUNWARE_API_KEY, quiet: true })
+  // Here Runware's webhooks cannot reach the Worker (it has no port under the vitest plugin), so
+  // these tests play the other documented reading: a sync reply carries the results, and failures
+  // are webhooked too. The strict default (acknowledge, webhook only) runs end to end under
+  // `wrangler dev` (test/e2e), and test/workers/tasks/sync-wait.test.ts plays Runware's webhook by hand.
+  const emulator = await startEmulator({
+    apiKey: TEST_SECRETS.RUNWARE_API_KEY,
+    quiet: true,
+    readings: { syncWithWebhook: 'wait', webhookErrors: true, nsfwRate: 0 },
+  })
   const receiver = await startReceiver()
   project.provide('emulatorPort', emulator.port)
   project.provide('receiverUrl', receiver.url)
