@@ -109,7 +109,8 @@ async function dispatch(deps: ApiDeps, task: unknown): Slot {
     case 'getResponse': {
       const taskUUID = typeof task.taskUUID === 'string' ? task.taskUUID : ''
       const status = deps.tasks.status(taskUUID)
-      if (status === 'expired') return only({ code: 'taskExpired', message: `Task '${taskUUID}' has expired.`, parameter: 'taskUUID', taskType, taskUUID })
+      if (status === 'expired')
+        return only({ code: 'taskExpired', message: `Task '${taskUUID}' has expired.`, parameter: 'taskUUID', taskType, taskUUID })
       return (
         status ?? only({ code: 'taskNotFound', message: `No task with taskUUID '${taskUUID}'.`, parameter: 'taskUUID', taskType, taskUUID })
       )

@@ -40,11 +40,13 @@ const CHOICES = {
 /** Checks untrusted readings (from the control endpoint or a fault rule); returns an error message when bad. */
 export function readingsError(value: Record<string, unknown>): string | undefined {
   for (const [key, allowed] of Object.entries(CHOICES)) {
-    if (value[key] !== undefined && !(allowed as readonly unknown[]).includes(value[key])) return `${key} must be one of ${allowed.join(', ')}`
+    if (value[key] !== undefined && !(allowed as readonly unknown[]).includes(value[key]))
+      return `${key} must be one of ${allowed.join(', ')}`
   }
   if (value.webhookErrors !== undefined && typeof value.webhookErrors !== 'boolean') return 'webhookErrors must be a boolean'
   for (const key of ['nsfwRate', 'taskExpirySeconds']) {
-    if (value[key] !== undefined && (typeof value[key] !== 'number' || (value[key] as number) < 0)) return `${key} must be a non-negative number`
+    if (value[key] !== undefined && (typeof value[key] !== 'number' || (value[key] as number) < 0))
+      return `${key} must be a non-negative number`
   }
   return undefined
 }

@@ -104,7 +104,11 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     const method = req.method ?? 'GET'
     if (method === 'POST' && (pathname === '/v1' || pathname === '/v1/')) {
       requestCount += 1
-      const answer = await handleV1({ apiKey: opts.apiKey, tasks, faults, requests, readings }, req.headers.authorization, await readBody(req))
+      const answer = await handleV1(
+        { apiKey: opts.apiKey, tasks, faults, requests, readings },
+        req.headers.authorization,
+        await readBody(req),
+      )
       sendJson(res, answer.status, answer.body, answer.headers)
       return answer.status
     }

@@ -170,7 +170,14 @@ export class TaskEngine {
     if (task.webhookURL && readings.webhookErrors) this.deps.delivery.webhook(task.webhookURL, { errors: [failure] }, rule)
   }
 
-  private item(task: ImageTask, rule: FaultRule | undefined, readings: Readings, imageUUID: string, seed: number, bytes: Buffer): ResultItem {
+  private item(
+    task: ImageTask,
+    rule: FaultRule | undefined,
+    readings: Readings,
+    imageUUID: string,
+    seed: number,
+    bytes: Buffer,
+  ): ResultItem {
     const base64 = (): string => bytes.toString('base64')
     const output =
       task.outputType === 'base64Data'

@@ -2,8 +2,8 @@
  * Pushes a session's stored results to its socket, each once: the store remembers every result
  * it was told about and whether it was pushed, so a repeated notice changes nothing.
  */
-import { ApiError } from '../lib/errors'
-import { dataFrame, errorsFrame } from '../protocol/frames'
+import { ApiError, type RunwareError } from '../lib/errors'
+import { framesPerTask } from '../protocol/frames'
 import { shownTaskUUID } from '../images/presenter'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { Services } from '../services'
@@ -34,26 +34,30 @@ export async function flush(host: SessionHost): Promise<void> {
   const services = host.services(attachmentOf(ws).origin)
   for (const [task, rows] of Map.groupBy(due, (r) => r.task)) {
     const state = await services.tasks.load(tenant, task)
+    const shown: Shown[] = []
     for (const { idx } of rows) {
       const result = state?.task.deleted ? undefined : state?.results.find((r) => r.index === idx)
-      let frame: string | null = null
-      if (state && result) frame = await render(services, state.task, result)
-      // A socket that went away meanwhile leaves the result due, for a resume.
-      const open = ws.readyState === WebSocket.OPEN
-      if (open && frame) ws.send(frame)
-      store.settle(task, idx, open)
+      if (state && result) shown.push(await render(services, state.task, result))
     }
+    // One envelope per task, its items and errors together (Runware's SDK pollers read one frame).
+    const items = shown.flatMap((s) => ('item' in s ? [s.item] : []))
+    const errors = shown.flatMap((s) => ('error' in s ? [s.error] : []))
+    // A socket that went away meanwhile leaves the results due, for a resume.
+    const open = ws.readyState === WebSocket.OPEN
+    if (open && shown.length) for (const frame of framesPerTask(items, errors)) ws.send(frame)
+    for (const { idx } of rows) store.settle(task, idx, open)
     store.finish(task, Date.now(), Date.now() - DONE_RETENTION_MS)
   }
 }
 
-/** A result as Runware pushes it: `{"data":[item]}`, or `{"errors":[…]}` with the task's UUID. */
-async function render(services: Services, task: TaskRecord, result: ResultRecord): Promise<string> {
+type Shown = { item: Record<string, unknown> } | { error: RunwareError }
+
+/** A result as Runware shows it: its item, or its error with the task's UUID. */
+async function render(services: Services, task: TaskRecord, result: ResultRecord): Promise<Shown> {
   try {
-    const shown = await services.presenter.render(task, result)
-    return 'item' in shown ? dataFrame([shown.item]) : errorsFrame([shown.error])
+    return await services.presenter.render(task, result)
   } catch (error) {
     const detail = error instanceof ApiError ? error.detail : { code: 'internalServerError', message: 'The result could not be read' }
-    return errorsFrame([{ ...detail, taskType: 'imageInference', taskUUID: shownTaskUUID(task) }])
+    return { error: { ...detail, taskType: 'imageInference', taskUUID: shownTaskUUID(task) } }
   }
 }

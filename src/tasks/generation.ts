@@ -73,7 +73,9 @@ export class GenerationService {
     const pushed = socket !== undefined && request.deliveryMethod === 'sync'
     const record = await this.newRecord(principal.tenant, request, requestHash, startedAt, references, pushed ? socket : undefined)
     // One call creates the task and reserves its budget and in-flight slot, before anything goes upstream.
-    const dueAt = record.createdAt + this.deps.reconcileAfterSeconds * 1000
+    // A task pushed over a socket has no request waiting on it to ask Runware (untilSettled), so
+    // the reconciler looks at it as soon as such a request would.
+    const dueAt = record.createdAt + (pushed ? FIRST_CHECK_MS : this.deps.reconcileAfterSeconds * 1000)
     const opened = await this.deps.tenants.open(record, priceMicros(record.model), limitsOf(principal), dueAt)
     if (opened.kind === 'existing') {
       const same = !opened.task.deleted && opened.task.requestHash === record.requestHash

@@ -51,9 +51,14 @@ export class ResultRecorder {
     if (!outcome) return { pending, task: null, final: null, results: [] }
     const { task, claimed, results, final } = outcome
     // Only this call's records: each result's events have exactly one producer. A producer that
-    // stops before sending is covered by the reconciler's look at the finished task.
-    await Promise.all([this.deps.publisher.publish(task, claimed), this.deps.sockets.notify(task, claimed)])
+    // stops before sending is covered by the reconciler's look at the finished task. A socket
+    // hears of a task once it is complete, so its items and errors travel in one envelope (the
+    // session pushes each result once, however often it is told).
     const complete = results.length === task.children.length
+    await Promise.all([
+      this.deps.publisher.publish(task, claimed),
+      complete && claimed.length ? this.deps.sockets.notify(task, results) : null,
+    ])
     return { pending, task, final: final ?? (complete ? { ...task, results } : null), results }
   }
 

@@ -104,6 +104,12 @@ export class RunwareClient {
     }
     const parsed = parseUpstreamBody(await response.json().catch(() => null))
     if (response.ok) return { result: { kind: 'ok', ...parsed }, retryAfterMs: null }
+    // getResponse may carry a failed task's own error with that error's status (a 500 for
+    // internalServerError): an answer about the tasks, not an outage, so neither retried nor
+    // counted against the circuit.
+    if (parsed.errors.length && parsed.errors.every((e) => e.taskUUID && e.status === 'error')) {
+      return { result: { kind: 'rejected', status: response.status, ...parsed }, retryAfterMs: null }
+    }
     if (RETRYABLE.has(response.status)) {
       const retryAfterMs = parseRetryAfterMs(response.headers.get('retry-after'))
       const taskErrors = parsed.errors.filter((e) => e.taskUUID)

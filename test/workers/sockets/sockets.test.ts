@@ -122,11 +122,28 @@ describe('WebSocket sessions', () => {
     await session(id).deliver(tenant, task.taskUUID, [0, 1], 2)
     await session(id).deliver(tenant, task.taskUUID, [1, 0], 2)
     await session(id).deliver(await tenantOf(KEY_B), task.taskUUID, [0], 2)
-    await client.next(() => client.about(task.taskUUID).length === 2)
+    await client.next(() => client.about(task.taskUUID).length === 1)
     await settle()
     const frames = client.about(task.taskUUID)
-    expect(frames).toHaveLength(2)
-    expect(frames.every((f) => f.data?.length === 1 && typeof f.data[0]?.imageURL === 'string')).toBe(true)
+    expect(frames).toHaveLength(1)
+    expect(frames[0]?.data).toHaveLength(2)
+    expect(frames[0]?.data?.every((item) => typeof item.imageURL === 'string')).toBe(true)
+    await client.close()
+  })
+
+  // Runware's TypeScript SDK takes a task's first frame: its items and errors must travel together.
+  it("pushes a task's image and its failed result in one envelope", async () => {
+    const marker = `half-${crypto.randomUUID()}`
+    await setFault({ match: marker, failSeeds: [71] })
+    const task = inference({ positivePrompt: `a half moon ${marker}`, numberResults: 2, seed: 70 })
+    const answer = await postV1([task])
+    expect(answer.json.data).toHaveLength(1)
+    expect(answer.json.errors).toHaveLength(1)
+    const { client, session: id } = await Client.session()
+    await session(id).deliver(await tenantOf(KEY_A), task.taskUUID, [0, 1], 2)
+    const frame = await client.next((f) => client.about(task.taskUUID).includes(f))
+    expect(frame.data).toEqual([expect.objectContaining({ taskUUID: task.taskUUID, seed: 70 })])
+    expect(frame.errors).toEqual([expect.objectContaining({ taskUUID: task.taskUUID, code: 'internalServerError' })])
     await client.close()
   })
 

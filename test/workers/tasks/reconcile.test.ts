@@ -17,6 +17,7 @@ import {
   setFault,
   upstreamItem,
   upstreamRequests,
+  emulatorUrl as emulatorUrlOf,
   tenantOf,
   taskRecord,
 } from '../helpers'
@@ -67,6 +68,33 @@ describe('reconciler', () => {
     const late = await upstreamItem(String(sent?.body[0]?.taskUUID))
     expect((await hook(String(sent?.body[0]?.webhookURL), { ...late, imageUUID: crypto.randomUUID() })).status).toBe(200)
     expect((await getTask(body.taskUUID)).results[0]?.imageUUID).toBe(task.results[0]?.imageUUID)
+  })
+
+  // getResponse reports a failed task with that error's own status (the emulator: 500 for
+  // internalServerError). That is an answer, not an outage: it must be recorded, not retried.
+  it('records a failure getResponse reports with a 5xx status', async () => {
+    const marker = `sunk-${crypto.randomUUID()}`
+    await setFault({ match: marker, failSeeds: [901], dropWebhookRate: 1 })
+    const body = inference({ positivePrompt: `a sunk barge ${marker}`, deliveryMethod: 'async', seed: 901 })
+    expect((await postV1([body])).status).toBe(200)
+    const [sent] = await upstreamRequests(marker)
+    const child = String(sent?.body[0]?.taskUUID)
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`${emulatorUrlOf()}/v1`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.RUNWARE_API_KEY}` },
+        body: JSON.stringify([{ taskType: 'getResponse', taskUUID: child }]),
+      })
+      if (res.status === 500) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const polls = (await upstreamRequests(child)).length
+    await reconcileLater(reconcileAfter + 5)
+    const task = await getTask(body.taskUUID)
+    expect(task.status).toBe('failed')
+    expect(task.results[0]?.error?.code).toBe('internalServerError')
+    // One getResponse, not a retried one.
+    expect((await upstreamRequests(child)).length).toBe(polls + 1)
   })
 
   it('fails a task past its deadline with a clear timeoutProvider error', async () => {
