@@ -28,6 +28,8 @@ export class SocketSession extends DurableObject<Env> {
   private readonly store: SessionStore
   /** What the protocol modules may use; a field, not methods, so none of it is callable over RPC. */
   private readonly host: SessionHost
+  /** Authentications under way, by socket: the object stays awake while one runs, so memory holds. */
+  private readonly authenticating = new WeakMap<WebSocket, Promise<boolean>>()
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -73,8 +75,18 @@ export class SocketSession extends DurableObject<Env> {
       if (error instanceof ApiError) return refuse(error.detail)
       throw error
     }
+    const pending = this.authenticating.get(ws)
+    if (pending) {
+      // An eager client (Runware's Python SDK pings right after authenticating, without waiting):
+      // its message waits for the authentication under way, and is never taken as one.
+      if (!(await pending)) return
+      return runMessage(this.host, ws, attachmentOf(ws), services, tasks)
+    }
     if (!a.session) {
-      if (!(await authenticate(this.host, ws, a, services, tasks[0]))) return
+      const authenticated = authenticate(this.host, ws, a, services, tasks[0])
+      this.authenticating.set(ws, authenticated)
+      const ok = await authenticated.finally(() => this.authenticating.delete(ws))
+      if (!ok) return
       tasks = tasks.slice(1)
     }
     await runMessage(this.host, ws, a, services, tasks)

@@ -4,7 +4,8 @@
  * reach this gateway here, so socket tasks stay in flight until a test says otherwise.)
  */
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { ApiKeys } from '../../../src/access/api-keys'
 import { MAX_TASKS_IN_FLIGHT } from '../../../src/sockets/session-tasks'
 import { KEY_A, KEY_B } from '../../secrets'
 import { call, inference, postV1, setFault, tenantOf, upstreamRequests } from '../helpers'
@@ -112,6 +113,32 @@ describe('WebSocket sessions', () => {
     const frame = await client.next((f) => f.errors?.[0]?.taskUUID === named)
     expect(frame.errors).toEqual([expect.objectContaining({ code: 'invalidRequestBody', taskUUID: named })])
     await client.close()
+  })
+
+  // Runware's Python SDK sends its authentication and, without waiting, a ping serialized with
+  // spaces (json.dumps), which the runtime's byte-exact auto-response does not match.
+  it('authenticates and pongs an eager client that pings before its key lookup is done, 100 times of 100', async () => {
+    const resolve = ApiKeys.prototype.resolve
+    const slowed = vi.spyOn(ApiKeys.prototype, 'resolve').mockImplementation(async function (this: ApiKeys, key: string) {
+      await new Promise((r) => setTimeout(r, 30))
+      return resolve.call(this, key)
+    })
+    try {
+      const runs = Array.from({ length: 100 }, async () => {
+        const client = await Client.open()
+        client.ws.send(`[{"taskType": "authentication", "apiKey": "${KEY_A}"}]`)
+        client.ws.send('[{"taskType": "ping", "ping": true}]')
+        await client.next((f) => f.data?.[0]?.taskType === 'ping')
+        const frames = client.frames.map((f) => f.data?.[0]?.taskType ?? f.errors?.[0]?.code)
+        await client.close()
+        return frames.join()
+      })
+      const outcomes = await Promise.all(runs)
+      expect(slowed).toHaveBeenCalled()
+      expect(outcomes.filter((o) => o === 'authentication,ping')).toHaveLength(100)
+    } finally {
+      slowed.mockRestore()
+    }
   })
 
   it('pushes a stored result once however often it is announced, and never to another tenant', async () => {
