@@ -52,6 +52,13 @@ export class ImageLibrary {
     return this.store(tenant, imageUUID, response.body, length === null ? null : Number(length), maxBytes)
   }
 
+  /** Deletes an uploaded image: its imageUUID stops resolving at once, then its bytes go. Its R2 key, or null when there is none. */
+  async remove(tenant: string, imageUUID: string): Promise<string | null> {
+    const key = await this.tenants.forgetUpload(tenant, imageUUID)
+    if (key) await this.images.delete(key)
+    return key
+  }
+
   /**
    * The stored form of a task's reference images: inline ones are put in R2 (under UUIDs
    * derived from the task, so a re-send stores nothing new), imageUUIDs are looked up, URLs

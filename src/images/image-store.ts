@@ -98,6 +98,10 @@ export class ImageStore {
     return stored ? 'stored' : 'exists'
   }
 
+  async delete(key: string): Promise<void> {
+    await this.bucket.delete(key)
+  }
+
   /** Deletes every object under `prefix`, a page at a time, and returns their keys. */
   async deletePrefix(prefix: string): Promise<string[]> {
     const deleted: string[] = []

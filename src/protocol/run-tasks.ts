@@ -3,15 +3,14 @@ import { sha256Hex } from '../lib/crypto'
 import { canonicalJson } from '../lib/canonical-json'
 import { ApiError, echoed } from '../lib/errors'
 import type { LazyItem } from '../lib/envelope'
-import { derivedUUID } from '../lib/ids'
-import { isImageSourceProblem, parseImageSource } from '../lib/image-source'
-import { findModel, MODEL_IDS, UPLOAD_LIMITS } from '../models/registry'
+import { findModel, MODEL_IDS } from '../models/registry'
 import { imageInferenceSchema } from '../schemas/image-inference'
 import { issuesToErrors } from '../schemas/issues'
-import { getResponseSchema, imageUploadSchema, TASK_TYPES } from '../schemas/tasks'
+import { getResponseSchema, TASK_TYPES } from '../schemas/tasks'
 import type { Principal } from '../schemas/api-keys'
 import type { Services } from '../services'
 import type { TaskOutcome } from '../tasks/generation'
+import { imageUpload, mediaStorage } from './upload-tasks'
 
 /** More than this many tasks in one request could exceed a Worker's subrequest limit. */
 export const MAX_TASKS_PER_REQUEST = 10
@@ -74,29 +73,6 @@ async function imageInference(
   return services.generation.submit(principal, parsed.data, requestHash, startedAt, resolved.references, source.socket)
 }
 
-/** Runware's imageUpload: stores the image in the tenant's R2 space and answers its imageUUID. */
-async function imageUpload(services: Services, principal: Principal, task: Record<string, unknown>): Promise<TaskOutcome> {
-  const parsed = imageUploadSchema.safeParse(task)
-  if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, task))
-  const { taskUUID, image } = parsed.data
-  const source = parseImageSource(image, UPLOAD_LIMITS)
-  if (isImageSourceProblem(source) || source.kind === 'uuid') {
-    const { code, message } = isImageSourceProblem(source)
-      ? source
-      : { code: 'invalidImage', message: 'must hold the image itself (a data URI, base64 or an https URL)' }
-    return failed(new ApiError(400, { code, message: `image ${message}`, parameter: 'image' }))
-  }
-  // The same taskUUID always names the same image, so a re-sent upload stores nothing new.
-  const imageUUID = await derivedUUID('upload', principal.tenant, taskUUID.toLowerCase())
-  const key =
-    source.kind === 'inline'
-      ? await services.library.storeInline(principal.tenant, imageUUID, source.base64, UPLOAD_LIMITS.maxBytes)
-      : await services.library.fetchAndStore(principal.tenant, imageUUID, source.url, UPLOAD_LIMITS.maxBytes)
-  // Runware's clients read imageURL from the item (the Python SDK's upload, the TypeScript SDK's types).
-  const imageURL = await services.presenter.uploadUrl(key)
-  return { items: [async () => ({ taskType: 'imageUpload', taskUUID, imageUUID, imageURL })], errors: [] }
-}
-
 async function runTask(
   services: Services,
   principal: Principal,
@@ -113,6 +89,8 @@ async function runTask(
       return imageInference(services, principal, record, startedAt, source)
     case 'imageUpload':
       return imageUpload(services, principal, record)
+    case 'mediaStorage':
+      return mediaStorage(services, principal, record)
     case 'getResponse': {
       const parsed = getResponseSchema.safeParse(record)
       if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, record))

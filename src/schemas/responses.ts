@@ -41,6 +41,18 @@ export const v1ItemSchema = z.union([
   z
     .object({ taskType: z.literal('imageUpload'), taskUUID: z.string(), imageUUID: z.string(), imageURL: z.url() })
     .describe('A stored upload, with a signed URL serving its bytes'),
+  z
+    .object({
+      taskType: z.literal('mediaStorage'),
+      taskUUID: z.string(),
+      operation: z.literal('upload'),
+      mediaUUID: z.string(),
+      mediaURL: z.url(),
+    })
+    .describe('mediaStorage upload: the stored media, with a signed URL serving its bytes'),
+  z
+    .object({ taskType: z.literal('mediaStorage'), taskUUID: z.string(), operation: z.literal('delete'), mediaUUID: z.string() })
+    .describe('mediaStorage delete: the media is gone'),
 ])
 
 export const v1ResponseSchema = z.object({ data: z.array(v1ItemSchema).optional(), errors: z.array(errorSchema).optional() })

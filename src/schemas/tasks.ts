@@ -19,4 +19,12 @@ export const imageUploadSchema = z.strictObject({
   image: z.string({ error: 'image must be a data URI, base64 image data or an https URL' }),
 })
 
-export const TASK_TYPES = ['imageInference', 'imageUpload', 'getResponse', 'ping'] as const
+/** `mediaStorage`: `media` is the image to upload (as for imageUpload), or the mediaUUID to delete. */
+export const mediaStorageSchema = z.strictObject({
+  taskType: z.literal('mediaStorage'),
+  taskUUID: taskUUIDSchema,
+  operation: z.enum(['upload', 'delete']),
+  media: z.string({ error: 'media must be a data URI, base64 image data or an https URL to upload, or a mediaUUID to delete' }),
+})
+
+export const TASK_TYPES = ['imageInference', 'imageUpload', 'mediaStorage', 'getResponse', 'ping'] as const

@@ -53,6 +53,11 @@ export class TenantClient {
     return this.ledger(tenant).addImage(imageUUID, objectKey, now)
   }
 
+  /** Forgets an uploaded image; its R2 key, or null when the tenant has no such upload. */
+  forgetUpload(tenant: string, imageUUID: string): Promise<string | null> {
+    return this.ledger(tenant).forgetUpload(imageUUID)
+  }
+
   /** The R2 keys of the tenant's images among `imageUUIDs`. */
   findImages(tenant: string, imageUUIDs: readonly string[]): Promise<Record<string, string>> {
     return this.ledger(tenant).findImages(imageUUIDs)

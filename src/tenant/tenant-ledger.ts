@@ -159,6 +159,14 @@ export class TenantLedger extends DurableObject<Env> {
     this.indexImage(imageUUID, objectKey, null, now)
   }
 
+  /** Forgets an uploaded image (mediaStorage delete); its R2 key, or null when the tenant has no such upload. */
+  forgetUpload(imageUUID: string): string | null {
+    const row = this.sql
+      .exec<{ object_key: string }>('DELETE FROM images WHERE uuid = ? AND task IS NULL RETURNING object_key', imageUUID.toLowerCase())
+      .toArray()[0]
+    return row?.object_key ?? null
+  }
+
   /** The R2 keys of the tenant's images among `imageUUIDs`; another tenant's are simply not here. */
   findImages(imageUUIDs: readonly string[]): Record<string, string> {
     const found: Record<string, string> = {}

@@ -97,6 +97,61 @@ describe('imageUpload', () => {
   })
 })
 
+// Runware's current upload task; its TypeScript SDK marks imageUpload deprecated in its favour
+// and types the answers (types/task-map.ts): upload → {operation, mediaUUID, mediaURL}, delete → {operation, mediaUUID}.
+describe('mediaStorage', () => {
+  const mediaStorage = (operation: string, media: string, key = KEY_A) =>
+    postV1([{ taskType: 'mediaStorage', taskUUID: crypto.randomUUID(), operation, media }], key)
+
+  it('uploads: mediaUUID works as a reference, Runware gets a URL serving the exact bytes, and mediaURL serves them too', async () => {
+    const png = distinct(PNG)
+    const { status, json } = await mediaStorage('upload', `data:image/png;base64,${base64(png)}`)
+    expect(status).toBe(200)
+    expect(json.data).toEqual([
+      {
+        taskType: 'mediaStorage',
+        taskUUID: expect.any(String),
+        operation: 'upload',
+        mediaUUID: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        mediaURL: expect.stringMatching(/^http:\/\/127\.0\.0\.1:1\/files\/uploads\/t[0-9a-f]+\/[0-9a-f-]{36}\?exp=\d+&sig=/),
+      },
+    ])
+    const { mediaUUID, mediaURL } = json.data?.[0] as { mediaUUID: string; mediaURL: string }
+    expect(await bytesAt(new URL(mediaURL))).toEqual(png)
+    const [sent] = await referenceUrlsSent([mediaUUID])
+    expect(await bytesAt(sent as URL)).toEqual(png)
+  })
+
+  it('deletes: the mediaUUID stops resolving for its tenant, its bytes go, and another tenant cannot delete it', async () => {
+    const png = distinct(PNG)
+    const uploaded = (await mediaStorage('upload', base64(png))).json.data?.[0] as { mediaUUID: string; mediaURL: string }
+    const foreign = await mediaStorage('delete', uploaded.mediaUUID, KEY_B)
+    expect(foreign.status).toBe(404)
+    expect(foreign.json.errors?.[0]).toMatchObject({ code: 'mediaNotFound', parameter: 'media', taskType: 'mediaStorage' })
+    expect(await bytesAt(new URL(uploaded.mediaURL))).toEqual(png)
+
+    const deleted = await mediaStorage('delete', uploaded.mediaUUID.toUpperCase())
+    expect(deleted.status).toBe(200)
+    expect(deleted.json.data).toEqual([
+      { taskType: 'mediaStorage', taskUUID: expect.any(String), operation: 'delete', mediaUUID: uploaded.mediaUUID.toUpperCase() },
+    ])
+    expect(await errorsOf([uploaded.mediaUUID])).toEqual({
+      status: 400,
+      errors: [{ code: 'imageNotFound', parameter: 'inputs.referenceImages[0]' }],
+    })
+    expect((await call(new URL(uploaded.mediaURL).pathname + new URL(uploaded.mediaURL).search)).status).toBe(404)
+    expect((await mediaStorage('delete', uploaded.mediaUUID)).status).toBe(404)
+  })
+
+  it('names media, operation and taskType when they are wrong', async () => {
+    const bad = await postV1([{ taskType: 'mediaStorage', taskUUID: crypto.randomUUID(), operation: 'copy', media: 'x' }])
+    expect(bad.status).toBe(400)
+    expect(bad.json.errors?.[0]).toMatchObject({ parameter: 'operation', taskType: 'mediaStorage' })
+    const gif = await mediaStorage('upload', btoa('GIF89a' + 'x'.repeat(30)))
+    expect(gif.json.errors?.[0]).toMatchObject({ code: 'invalidImage', parameter: 'media', taskType: 'mediaStorage' })
+  })
+})
+
 describe('inputs.referenceImages', () => {
   it('hands Runware a short-lived gateway URL that serves exactly the uploaded bytes', async () => {
     const png = distinct(PNG)

@@ -141,6 +141,28 @@ describe('WebSocket sessions', () => {
     }
   })
 
+  it('runs imageUpload and mediaStorage over the socket as over REST, each answer by its taskUUID', async () => {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
+    const { client } = await Client.session()
+    const upload = { taskType: 'imageUpload', taskUUID: crypto.randomUUID(), image: png }
+    const media = { taskType: 'mediaStorage', taskUUID: crypto.randomUUID(), operation: 'upload', media: `data:image/png;base64,${png}` }
+    client.send([upload, media])
+    const uploaded = (await client.next((f) => f.data?.[0]?.taskUUID === upload.taskUUID)).data?.[0]
+    expect(uploaded).toMatchObject({ taskType: 'imageUpload', imageUUID: expect.any(String), imageURL: expect.any(String) })
+    const stored = (await client.next((f) => f.data?.[0]?.taskUUID === media.taskUUID)).data?.[0]
+    expect(stored).toMatchObject({
+      taskType: 'mediaStorage',
+      operation: 'upload',
+      mediaUUID: expect.any(String),
+      mediaURL: expect.any(String),
+    })
+    const remove = { taskType: 'mediaStorage', taskUUID: crypto.randomUUID(), operation: 'delete', media: stored?.mediaUUID }
+    client.send([remove])
+    const removed = (await client.next((f) => f.data?.[0]?.taskUUID === remove.taskUUID)).data?.[0]
+    expect(removed).toEqual({ taskType: 'mediaStorage', taskUUID: remove.taskUUID, operation: 'delete', mediaUUID: stored?.mediaUUID })
+    await client.close()
+  })
+
   it('pushes a stored result once however often it is announced, and never to another tenant', async () => {
     const task = inference({ numberResults: 2 })
     expect((await postV1([task])).json.data).toHaveLength(2)
