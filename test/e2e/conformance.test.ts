@@ -73,3 +73,68 @@ describe.concurrent('Runware clients against an upstream that only acknowledges'
     }
   })
 })
+
+/**
+ * Runware's TypeScript SDK (`@runware/sdk`, which does not install here), reproduced on the wire
+ * from its sources: client.ts `execute` sends inference as `{deliveryMethod: 'async', ...params,
+ * taskType, taskUUID}`; `executeRest` then polls `[{taskUUID, taskType: 'getResponse'}]` per task
+ * (1 s, +0.5 s, then ×1.5 up to 10 s), counts `data` items with `status: 'success'` up to
+ * numberResults, and fails on any error; `toResultsArray` reads a sync answer's `data` array.
+ */
+describe('the TypeScript SDK on the wire', () => {
+  const headers = {
+    'Content-Type': 'application/json',
+    Authorization: `Bearer ${KEY_A}`,
+    'User-Agent': 'runware-typescript/1.4.1 (node/20.20.0; linux x64) schemas/20260623192341',
+  }
+  const send = async (payload: unknown[]) => {
+    const res = await fetch(`${gateway()}/v1`, { method: 'POST', headers, body: JSON.stringify(payload) })
+    return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown>[]; errors?: Record<string, unknown>[] } }
+  }
+
+  it('generates async by default and polls getResponse until every result is a success', async () => {
+    const taskUUID = crypto.randomUUID()
+    const submitted = await send([
+      {
+        deliveryMethod: 'async',
+        model: 'imagineart:1@5',
+        positivePrompt: 'a kite festival over a salt flat',
+        width: 2048,
+        height: 2048,
+        numberResults: 2,
+        taskType: 'imageInference',
+        taskUUID,
+      },
+    ])
+    expect(submitted.status).toBe(200)
+    expect(submitted.body.errors).toBeUndefined()
+    let delay = 1000
+    for (let poll = 1, started = Date.now(); Date.now() - started < 60_000; poll++) {
+      await new Promise((r) => setTimeout(r, delay))
+      const { body } = await send([{ taskUUID, taskType: 'getResponse' }])
+      expect(body.errors ?? []).toEqual([])
+      const items = body.data ?? []
+      expect(items.filter((i) => i.status === 'error')).toEqual([])
+      const done = items.filter((i) => i.status === 'success')
+      if (done.length >= 2) {
+        for (const item of done) expect((await fetchImage(String(item.imageURL))).status).toBe(200)
+        return
+      }
+      delay = poll === 1 ? 500 : Math.min(delay * 1.5, 10_000)
+    }
+    throw new Error('the SDK would still be polling')
+  })
+
+  it('reads a lone mediaStorage upload from the data array', async () => {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
+    const { status, body } = await send([
+      { operation: 'upload', media: `data:image/png;base64,${png}`, taskType: 'mediaStorage', taskUUID: crypto.randomUUID() },
+    ])
+    expect(status).toBe(200)
+    expect(Array.isArray(body.data)).toBe(true)
+    const [result] = body.data ?? []
+    expect(result).toMatchObject({ taskType: 'mediaStorage', operation: 'upload', mediaUUID: expect.any(String) })
+    const served = await fetch(String(result?.mediaURL))
+    expect(Buffer.from(await served.arrayBuffer()).toString('base64')).toBe(png)
+  })
+})
