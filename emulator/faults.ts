@@ -137,8 +137,10 @@ export class FaultSet {
         error: {
           code: fault.errorCode ?? DEFAULT_CODES[fault.code] ?? 'internalServerError',
           message: `Injected fault: HTTP ${fault.code}.`,
-          // Runware names the offending field on a 400; the prompt is a plausible one.
-          ...(fault.code === 400 ? { parameter: 'positivePrompt' } : {}),
+          // Runware names the offending field on a 400 (the prompt is a plausible one), and a page about it.
+          ...(fault.code === 400
+            ? { parameter: 'positivePrompt', documentation: 'https://runware.ai/docs/image-inference/api-reference' }
+            : {}),
           taskType: target.taskType,
           ...(target.taskUUID !== undefined ? { taskUUID: target.taskUUID } : {}),
         },

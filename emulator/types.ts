@@ -11,6 +11,8 @@ export interface ApiError {
   allowedValues?: readonly (string | number)[]
   /** Only on getResponse answers. */
   status?: 'error'
+  /** A page of Runware's docs about the error. */
+  documentation?: string
 }
 
 export type OutputType = 'URL' | 'base64Data' | 'dataURI'

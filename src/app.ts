@@ -12,7 +12,7 @@ import { clientWebhookRoutes } from './routes/client-webhooks'
 import { fileRoutes } from './routes/files'
 import { healthRoutes } from './routes/health'
 import { imageRoutes } from './routes/images'
-import { noRoute } from './routes/middleware'
+import { noRoute, publicOrigin } from './routes/middleware'
 import { modelRoutes } from './routes/models'
 import { observability } from './routes/observability'
 import { runwareRoutes } from './routes/runware'
@@ -59,11 +59,11 @@ app.route('/', api)
 /** The API's type, for typed calls with `hono/client` (see client/). */
 export type AppType = typeof api
 
-app.notFound((c) => errorResponse(noRoute(c)))
+app.notFound((c) => errorResponse(noRoute(c), publicOrigin(c)))
 
 app.onError((error, c) => {
-  if (error instanceof ApiError) return errorResponse(error)
+  if (error instanceof ApiError) return errorResponse(error, publicOrigin(c))
   // Unknown errors are logged for operators (name and message only) and never shown to clients.
   log('error', 'unhandled', { path: new URL(c.req.url).pathname, error: String(error) })
-  return errorResponse(internalError())
+  return errorResponse(internalError(), publicOrigin(c))
 })

@@ -9,6 +9,8 @@ export interface RunwareError {
   allowedValues?: readonly unknown[]
   /** Only on getResponse errors, as Runware marks them. */
   status?: 'error'
+  /** A page about this error: Runware's own, or the gateway's /docs/errors. */
+  documentation?: string
 }
 
 export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 416 | 426 | 429 | 500 | 502 | 503 | 504
@@ -41,6 +43,13 @@ export class ApiError extends Error {
  */
 export const echoed = (id: unknown, sent: string): string =>
   id === undefined || (typeof id === 'string' && id.toLowerCase() === sent.toLowerCase()) ? sent : String(id)
+
+/**
+ * The error as a client sees it: pointing at the gateway's page for its code (public/docs/errors.html,
+ * built from tools/errors/catalog.ts), unless it already points at a page (Runware's, passed through).
+ */
+export const documented = (detail: RunwareError, origin: string): RunwareError =>
+  detail.documentation ? detail : { ...detail, documentation: `${origin}/docs/errors#${detail.code}` }
 
 /** The error for a failure the client cannot fix: no detail of it leaves the gateway. */
 export const internalError = () =>

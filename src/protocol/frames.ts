@@ -1,5 +1,5 @@
 /** Runware's WebSocket frames: each message is a JSON array of tasks; each answer an envelope. */
-import type { RunwareError } from '../lib/errors'
+import { documented, type RunwareError } from '../lib/errors'
 import { memo } from '../lib/memo'
 
 /** The SDK's heartbeat, byte for byte: the runtime answers it without waking the session's object. */
@@ -7,17 +7,19 @@ export const PING_FRAME = '[{"taskType":"ping","ping":true}]'
 export const PONG_FRAME = '{"data":[{"taskType":"ping","pong":true}]}'
 
 export const dataFrame = (items: readonly unknown[]) => JSON.stringify({ data: items })
-export const errorsFrame = (errors: readonly RunwareError[]) => JSON.stringify({ errors })
+/** `origin` is where the client reached the gateway: each error points at its page there. */
+export const errorsFrame = (errors: readonly RunwareError[], origin: string) =>
+  JSON.stringify({ errors: errors.map((e) => documented(e, origin)) })
 
 /**
  * One envelope per task, its items and its errors together: a client waiting on one task never
  * reads another's answer, and Runware's SDK pollers, which take a task's first frame, see all of it.
  */
-export function framesPerTask(items: readonly Record<string, unknown>[], errors: readonly RunwareError[]): string[] {
+export function framesPerTask(items: readonly Record<string, unknown>[], errors: readonly RunwareError[], origin: string): string[] {
   const tasks = new Map<string, { data: Record<string, unknown>[]; errors: RunwareError[] }>()
   const of = (taskUUID: unknown) => memo(tasks, String(taskUUID ?? ''), () => ({ data: [], errors: [] }))
   for (const item of items) of(item.taskUUID).data.push(item)
-  for (const error of errors) of(error.taskUUID).errors.push(error)
+  for (const error of errors) of(error.taskUUID).errors.push(documented(error, origin))
   return [...tasks.values()].map((t) =>
     JSON.stringify({ ...(t.data.length ? { data: t.data } : {}), ...(t.errors.length ? { errors: t.errors } : {}) }),
   )
@@ -47,9 +49,9 @@ export function taskUUIDsNamed(message: string | ArrayBuffer): string[] {
 }
 
 /** The frames refusing a whole message: one per task it names, or one without a taskUUID when it names none. */
-export function refusalFrames(message: string | ArrayBuffer, error: RunwareError): string[] {
+export function refusalFrames(message: string | ArrayBuffer, error: RunwareError, origin: string): string[] {
   const named = taskUUIDsNamed(message)
-  return named.length ? named.map((taskUUID) => errorsFrame([{ ...error, taskUUID }])) : [errorsFrame([error])]
+  return named.length ? named.map((taskUUID) => errorsFrame([{ ...error, taskUUID }], origin)) : [errorsFrame([error], origin)]
 }
 
 /** The tasks of one message (an array, or one task object); null when it is not JSON of that shape. */

@@ -26,6 +26,15 @@ export function services(c: Context<AppEnv>): Services {
   )
 }
 
+/** The origin clients reach the gateway at, even when its configuration is broken (for error pages). */
+export function publicOrigin(c: Context<AppEnv>): string {
+  try {
+    return services(c).origin
+  } catch {
+    return originOf(c.req.url)
+  }
+}
+
 /** The 404 for a path no route serves (the admin API's too, when it is turned off). */
 export const noRoute = (c: Context<AppEnv>) =>
   new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })

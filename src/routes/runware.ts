@@ -55,7 +55,7 @@ export const runwareRoutes = new Hono<AppEnv>()
     const outcome = await runTasks(services(c), c.get('principal'), tasks, startedAt)
     // Every answer is the array envelope, a lone imageUpload's too: one docs page shows `data` as an
     // object there, but Runware's schema-generated types and every SDK read the array.
-    const response = envelopeResponse(outcome.items, outcome.errors)
+    const response = envelopeResponse(outcome.items, outcome.errors, services(c).origin)
     setRateLimitHeaders(response.headers, limit)
     return response
   })

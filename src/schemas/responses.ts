@@ -13,6 +13,7 @@ export const errorSchema = z
     taskUUID: z.string().optional(),
     allowedValues: z.array(z.unknown()).optional(),
     status: z.literal('error').optional(),
+    documentation: z.url().optional().describe("A page about the error: /docs/errors#<code>, or Runware's own page"),
   })
   .describe('One error')
 

@@ -24,7 +24,7 @@ export async function authenticate(host: SessionHost, ws: WebSocket, a: Attachme
     const message = auth.success
       ? 'Invalid API key: use a key issued by this gateway'
       : 'The first message must authenticate: [{"taskType":"authentication","apiKey":"…"}]'
-    host.send(ws, errorsFrame([{ code: 'invalidApiKey', message, parameter: 'apiKey', taskType: 'authentication' }]))
+    host.send(ws, errorsFrame([{ code: 'invalidApiKey', message, parameter: 'apiKey', taskType: 'authentication' }], a.origin))
     host.close(ws, 1008, 'authentication failed')
     log('info', 'socket authentication failed')
     return false

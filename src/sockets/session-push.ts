@@ -31,7 +31,8 @@ export async function flush(host: SessionHost): Promise<void> {
   // Taken before rendering (which waits on I/O), so a concurrent flush cannot push them too.
   const due = store.takeDue()
   if (!due.length) return
-  const services = host.services(attachmentOf(ws).origin)
+  const { origin } = attachmentOf(ws)
+  const services = host.services(origin)
   for (const [task, rows] of Map.groupBy(due, (r) => r.task)) {
     const state = await services.tasks.load(tenant, task)
     const shown: Shown[] = []
@@ -44,7 +45,7 @@ export async function flush(host: SessionHost): Promise<void> {
     const errors = shown.flatMap((s) => ('error' in s ? [s.error] : []))
     // A socket that went away meanwhile leaves the results due, for a resume.
     const open = ws.readyState === WebSocket.OPEN
-    if (open && shown.length) for (const frame of framesPerTask(items, errors)) ws.send(frame)
+    if (open && shown.length) for (const frame of framesPerTask(items, errors, origin)) ws.send(frame)
     for (const { idx } of rows) store.settle(task, idx, open)
     store.finish(task, Date.now(), Date.now() - DONE_RETENTION_MS)
   }

@@ -88,7 +88,10 @@ export async function runMessage(host: SessionHost, ws: WebSocket, a: Attachment
   if (!work.length) return
   const principal = await services.keys.resolve(a.apiKey ?? '')
   if (!principal) {
-    host.send(ws, errorsFrame([{ code: 'invalidApiKey', message: 'This API key is no longer valid', taskType: 'authentication' }]))
+    host.send(
+      ws,
+      errorsFrame([{ code: 'invalidApiKey', message: 'This API key is no longer valid', taskType: 'authentication' }], a.origin),
+    )
     return host.close(ws, 1008, 'API key no longer valid')
   }
   try {
@@ -99,9 +102,9 @@ export async function runMessage(host: SessionHost, ws: WebSocket, a: Attachment
       const { taskType, taskUUID } = tagOf(t)
       return error.forTask(taskType, taskUUID).detail
     })
-    for (const frame of framesPerTask([], limited)) host.send(ws, frame)
+    for (const frame of framesPerTask([], limited, a.origin)) host.send(ws, frame)
     return
   }
   const { items, errors } = await runSocketTasks(services, principal, a.session ?? '', work, host.store)
-  for (const frame of framesPerTask(items, errors)) host.send(ws, frame)
+  for (const frame of framesPerTask(items, errors, a.origin)) host.send(ws, frame)
 }

@@ -60,7 +60,7 @@ export class SocketSession extends DurableObject<Env> {
     ws.serializeAttachment(a)
     const size = typeof message === 'string' ? message.length : message.byteLength
     const refuse = (error: RunwareError) => {
-      for (const frame of refusalFrames(message, error)) this.host.send(ws, frame)
+      for (const frame of refusalFrames(message, error, a.origin)) this.host.send(ws, frame)
     }
     if (size > MAX_MESSAGE_BYTES) {
       const text = `A message may hold at most ${MAX_MESSAGE_BYTES} bytes; send large images as https URLs or upload them with POST /v1/images`

@@ -49,6 +49,8 @@ function passThrough(e: UpstreamError, taskUUID: string): RunwareError {
     message: e.message ?? 'The image provider rejected the request',
     ...(e.parameter !== undefined ? { parameter: e.parameter } : {}),
     ...(e.allowedValues ? { allowedValues: e.allowedValues } : {}),
+    // Runware's own page about its error, kept (the gateway's /docs/errors does not list Runware's codes).
+    ...(typeof e.documentation === 'string' && e.documentation.startsWith('https://') ? { documentation: e.documentation } : {}),
     taskType: 'imageInference',
     taskUUID,
   }

@@ -109,3 +109,18 @@ describe('the playground', () => {
     expect(Buffer.from(await (await fetch(urls[0] as string)).arrayBuffer())).toEqual(png)
   })
 })
+
+describe('the errors page', () => {
+  it("opens at the entry a real error's documentation names", async () => {
+    const res = await fetch(`${gateway()}/v1`, { method: 'POST', body: '[]' })
+    const [error] = ((await res.json()) as { errors: { code: string; documentation: string }[] }).errors
+    expect(error?.documentation).toBe(`${gateway()}/docs/errors#invalidApiKey`)
+    const page = await browser.newPage()
+    await page.goto(String(error?.documentation))
+    const entry = page.locator('section:target')
+    await expect.poll(() => entry.getAttribute('id')).toBe('invalidApiKey')
+    expect(await entry.isVisible()).toBe(true)
+    expect(await entry.textContent()).toContain('Authorization: Bearer')
+    await page.close()
+  })
+})

@@ -4,7 +4,7 @@ import { createExecutionContext } from 'cloudflare:test'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { app } from '../../../src/app'
 import { KEY_A, KEY_B, TEST_SECRETS } from '../../secrets'
-import { call, inference, postV1 } from '../helpers'
+import { BASE, call, inference, postV1 } from '../helpers'
 
 describe('authentication', () => {
   it('answers 401 before parsing the body: no key, a wrong key, or garbage', async () => {
@@ -16,9 +16,15 @@ describe('authentication', () => {
     ] as const) {
       const res = await postV1(body, key)
       expect(res.status).toBe(401)
-      // As Runware's errors page shows it: the parameter and the task type are named.
+      // As Runware's errors page shows it: the parameter and the task type are named, and a page about it.
       expect(res.json.errors).toEqual([
-        { code: 'invalidApiKey', message: expect.any(String), parameter: 'apiKey', taskType: 'authentication' },
+        {
+          code: 'invalidApiKey',
+          message: expect.any(String),
+          parameter: 'apiKey',
+          taskType: 'authentication',
+          documentation: `${BASE}/docs/errors#invalidApiKey`,
+        },
       ])
     }
   })

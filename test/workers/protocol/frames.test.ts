@@ -2,6 +2,10 @@
 import { describe, expect, it } from 'vitest'
 import { framesPerTask, refusalFrames } from '../../../src/protocol/frames'
 
+const ORIGIN = 'https://gw.example'
+/** Each error points at its code's entry on the gateway's errors page. */
+const doc = (code: string) => `${ORIGIN}/docs/errors#${code}`
+
 describe('frames', () => {
   // The TypeScript SDK's poller takes a task's first frame (runware-typescript): a task's items
   // and errors must travel in that one frame, not in two.
@@ -12,11 +16,20 @@ describe('frames', () => {
         { taskType: 'imageInference', taskUUID: 'B', imageUUID: '2' },
       ],
       [{ code: 'nsfwContentDetected', message: 'no', taskType: 'imageInference', taskUUID: 'A' }],
+      ORIGIN,
     ).map((f) => JSON.parse(f) as unknown)
     expect(frames).toEqual([
       {
         data: [{ taskType: 'imageInference', taskUUID: 'A', imageUUID: '1' }],
-        errors: [{ code: 'nsfwContentDetected', message: 'no', taskType: 'imageInference', taskUUID: 'A' }],
+        errors: [
+          {
+            code: 'nsfwContentDetected',
+            message: 'no',
+            taskType: 'imageInference',
+            taskUUID: 'A',
+            documentation: doc('nsfwContentDetected'),
+          },
+        ],
       },
       { data: [{ taskType: 'imageInference', taskUUID: 'B', imageUUID: '2' }] },
     ])
@@ -27,25 +40,26 @@ describe('frames', () => {
   it('refuses a message it cannot parse once per task it names, as spelled, and once when it names none', () => {
     const error = { code: 'invalidRequestBody', message: 'Each message must be a JSON array of tasks' }
     const broken = '[{"taskType":"imageInference","taskUUID":"ABC-1", "x": }, {"taskUUID" : "def-2"}, {"taskUUID":"ABC-1"}'
-    expect(refusalFrames(broken, error).map((f) => JSON.parse(f) as unknown)).toEqual([
-      { errors: [{ ...error, taskUUID: 'ABC-1' }] },
-      { errors: [{ ...error, taskUUID: 'def-2' }] },
+    expect(refusalFrames(broken, error, ORIGIN).map((f) => JSON.parse(f) as unknown)).toEqual([
+      { errors: [{ ...error, taskUUID: 'ABC-1', documentation: doc('invalidRequestBody') }] },
+      { errors: [{ ...error, taskUUID: 'def-2', documentation: doc('invalidRequestBody') }] },
     ])
-    expect(refusalFrames(new TextEncoder().encode('not json').buffer as ArrayBuffer, error).map((f) => JSON.parse(f) as unknown)).toEqual([
-      { errors: [error] },
-    ])
+    expect(
+      refusalFrames(new TextEncoder().encode('not json').buffer as ArrayBuffer, error, ORIGIN).map((f) => JSON.parse(f) as unknown),
+    ).toEqual([{ errors: [{ ...error, documentation: doc('invalidRequestBody') }] }])
   })
 
   it('reads only the first MiB of an oversize message for taskUUIDs', () => {
     const error = { code: 'payloadTooLarge', message: 'big' }
     const head = `[{"taskUUID":"first","positivePrompt":"${'x'.repeat(2 * 1024 * 1024)}"},{"taskUUID":"beyond"}]`
-    expect(refusalFrames(head, error).map((f) => JSON.parse(f) as unknown)).toEqual([{ errors: [{ ...error, taskUUID: 'first' }] }])
+    const first = [{ errors: [{ ...error, taskUUID: 'first', documentation: doc('payloadTooLarge') }] }]
+    expect(refusalFrames(head, error, ORIGIN).map((f) => JSON.parse(f) as unknown)).toEqual(first)
     const bytes = new TextEncoder().encode(head).buffer as ArrayBuffer
-    expect(refusalFrames(bytes, error).map((f) => JSON.parse(f) as unknown)).toEqual([{ errors: [{ ...error, taskUUID: 'first' }] }])
+    expect(refusalFrames(bytes, error, ORIGIN).map((f) => JSON.parse(f) as unknown)).toEqual(first)
   })
 
   it('reads at most 32 taskUUIDs from one message', () => {
     const many = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ taskUUID: `t${i}` })))
-    expect(refusalFrames(many, { code: 'payloadTooLarge', message: 'big' })).toHaveLength(32)
+    expect(refusalFrames(many, { code: 'payloadTooLarge', message: 'big' }, ORIGIN)).toHaveLength(32)
   })
 })

@@ -14,7 +14,7 @@ async function withFault(rule: Record<string, unknown>, overrides: Record<string
 }
 
 describe('upstream failures', () => {
-  it('passes a Runware 400 through with its code and parameter, for the client’s taskUUID', async () => {
+  it('passes a Runware 400 through with its code, parameter and documentation, for the client’s taskUUID', async () => {
     const { res, body, attempts } = await withFault({ httpStatus: { code: 400, errorCode: 'invalidParameter' } })
     expect(res.status).toBe(400)
     expect(res.json.errors?.[0]).toMatchObject({
@@ -22,6 +22,7 @@ describe('upstream failures', () => {
       parameter: 'positivePrompt',
       taskType: 'imageInference',
       taskUUID: body.taskUUID,
+      documentation: 'https://runware.ai/docs/image-inference/api-reference',
     })
     expect(await attempts()).toHaveLength(1)
   })
