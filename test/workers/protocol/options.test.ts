@@ -50,6 +50,11 @@ describe('imageInference options', () => {
     const marker = `safety-${crypto.randomUUID()}`
     const res = await postV1([inference({ positivePrompt: `a garden ${marker}`, checkNSFW: true, includeCost: true })])
     expect(res.json.data?.[0]).toMatchObject({ NSFWContent: false, cost: 0.03 })
+    // Runware flags some images: the flag reaches the client as Runware set it.
+    const flagged = `flagged-${crypto.randomUUID()}`
+    await setFault({ match: flagged, nsfwRate: 1 })
+    const hit = await postV1([inference({ positivePrompt: `a garden ${flagged}`, safety: { checkContent: true } })])
+    expect(hit.json.data?.[0]).toMatchObject({ NSFWContent: true, imageURL: expect.any(String) })
     expect(Object.keys(res.json.data![0]!)).toEqual(['taskType', 'taskUUID', 'imageUUID', 'imageURL', 'seed', 'NSFWContent', 'cost'])
     const [sent] = await upstreamRequests(marker)
     expect(sent?.body[0]).toMatchObject({

@@ -97,6 +97,17 @@ describe('reconciler', () => {
     expect((await upstreamRequests(child)).length).toBe(polls + 1)
   })
 
+  it("records taskExpired, when getResponse answers it, as the result's failure", async () => {
+    const marker = `expired-${crypto.randomUUID()}`
+    await setFault({ match: marker, dropWebhookRate: 1, taskExpirySeconds: 0 })
+    const body = inference({ positivePrompt: `an old map ${marker}`, deliveryMethod: 'async' })
+    expect((await postV1([body])).status).toBe(200)
+    await reconcileLater(reconcileAfter + 5)
+    const task = await getTask(body.taskUUID)
+    expect(task.status).toBe('failed')
+    expect(task.results[0]?.error?.code).toBe('taskExpired')
+  })
+
   it('fails a task past its deadline with a clear timeoutProvider error', async () => {
     const marker = `stuck-${crypto.randomUUID()}`
     await setFault({ match: marker, latencyMs: 120_000 })
