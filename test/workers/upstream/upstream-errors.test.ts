@@ -54,8 +54,9 @@ describe('upstream failures', () => {
     expect(new Set(uuids).size).toBe(1)
   })
 
-  it('retries 5xx with growing delays and succeeds once the upstream recovers', async () => {
-    const { res, attempts } = await withFault({ httpStatus: { code: 503, times: 2 } })
+  // 504: Runware's "maximum queue wait exceeded", retryable like 503.
+  it.each([503, 504])('retries %i with growing delays and succeeds once the upstream recovers', async (code) => {
+    const { res, attempts } = await withFault({ httpStatus: { code, times: 2 } })
     expect(res.status).toBe(200)
     expect(res.json.data?.[0]?.imageURL).toBeTruthy()
     const sent = await attempts()
