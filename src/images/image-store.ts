@@ -1,61 +1,9 @@
 /** Image bytes in R2: written once, typed by their magic bytes, streamed rather than buffered. */
 import { ApiError } from '../lib/errors'
 import { CONTENT_TYPES, SNIFF_BYTES, sniffImageFormat } from '../lib/image-type'
+import { peek, readCapped } from '../lib/streams'
 
 export type StoreOutcome = 'stored' | 'exists'
-
-/** Reads the first `n` bytes of a stream and returns them with a stream of the whole body. */
-async function peek(body: ReadableStream<Uint8Array>, n: number): Promise<{ head: Uint8Array; body: ReadableStream<Uint8Array> }> {
-  const reader = body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  let done = false
-  while (size < n && !done) {
-    const next = await reader.read()
-    done = next.done
-    if (next.value) {
-      chunks.push(next.value)
-      size += next.value.byteLength
-    }
-  }
-  const head = concat(chunks, size)
-  const rest = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(head)
-      if (done) controller.close()
-    },
-    async pull(controller) {
-      const next = await reader.read()
-      if (next.done) controller.close()
-      else controller.enqueue(next.value)
-    },
-    cancel: (reason) => reader.cancel(reason),
-  })
-  return { head, body: rest }
-}
-
-/** Buffers a body of unknown length, refusing it once it passes `maxBytes`. */
-async function readBounded(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += chunk.byteLength
-    if (size > maxBytes) throw tooLarge(maxBytes)
-    chunks.push(chunk)
-  }
-  return concat(chunks, size)
-}
-
-/** One array of `size` bytes from the chunks. */
-function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.byteLength
-  }
-  return out
-}
 
 const tooLarge = (maxBytes: number) => new ApiError(413, { code: 'payloadTooLarge', message: `The image is larger than ${maxBytes} bytes` })
 
@@ -90,7 +38,10 @@ export class ImageStore {
         allowedValues: ['JPG', 'PNG', 'WEBP'],
       })
     }
-    const value = length === null ? await readBounded(peeked.body, maxBytes) : peeked.body.pipeThrough(new FixedLengthStream(length))
+    const value =
+      length === null
+        ? await readCapped(peeked.body, maxBytes, () => tooLarge(maxBytes))
+        : peeked.body.pipeThrough(new FixedLengthStream(length))
     const stored = await this.bucket.put(key, value, {
       onlyIf: { etagDoesNotMatch: '*' },
       httpMetadata: { contentType: CONTENT_TYPES[format] },
