@@ -1,6 +1,7 @@
 /** The gateway's configuration: every var and secret (README's Configuration table), validated with zod. */
 import * as z from 'zod'
 import { RATE_LIMIT_TIERS } from '../schemas/api-keys'
+import { MAX_TTL_SECONDS } from '../schemas/image-inference'
 
 const text = z.string().trim()
 const optionalText = z.preprocess((v) => (v === '' ? undefined : v), text.min(1).optional())
@@ -34,7 +35,7 @@ export const configSchema = z
     R2_ACCOUNT_ID: optionalText,
     R2_BUCKET_NAME: text.min(1).default('imagine-edge-images'),
     R2_S3_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), httpUrl.optional()),
-    SIGNED_URL_TTL_SECONDS: seconds(3600, 60, 7 * DAY_SECONDS),
+    SIGNED_URL_TTL_SECONDS: seconds(3600, 60, MAX_TTL_SECONDS),
     // Cloudflare's proxy gives up on a response after ~100 s; stay under it.
     SYNC_TIMEOUT_SECONDS: seconds(85, 1, 95),
     RECONCILE_AFTER_SECONDS: seconds(120, 10, DAY_SECONDS),

@@ -33,10 +33,11 @@ function toError(issue: z.core.$ZodIssue, input: unknown): ApiError[] {
   }
   const parameter = parameterName(issue.path)
   const params = issue.code === 'custom' ? (issue.params as { runwareCode?: string; allowedValues?: unknown[] } | undefined) : undefined
-  const missing = issue.code === 'invalid_type' && isAbsent(input, issue.path)
+  // Absent is missing, whatever zod checked first (an enum reports an absent value as an invalid option).
+  const missing = (issue.code === 'invalid_type' || issue.code === 'invalid_value') && isAbsent(input, issue.path)
   const code = params?.runwareCode ?? (missing ? 'missingParameter' : 'invalidParameter')
   const message = missing ? `${parameter} is required` : issue.message
-  const allowedValues = issue.code === 'invalid_value' ? issue.values : params?.allowedValues
+  const allowedValues = issue.code === 'invalid_value' && !missing ? issue.values : params?.allowedValues
   return [new ApiError(400, { code, message, parameter, ...(allowedValues ? { allowedValues } : {}) })]
 }
 
