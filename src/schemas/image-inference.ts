@@ -72,7 +72,8 @@ export const MAX_TTL_SECONDS = 7 * 86_400
 const TTL_MESSAGE = `ttl must be an integer from 60 to ${MAX_TTL_SECONDS} seconds (7 days)`
 
 /** C0 control characters other than tab, newline and carriage return, and UTF-16 surrogates without their pair. */
-const CONTROL_OR_LONE_SURROGATE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+const CONTROL_OR_LONE_SURROGATE =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 export function imageInferenceSchema(model: ModelSpec, options: SchemaOptions = { development: false }) {
   return memo(built, `${model.id}:${options.development}`, () => buildSchema(model, options))
@@ -91,7 +92,10 @@ function buildSchema(model: ModelSpec, options: SchemaOptions) {
         .string({ error: promptMessage })
         .min(prompt.minLength, promptMessage)
         .max(prompt.maxLength, promptMessage)
-        .refine((text) => !CONTROL_OR_LONE_SURROGATE.test(text), 'positivePrompt must be text: no NUL or other control characters, no lone surrogates'),
+        .refine(
+          (text) => !CONTROL_OR_LONE_SURROGATE.test(text),
+          'positivePrompt must be text: no NUL or other control characters, no lone surrogates',
+        ),
       width: z
         .number({ error: 'width must be an integer' })
         .int('width must be an integer')
@@ -112,12 +116,7 @@ function buildSchema(model: ModelSpec, options: SchemaOptions) {
       deliveryMethod: enumOf('deliveryMethod', ['sync', 'async'] as const).default('sync'),
       webhookURL: target('webhookURL', options.development).optional(),
       uploadEndpoint: target('uploadEndpoint', options.development).optional(),
-      ttl: z
-        .number({ error: TTL_MESSAGE })
-        .int(TTL_MESSAGE)
-        .min(60, TTL_MESSAGE)
-        .max(MAX_TTL_SECONDS, TTL_MESSAGE)
-        .optional(),
+      ttl: z.number({ error: TTL_MESSAGE }).int(TTL_MESSAGE).min(60, TTL_MESSAGE).max(MAX_TTL_SECONDS, TTL_MESSAGE).optional(),
       includeCost: bool('includeCost').default(false),
       safety: z
         .strictObject({

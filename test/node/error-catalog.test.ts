@@ -15,7 +15,8 @@ function codesInSource(): Set<string> {
     for (const [, code] of text.matchAll(/\b(?:code|runwareCode): '([A-Za-z]+)'/g)) codes.add(code as string)
     for (const [, code] of text.matchAll(/\['([a-z][A-Za-z]+)', `/g)) codes.add(code as string)
     // A code chosen by a condition: `code: x ? 'a' : 'b'`, `runwareCode = x ? 'a' : 'b'`.
-    for (const [, a, b] of text.matchAll(/(?:code|Code)(?::| =) [\w.=' ]+ \? '([A-Za-z]+)' : '([A-Za-z]+)'/g)) codes.add(a as string).add(b as string)
+    for (const [, a, b] of text.matchAll(/(?:code|Code)(?::| =) [\w.=' ]+ \? '([A-Za-z]+)' : '([A-Za-z]+)'/g))
+      codes.add(a as string).add(b as string)
   }
   codes.delete('custom') // zod's own issue code, never answered
   return codes

@@ -11,10 +11,8 @@ export const ERROR_CATALOG: Record<string, string> = {
     'No gateway API key, or one this gateway did not issue. Send Authorization: Bearer <key>, or an authentication task first.',
   invalidAdminToken: 'The admin API needs the operator token (ADMIN_TOKEN) as a bearer token.',
   invalidRequestBody: 'The body is not a JSON array of tasks (or a WebSocket message is not one). Send [{"taskType":…}].',
-  invalidWebhookURL:
-    'webhookURL must be a public https URL: no private, loopback or link-local address, no credentials in it.',
-  invalidUploadEndpoint:
-    'uploadEndpoint must be a public https URL: no private, loopback or link-local address, no credentials in it.',
+  invalidWebhookURL: 'webhookURL must be a public https URL: no private, loopback or link-local address, no credentials in it.',
+  invalidUploadEndpoint: 'uploadEndpoint must be a public https URL: no private, loopback or link-local address, no credentials in it.',
   invalidParameter:
     'A parameter has a value the model page does not allow; `parameter` names it, and `allowedValues` lists the choices where they are few.',
   missingParameter: 'A required parameter is absent; `parameter` names it.',
