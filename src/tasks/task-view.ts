@@ -91,8 +91,25 @@ export class TaskView {
     }
   }
 
+  /**
+   * Deletes a finished task. An unfinished one is refused: Runware still generates and bills its
+   * images, and deleting would drop its reservation, letting a key spend past its budget
+   * (docs/tenants.md). A task never goes from finished back to running, so the check cannot race.
+   */
   async delete(tenant: string, taskUUID: string, deleteImages: (task: TaskRecord) => Promise<void>): Promise<void> {
-    const { task } = await this.load(tenant, taskUUID)
+    const { task, results } = await this.load(tenant, taskUUID)
+    if (results.length < task.children.length) {
+      throw new ApiError(
+        409,
+        {
+          code: 'taskInProgress',
+          message: 'The task is still running, and its images are still billed: delete it once it has finished',
+          parameter: 'taskUUID',
+          taskUUID,
+        },
+        { 'retry-after': '10' },
+      )
+    }
     await Promise.all([deleteImages(task), this.tasks.delete(task)])
   }
 }

@@ -31,6 +31,8 @@ export const ERROR_CATALOG: Record<string, string> = {
     'The body or message is too large. Send large images as https URLs, or upload them first with POST /v1/images or mediaStorage.',
   conflictTaskUUID:
     'The taskUUID was already used with another body, or by a deleted task. Use a new taskUUID; re-sending the same body is safe.',
+  taskInProgress:
+    'DELETE refuses a task that is still running: Runware still generates and bills its images. Delete it once it has finished (after Retry-After).',
   taskNotFound: "No task with that taskUUID for this key's tenant (it may be past retention, or another tenant's).",
   notFound: 'No route serves this method and path; see /docs for the API.',
   keyNotFound: 'The admin API knows no key with that id.',
