@@ -116,6 +116,7 @@ export class Services {
       tenants: this.tenants,
       images: this.images,
       maxImageBytes: MAX_IMAGE_BYTES,
+      verifyUploads: this.config.UPLOAD_MODE === 'r2-presigned',
       mayCopyFrom: copyAllowed(this.config),
       publisher: this.publisher,
       sockets: this.sockets,

@@ -1,6 +1,6 @@
 /** Image bytes in R2: written once, typed by their magic bytes, streamed rather than buffered. */
 import { ApiError } from '../lib/errors'
-import { CONTENT_TYPES, SNIFF_BYTES, sniffImageFormat } from '../lib/image-type'
+import { CONTENT_TYPES, SNIFF_BYTES, sniffImageFormat, type ImageFormat } from '../lib/image-type'
 import { peek, readCapped } from '../lib/streams'
 
 export type StoreOutcome = 'stored' | 'exists'
@@ -47,6 +47,13 @@ export class ImageStore {
       httpMetadata: { contentType: CONTENT_TYPES[format] },
     })
     return stored ? 'stored' : 'exists'
+  }
+
+  /** The format an object's first bytes say it is, or null (not an image, or no object). */
+  async formatOf(key: string): Promise<ImageFormat | null> {
+    const object = await this.bucket.get(key, { range: { offset: 0, length: SNIFF_BYTES } })
+    if (!object || !('body' in object)) return null
+    return sniffImageFormat(new Uint8Array(await object.arrayBuffer()))
   }
 
   async delete(key: string): Promise<void> {

@@ -32,6 +32,11 @@ export interface RecorderDeps {
   tenants: TenantClient
   images: ImageStore
   maxImageBytes: number
+  /**
+   * Whether an object found in R2 must be checked to be the image its key names: in r2-presigned
+   * mode whoever holds the upload URL chose its bytes; in worker mode the upload route checked them.
+   */
+  verifyUploads: boolean
   /** Whether the gateway may fetch an image from this upstream URL (SSRF guard). */
   mayCopyFrom: (url: URL) => boolean
   /** Sends the client's webhooks and upload copies for newly recorded results. */
@@ -84,9 +89,20 @@ export class ResultRecorder {
     }
   }
 
+  /** Whether the image is in R2 and, where uploads are untrusted, is the image its key names (else it is removed). */
+  private async landed(ref: TaskRef, objectKey: string): Promise<boolean> {
+    const { images, verifyUploads } = this.deps
+    if (!verifyUploads) return (await images.head(objectKey)) !== null
+    const format = await images.formatOf(objectKey)
+    if (format === ref.outputFormat) return true
+    // Not the image it should be (HTML, SVG, another format) or no object: never served, never counted.
+    if (format !== null || (await images.head(objectKey))) await images.delete(objectKey)
+    return false
+  }
+
   /** True once the image is in R2, copying it from Runware's imageURL if the upload never landed. */
   private async ensureImage(ref: TaskRef, objectKey: string, imageURL: string | undefined): Promise<boolean> {
-    if (await this.deps.images.head(objectKey)) return true
+    if (await this.landed(ref, objectKey)) return true
     const url = imageURL ? URL.parse(imageURL) : null
     if (!url || !this.deps.mayCopyFrom(url)) return false
     // Never copy an image into a task that is gone (deleted, or abandoned before Runware took it).

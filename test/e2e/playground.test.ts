@@ -110,6 +110,33 @@ describe('the playground', () => {
   })
 })
 
+describe('static pages', () => {
+  it('send a CSP with frame protection, nosniff and no referrer; the pages still work under it', async () => {
+    for (const path of ['/', '/docs/', '/docs/errors']) {
+      const res = await fetch(`${gateway()}${path}`)
+      expect(res.status).toBe(200)
+      const csp = res.headers.get('content-security-policy') ?? ''
+      expect(csp).toContain("script-src 'self'")
+      expect(csp).toContain("frame-ancestors 'none'")
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(res.headers.get('x-frame-options')).toBe('DENY')
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer')
+    }
+    // The browser tests above run the playground and the reference under this policy; none may be refused.
+    const page = await browser.newPage()
+    const refused: string[] = []
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) refused.push(m.text())
+    })
+    await page.goto(`${gateway()}/#key=${KEY_A}`)
+    await expect.poll(() => page.locator('#size option').count()).toBe(9)
+    await page.goto(`${gateway()}/docs/`)
+    await page.waitForTimeout(1500)
+    expect(refused).toEqual([])
+    await page.close()
+  })
+})
+
 describe('the errors page', () => {
   it("opens at the entry a real error's documentation names", async () => {
     const res = await fetch(`${gateway()}/v1`, { method: 'POST', body: '[]' })
