@@ -38,15 +38,17 @@ export class ImageLibrary {
   }
 
   /** Fetches an image from the client's https URL (already checked) and stores it. */
-  async fetchAndStore(tenant: string, imageUUID: string, url: string, maxBytes: number): Promise<string> {
-    const response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }).catch(() => null)
+  async fetchAndStore(tenant: string, imageUUID: string, url: string, maxBytes: number, parameter = 'image'): Promise<string> {
+    // A redirect is not followed: its target was never checked against the SSRF policy.
+    const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }).catch(() => null)
     if (!response?.ok) {
       await response?.body?.cancel()
-      throw new ApiError(400, {
-        code: 'invalidImage',
-        message: `image could not be fetched from its URL${response ? ` (HTTP ${response.status})` : ''}`,
-        parameter: 'image',
-      })
+      const why = !response
+        ? ''
+        : response.status >= 300 && response.status < 400
+          ? ' (it redirects; redirects are not followed)'
+          : ` (HTTP ${response.status})`
+      throw new ApiError(400, { code: 'invalidImage', message: `image could not be fetched from its URL${why}`, parameter })
     }
     const length = response.headers.get('content-length')
     return this.store(tenant, imageUUID, response.body, length === null ? null : Number(length), maxBytes)

@@ -1,45 +1,31 @@
 /**
- * Which client URLs the gateway will call (webhookURL, uploadEndpoint): an SSRF guard applied
- * at submit time. Hostnames are not resolved (a Worker cannot), but Cloudflare's network does
- * not route Worker subrequests into private networks; IP literals are what this must stop.
+ * Which client URLs the gateway will call (webhookURL, uploadEndpoint, an imageUpload URL): one
+ * SSRF policy, applied at submit time. Hostnames are not resolved (a Worker cannot), but
+ * Cloudflare's network does not route Worker subrequests into private networks; IP literals are
+ * what this must stop. No fetch of a client-named URL follows a redirect, so this check holds.
  */
+import ipaddr from 'ipaddr.js'
 
 export const MAX_TARGET_URL_LENGTH = 2048
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 
-function ipv4(host: string): number[] | null {
-  const parts = host.split('.')
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p))) return null
-  const bytes = parts.map(Number)
-  return bytes.every((b) => b <= 255) ? bytes : null
+/**
+ * Whether an IP literal is a public unicast address. ipaddr.js classifies every IANA
+ * special-purpose range: private, loopback, link-local, shared, reserved, benchmarking,
+ * documentation, multicast, and the IPv6 forms that embed IPv4 (mapped, NAT64, 6to4, Teredo).
+ */
+function isPublicAddress(literal: string): boolean {
+  const address = ipaddr.parse(literal)
+  if (address.range() !== 'unicast') return false
+  // IPv4-compatible IPv6 (::a.b.c.d, deprecated) embeds an IPv4 address that ipaddr.js calls unicast.
+  return !(address.kind() === 'ipv6' && (address as ipaddr.IPv6).parts.slice(0, 6).every((part) => part === 0))
 }
 
-/** Private, loopback, link-local, unspecified, shared or multicast IPv4 ranges. */
-function isInternalIPv4([a = 0, b = 0]: number[]): boolean {
-  return (
-    a === 0 ||
-    a === 10 ||
-    a === 127 ||
-    (a === 100 && b >= 64 && b <= 127) ||
-    (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    a >= 224
-  )
-}
-
-function isInternalIPv6(host: string): boolean {
-  const h = host.slice(1, -1).toLowerCase()
-  if (h === '::' || h === '::1') return true
-  if (/^f[cd]/.test(h) || /^fe[89ab]/.test(h) || h.startsWith('ff')) return true
-  // IPv4-mapped (::ffff:a.b.c.d), which URL parsing writes as hex (::ffff:7f00:1).
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h)
-  if (mapped) {
-    const [hi = 0, lo = 0] = [parseInt(mapped[1] ?? '0', 16), parseInt(mapped[2] ?? '0', 16)]
-    return isInternalIPv4([hi >> 8, hi & 255, lo >> 8, lo & 255])
-  }
-  return false
+/** The address an IP-literal host names, or null for a host name. */
+function ipLiteral(host: string): string | null {
+  if (host.startsWith('[')) return host.slice(1, -1)
+  return ipaddr.IPv4.isValidFourPartDecimal(host) ? host : null
 }
 
 /** Why the gateway must not call `raw`, or null when it may. */
@@ -60,9 +46,11 @@ export function unsafeTargetReason(raw: string, development: boolean): string | 
   }
   if (url.protocol !== 'https:') return 'must use https'
   if (local && development) return null
-  if (url.hostname === 'localhost' || url.hostname.endsWith('.localhost')) return 'must not point at localhost'
-  const v4 = ipv4(url.hostname)
-  if (v4 && isInternalIPv4(v4)) return 'must not point at a private, loopback or link-local address'
-  if (url.hostname.startsWith('[') && isInternalIPv6(url.hostname)) return 'must not point at a private, loopback or link-local address'
+  // A trailing dot names the same host (`localhost.`); URL parsing has lower-cased it already.
+  const host = url.hostname.replace(/\.+$/, '')
+  if (host === 'localhost' || host.endsWith('.localhost')) return 'must not point at localhost'
+  const literal = ipLiteral(host)
+  if (literal !== null && !isPublicAddress(literal))
+    return 'must not point at a private, loopback, link-local or other special-purpose address'
   return null
 }

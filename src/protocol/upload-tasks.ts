@@ -29,7 +29,7 @@ async function store(services: Services, principal: Principal, taskUUID: string,
   const key =
     source.kind === 'inline'
       ? await services.library.storeInline(principal.tenant, uuid, source.base64, UPLOAD_LIMITS.maxBytes)
-      : await services.library.fetchAndStore(principal.tenant, uuid, source.url, UPLOAD_LIMITS.maxBytes)
+      : await services.library.fetchAndStore(principal.tenant, uuid, source.url, UPLOAD_LIMITS.maxBytes, parameter)
   return { uuid, url: await services.presenter.uploadUrl(key) }
 }
 

@@ -108,7 +108,8 @@ export class ResultRecorder {
     // Never copy an image into a task that is gone (deleted, or abandoned before Runware took it).
     const state = await this.deps.tenants.read(ref.tenant, ref.taskUUID)
     if (!state || state.task.deleted) return false
-    const response = await fetch(url, { signal: AbortSignal.timeout(30_000) }).catch(() => null)
+    // No redirect is followed: only the hosts mayCopyFrom allows are ever fetched.
+    const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(30_000) }).catch(() => null)
     if (!response?.ok) return false
     const length = response.headers.get('content-length')
     try {

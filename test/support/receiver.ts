@@ -2,7 +2,8 @@
  * A client's webhook receiver and upload target, for tests: records every request, and answers
  * as its path says. `/fail-3/…` fails the first 3 requests with 503, `/flaky-30/…` fails 30 %
  * of them, `/status-410/…` always answers 410; `POST /__status` {path, status} changes a path's
- * answer later (a receiver that recovers). `GET /__received?path=` lists what arrived.
+ * answer later (a receiver that recovers), `/redirect/…?to=URL` answers 302 to URL.
+ * `GET /__received?path=` lists what arrived.
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -57,6 +58,11 @@ export async function startReceiver(): Promise<Receiver> {
         const { path, status } = JSON.parse(body.toString()) as { path: string; status: number }
         overrides.set(path, status)
         res.writeHead(204).end()
+        return
+      }
+      // `/redirect/…?to=URL` answers 302 to URL: a client-named URL that redirects somewhere else.
+      if (url.pathname.startsWith('/redirect/')) {
+        res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end()
         return
       }
       const status = answer(url.pathname)
