@@ -9,7 +9,7 @@ import { fromBase64 } from '../lib/encoding'
 import { derivedUUID } from '../lib/ids'
 import type { ImageSource } from '../lib/image-source'
 import { uploadKey } from '../lib/storage-keys'
-import type { StoredReference } from '../schemas/records'
+import type { StoredReference, TaskRecord } from '../schemas/records'
 import type { TenantClient } from '../tenant/tenant-client'
 import type { ImageStore } from './image-store'
 
@@ -61,6 +61,23 @@ export class ImageLibrary {
     return key
   }
 
+  /** Deletes the inline reference images a task stored for itself (not uploads it named); their R2 keys. */
+  async removeInlineReferences(task: TaskRecord): Promise<string[]> {
+    const removed = await Promise.all(
+      (task.references ?? []).map(async (reference, i) => {
+        const imageUUID = await this.inlineReferenceUUID(task.tenant, task.taskUUID, i)
+        if (!('key' in reference) || reference.key !== uploadKey(task.tenant, imageUUID)) return null
+        return this.remove(task.tenant, imageUUID)
+      }),
+    )
+    return removed.filter((key): key is string => key !== null)
+  }
+
+  /** The imageUUID of a task's inline reference `i`: derived, so a re-sent request stores nothing new. */
+  private inlineReferenceUUID(tenant: string, taskUUID: string, i: number): Promise<string> {
+    return derivedUUID('reference', tenant, taskUUID, String(i))
+  }
+
   /**
    * The stored form of a task's reference images: inline ones are put in R2 (under UUIDs
    * derived from the task, so a re-send stores nothing new), imageUUIDs are looked up, URLs
@@ -92,7 +109,7 @@ export class ImageLibrary {
       sources.map(async (s, i): Promise<StoredReference> => {
         if (s.kind === 'url') return { url: s.url }
         if (s.kind === 'uuid') return { key: found[s.imageUUID] as string }
-        const imageUUID = await derivedUUID('reference', tenant, taskUUID, String(i))
+        const imageUUID = await this.inlineReferenceUUID(tenant, taskUUID, i)
         return { key: await this.storeInline(tenant, imageUUID, s.base64, maxBytes) }
       }),
     )

@@ -16,14 +16,15 @@ export const taskRoutes = new Hono<AppEnv>()
     return c.json({ data: await deliveryLog.list(task.tenant, task.taskUUID) })
   })
   .delete('/:taskUUID', async (c) => {
-    const { view, images, cache } = services(c)
+    const { view, images, library, cache } = services(c)
     const taskUUID = c.req.param('taskUUID')
     await view.delete(c.get('tenant'), taskUUID, async (task) => {
-      const [deleted] = await Promise.all([
+      const [results, , references] = await Promise.all([
         images.deletePrefix(imagePrefix(task.tenant, task.taskUUID)),
         images.deletePrefix(deliveryPrefix(task.tenant, task.taskUUID)),
+        library.removeInlineReferences(task),
       ])
-      await cache.purge(deleted)
+      await cache.purge([...results, ...references])
     })
     return c.json({ data: { taskUUID, deleted: true } })
   })

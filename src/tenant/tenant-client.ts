@@ -38,9 +38,14 @@ export class TenantClient {
     return this.ledger(tenant).recordResults(taskUUID, drafts, now)
   }
 
-  /** Marks the task deleted (a tombstone keeps its taskUUID taken). */
+  /** Marks the task deleted (a tombstone keeps its taskUUID taken) and deletes its KV record. */
   remove(task: TaskRecord): Promise<void> {
     return this.ledger(task.tenant).remove(task.taskUUID)
+  }
+
+  /** Has the object write a finished task's KV record: it is their one writer. */
+  cacheFinal(tenant: string, taskUUID: string): Promise<void> {
+    return this.ledger(tenant).cacheFinal(taskUUID)
   }
 
   /** The reconciler is done with a final task. */

@@ -14,7 +14,9 @@ import { TASK_RETENTION_SECONDS } from '../lib/storage-keys'
 import { ConfigError, readConfig } from '../config/config'
 import type { ReconcileMessage } from '../schemas/reconcile'
 import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
-import type { Limits, OpenOutcome, RecordedResults, Refusal, TaskState, UsageRow } from './contract'
+import type { Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import { RecordCache } from './record-cache'
+import { addUsage, refusal, usageRows } from './spend'
 import { Waiters } from './waiters'
 
 /** How many due tasks one alarm hands to the reconcile queue (a sendBatch holds 100). */
@@ -24,8 +26,6 @@ const DEFAULT_RECHECK_MS = 120_000
 /** How often the object wakes to forget tasks past retention, when nothing is due sooner. */
 const PRUNE_EVERY_MS = 86_400_000
 
-const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
-
 type TaskRow = { record: string; state: 'open' | 'final' | 'deleted' }
 
 export class TenantLedger extends DurableObject<Env> {
@@ -33,10 +33,12 @@ export class TenantLedger extends DurableObject<Env> {
   /** The alarm as this object last set it (only this object sets it); undefined until read. */
   private alarmAt: number | null | undefined
   private readonly waiters = new Waiters()
+  private readonly records: RecordCache
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
+    this.records = new RecordCache(env.TASKS)
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS tasks (
         task TEXT PRIMARY KEY, record TEXT NOT NULL, created_at INTEGER NOT NULL,
@@ -56,8 +58,8 @@ export class TenantLedger extends DurableObject<Env> {
   async open(task: TaskRecord, perResultMicros: number, limits: Limits, dueAt: number): Promise<OpenOutcome> {
     const existing = this.row(task.taskUUID)
     if (existing) return { kind: 'existing', task: this.parse(existing), results: this.results(task.taskUUID) }
-    const refusal = this.refusal(task.children.length * perResultMicros, limits, task.createdAt)
-    if (refusal) return { kind: 'refused', refusal }
+    const refused = refusal(this.sql, task.children.length * perResultMicros, limits, task.createdAt)
+    if (refused) return { kind: 'refused', refusal: refused }
     this.sql.exec(
       'INSERT INTO tasks (task, record, created_at, state, due_at) VALUES (?, ?, ?, ?, ?)',
       task.taskUUID,
@@ -126,7 +128,7 @@ export class TenantLedger extends DurableObject<Env> {
       claimed.push(record)
       if (record.ok) this.indexImage(record.imageUUID, record.objectKey, taskUUID, now)
       this.sql.exec('UPDATE reservations SET open = open - 1 WHERE task = ? AND open > 0', taskUUID)
-      if (record.ok) this.addUsage(now, task.model, record.cost !== undefined ? Math.round(record.cost * 1e6) : (price?.per_result ?? 0))
+      if (record.ok) addUsage(this.sql, now, task.model, record.cost !== undefined ? Math.round(record.cost * 1e6) : (price?.per_result ?? 0))
     }
     const results = this.results(taskUUID)
     if (row.state !== 'open' || results.length < task.children.length) return { task, results, claimed, final: null }
@@ -145,13 +147,24 @@ export class TenantLedger extends DurableObject<Env> {
     return { task, results, claimed, final: { ...finished, results } }
   }
 
-  /** Marks a deleted task: its results go, and the taskUUID stays taken until retention ends. */
-  remove(taskUUID: string): void {
+  /**
+   * Marks a deleted task: its results go, and the taskUUID stays taken until retention ends. Its
+   * KV record goes last, after any write of it this object has under way, so it never comes back.
+   */
+  async remove(taskUUID: string): Promise<void> {
+    const row = this.row(taskUUID)
     this.sql.exec("UPDATE tasks SET state = 'deleted', due_at = NULL WHERE task = ?", taskUUID)
     this.sql.exec('DELETE FROM results WHERE task = ?', taskUUID)
     this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
     this.sql.exec('DELETE FROM images WHERE task = ?', taskUUID)
     this.waiters.wake(taskUUID)
+    if (row) await this.records.remove(this.parse(row))
+  }
+
+  /** Writes a finished task's KV record, which a reader found missing (record-cache.ts: one writer). */
+  async cacheFinal(taskUUID: string): Promise<void> {
+    const row = this.row(taskUUID)
+    if (row?.state === 'final') await this.records.write({ task: this.parse(row), results: this.results(taskUUID) })
   }
 
   /** Indexes an input image (an upload, or an inline reference) under its imageUUID. */
@@ -213,14 +226,7 @@ export class TenantLedger extends DurableObject<Env> {
   }
 
   usage(from: string, to: string): UsageRow[] {
-    return this.sql
-      .exec<{ day: string; model: string; images: number; cost: number }>(
-        'SELECT day, model, images, cost FROM usage WHERE day >= ? AND day <= ? ORDER BY day, model',
-        from,
-        to,
-      )
-      .toArray()
-      .map((r) => ({ day: r.day, model: r.model, images: r.images, costMicros: r.cost }))
+    return usageRows(this.sql, from, to)
   }
 
   private recheckMs(): number {
@@ -245,24 +251,6 @@ export class TenantLedger extends DurableObject<Env> {
       .map((r) => JSON.parse(r.record) as ResultRecord)
   }
 
-  private scalar(query: string, ...bindings: (string | number)[]): number {
-    const row = this.sql.exec<{ v: number | null }>(query, ...bindings).toArray()[0]
-    return row?.v ?? 0
-  }
-
-  /** Which limit a new task of `neededMicros` would break, if any. */
-  private refusal(neededMicros: number, limits: Limits, now: number): Refusal | null {
-    if (limits.maxConcurrentTasks !== undefined && this.scalar('SELECT COUNT(*) AS v FROM reservations') >= limits.maxConcurrentTasks) {
-      return { reason: 'concurrency', limit: limits.maxConcurrentTasks }
-    }
-    if (limits.budgetMicros === undefined) return null
-    const since = limits.budgetPeriod === 'day' ? day(now) : `${day(now).slice(0, 7)}-01`
-    const spentMicros = this.scalar('SELECT SUM(cost) AS v FROM usage WHERE day >= ?', since)
-    const reservedMicros = this.scalar('SELECT SUM(per_result * open) AS v FROM reservations')
-    if (spentMicros + reservedMicros + neededMicros <= limits.budgetMicros) return null
-    return { reason: 'budget', budgetMicros: limits.budgetMicros, spentMicros, reservedMicros, neededMicros }
-  }
-
   private indexImage(imageUUID: string, objectKey: string, taskUUID: string | null, now: number): void {
     this.sql.exec(
       'INSERT OR IGNORE INTO images (uuid, object_key, task, created_at) VALUES (?, ?, ?, ?)',
@@ -270,16 +258,6 @@ export class TenantLedger extends DurableObject<Env> {
       objectKey,
       taskUUID,
       now,
-    )
-  }
-
-  private addUsage(now: number, model: string, costMicros: number): void {
-    this.sql.exec(
-      `INSERT INTO usage (day, model, images, cost) VALUES (?, ?, 1, ?)
-       ON CONFLICT (day, model) DO UPDATE SET images = images + 1, cost = cost + excluded.cost`,
-      day(now),
-      model,
-      costMicros,
     )
   }
 
