@@ -17,7 +17,10 @@ export class RecordCache {
     const put = this.kv.put(kvTaskKey(task.tenant, task.taskUUID), JSON.stringify({ ...task, results }), {
       expirationTtl: TASK_RETENTION_SECONDS,
     })
-    this.writes.set(task.taskUUID, put.catch(() => undefined))
+    this.writes.set(
+      task.taskUUID,
+      put.catch(() => undefined),
+    )
     try {
       await put
     } finally {
