@@ -85,6 +85,12 @@ export class ApiKeys {
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
   }
 
+  /** The tenant a key id belongs to (which never changes), or null for an unknown id. */
+  async tenantOfKey(id: string): Promise<string | null> {
+    return (await this.find(id))?.record.tenant ?? null
+  }
+
+  /** Call only inside the key's tenant ledger object (keyTransition), which runs one transition of a key at a time. */
   async disable(id: string): Promise<KeyRecord | null> {
     const found = await this.find(id)
     if (!found) return null
@@ -94,7 +100,7 @@ export class ApiKeys {
     return record
   }
 
-  /** A new key for the same tenant and limits; the old one stops working. */
+  /** A new key for the same tenant and limits; the old one stops working. Only inside keyTransition, as disable. */
   async rotate(id: string, now = new Date()): Promise<{ key: string; record: KeyRecord } | null> {
     const found = await this.find(id)
     if (!found) return null

@@ -57,7 +57,11 @@ export const configSchema = z
     SIGNING_SECRET: text.min(32, 'must be at least 32 characters (wrangler secret put SIGNING_SECRET)'),
     R2_ACCESS_KEY_ID: optionalText,
     R2_SECRET_ACCESS_KEY: optionalText,
-    ADMIN_TOKEN: optionalText,
+    // Guards every key and every tenant's usage: long enough that guessing it is hopeless.
+    ADMIN_TOKEN: optionalText.refine(
+      (v) => v === undefined || v.length >= 32,
+      'must be at least 32 characters (wrangler secret put ADMIN_TOKEN)',
+    ),
     API_KEYS: list.pipe(
       z
         .array(z.string().min(16, 'each key must be at least 16 characters'))

@@ -4,6 +4,7 @@ import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../app-env'
 import { sha256Bytes } from '../lib/crypto'
 import { ApiError } from '../lib/errors'
+import { readCapped } from '../lib/streams'
 import { createKeySchema, TENANT_ID } from '../schemas/api-keys'
 import { validate } from '../schemas/issues'
 import { bearerToken } from '../access/api-keys'
@@ -25,26 +26,41 @@ const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   await next()
 })
 
+/** An admin body is a small JSON object; the cap keeps even the operator's mistakes cheap. */
+const MAX_ADMIN_BODY_BYTES = 16 * 1024
+
+const parseJson = (bytes: Uint8Array): unknown => {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes))
+  } catch {
+    return undefined
+  }
+}
+
 const keyNotFound = (id: string) => new ApiError(404, { code: 'keyNotFound', message: `No key ${id}`, parameter: 'id' })
 
 export const adminRoutes = new Hono<AppEnv>()
   .use('*', requireAdmin)
   .post('/keys', async (c) => {
-    const input = validate(createKeySchema, await c.req.json().catch(() => undefined))
+    const body = await readCapped(
+      c.req.raw.body,
+      MAX_ADMIN_BODY_BYTES,
+      () => new ApiError(413, { code: 'payloadTooLarge', message: `The body is larger than ${MAX_ADMIN_BODY_BYTES} bytes` }),
+    )
+    const input = validate(createKeySchema, parseJson(body))
     const { key, record } = await services(c).keys.create(input)
     // The only time the key is shown.
     return c.json({ data: { ...record, key } }, 201)
   })
   .get('/keys', async (c) => c.json({ data: await services(c).keys.list() }))
-  .post('/keys/:id/disable', async (c) => {
-    const record = await services(c).keys.disable(c.req.param('id'))
-    if (!record) throw keyNotFound(c.req.param('id'))
-    return c.json({ data: record })
-  })
-  .post('/keys/:id/rotate', async (c) => {
-    const rotated = await services(c).keys.rotate(c.req.param('id'))
-    if (!rotated) throw keyNotFound(c.req.param('id'))
-    return c.json({ data: { ...rotated.record, key: rotated.key } })
+  .post('/keys/:id/:operation{disable|rotate}', async (c) => {
+    const id = c.req.param('id')
+    const { keys, tenants } = services(c)
+    const tenant = await keys.tenantOfKey(id)
+    const done = tenant ? await tenants.keyTransition(tenant, id, c.req.param('operation') as 'disable' | 'rotate') : null
+    if (!done?.record) throw keyNotFound(id)
+    // A rotation's new key is shown only here.
+    return c.json({ data: { ...done.record, ...(done.key ? { key: done.key } : {}) } })
   })
   .get('/tenants/:tenant/usage', async (c) => {
     const tenant = c.req.param('tenant')

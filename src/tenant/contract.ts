@@ -2,6 +2,7 @@
  * What the tenant's ledger object is asked and answers: the types of its RPC contract, shared by
  * the object (tenant-ledger.ts) and its one client (tenant-client.ts).
  */
+import type { KeyRecord } from '../schemas/api-keys'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 
 /** A key's limits, as the ledger checks them when a task opens. */
@@ -28,6 +29,12 @@ export interface RecordedResults extends TaskState {
   claimed: ResultRecord[]
   /** The final record, when this call completed the task. */
   final: TaskRecord | null
+}
+
+/** What a key transition left: the key's record (null for an unknown id), and a rotation's new key. */
+export interface KeyTransition {
+  record: KeyRecord | null
+  key?: string
 }
 
 export interface UsageRow {

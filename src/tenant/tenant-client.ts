@@ -3,7 +3,7 @@
  * so the contract (./contract) has one caller to change with it.
  */
 import type { ResultDraft, TaskRecord } from '../schemas/records'
-import type { Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import type { KeyTransition, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
 import type { TenantLedger } from './tenant-ledger'
 
 export class TenantClient {
@@ -66,6 +66,11 @@ export class TenantClient {
   /** The R2 keys of the tenant's images among `imageUUIDs`. */
   findImages(tenant: string, imageUUIDs: readonly string[]): Promise<Record<string, string>> {
     return this.ledger(tenant).findImages(imageUUIDs)
+  }
+
+  /** Disables or rotates a key of the tenant's, one transition of a key at a time. */
+  keyTransition(tenant: string, id: string, operation: 'disable' | 'rotate'): Promise<KeyTransition> {
+    return this.ledger(tenant).keyTransition(id, operation)
   }
 
   /** Images and micro-dollars by day and model, days inclusive. */

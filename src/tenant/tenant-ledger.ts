@@ -14,7 +14,8 @@ import { TASK_RETENTION_SECONDS } from '../lib/storage-keys'
 import { ConfigError, readConfig } from '../config/config'
 import type { ReconcileMessage } from '../schemas/reconcile'
 import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
-import type { Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import { ApiKeys } from '../access/api-keys'
+import type { KeyTransition, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
 import { RecordCache } from './record-cache'
 import { addUsage, refusal, usageRows } from './spend'
 import { Waiters } from './waiters'
@@ -34,6 +35,8 @@ export class TenantLedger extends DurableObject<Env> {
   private alarmAt: number | null | undefined
   private readonly waiters = new Waiters()
   private readonly records: RecordCache
+  /** The last key transition queued, by key id. */
+  private readonly keyQueue = new Map<string, Promise<unknown>>()
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -171,6 +174,28 @@ export class TenantLedger extends DurableObject<Env> {
   /** Indexes an input image (an upload, or an inline reference) under its imageUUID. */
   addImage(imageUUID: string, objectKey: string, now: number): void {
     this.indexImage(imageUUID, objectKey, null, now)
+  }
+
+  /**
+   * Disables or rotates one of the tenant's API keys. Each transition reads the key's current
+   * record and writes the next, so two at once could both start from the same record (two live
+   * keys after two rotations); here they run one after another, per key id, in this one place.
+   */
+  keyTransition(id: string, operation: 'disable' | 'rotate'): Promise<KeyTransition> {
+    const config = readConfig(this.env)
+    if (config instanceof ConfigError) throw new Error('configuration is invalid')
+    const keys = new ApiKeys(this.env.TASKS, config)
+    const run = (this.keyQueue.get(id) ?? Promise.resolve()).then(async (): Promise<KeyTransition> => {
+      if (operation === 'disable') return { record: await keys.disable(id) }
+      const rotated = await keys.rotate(id)
+      return rotated ? { record: rotated.record, key: rotated.key } : { record: null }
+    })
+    const settled = run.catch(() => undefined)
+    this.keyQueue.set(id, settled)
+    void settled.then(() => {
+      if (this.keyQueue.get(id) === settled) this.keyQueue.delete(id)
+    })
+    return run
   }
 
   /** Forgets an uploaded image (mediaStorage delete); its R2 key, or null when the tenant has no such upload. */

@@ -80,7 +80,13 @@ describe('tenancy and deletion', () => {
 describe('configuration', () => {
   const ctx = () => createExecutionContext()
   it('names a missing or bad setting on /healthz and on API calls, without echoing values', async () => {
-    const bad = { ...env, SIGNING_SECRET: undefined, SYNC_TIMEOUT_SECONDS: 'soon', ENVIRONMENT: 'staging' }
+    const bad = {
+      ...env,
+      SIGNING_SECRET: undefined,
+      SYNC_TIMEOUT_SECONDS: 'soon',
+      ENVIRONMENT: 'staging',
+      ADMIN_TOKEN: 'short-admin-token',
+    }
     const health = await app.fetch(new Request('http://gw/healthz'), bad, ctx())
     expect(health.status).toBe(503)
     const problems = ((await health.json()) as { problems: string[] }).problems.join('\n')
@@ -88,6 +94,9 @@ describe('configuration', () => {
     expect(problems).toContain('SYNC_TIMEOUT_SECONDS')
     expect(problems).toContain('ENVIRONMENT must be one of development, production')
     expect(problems).not.toContain('staging')
+    // The admin token guards every key: a guessable one is refused, and never echoed.
+    expect(problems).toContain('ADMIN_TOKEN must be at least 32 characters')
+    expect(problems).not.toContain('short-admin-token')
 
     const api = await app.fetch(new Request('http://gw/v1', { method: 'POST', body: '[]' }), bad, ctx())
     expect(api.status).toBe(503)

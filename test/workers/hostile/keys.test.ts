@@ -1,0 +1,39 @@
+/** Key transitions are atomic: a storm of rotations and disables never leaves a live key that is not listed. */
+import { describe, expect, it } from 'vitest'
+import { TEST_SECRETS } from '../../secrets'
+import { call, postV1 } from '../helpers'
+
+const admin = (path: string, body?: unknown) =>
+  call(`/admin${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+
+type Listed = { id: string; prefix: string; disabled: boolean }
+
+describe('key transitions', () => {
+  it.each([
+    ['50 rotations', () => 'rotate'],
+    ['25 rotations and 25 disables, interleaved', (i: number) => (i % 2 ? 'disable' : 'rotate')],
+  ])('%s on one key id leave exactly one live key, or none, as listed', async (_name, pick) => {
+    const created = await admin('/keys', { name: `storm-${crypto.randomUUID()}` })
+    const { id, key: original } = ((await created.json()) as { data: { id: string; key: string } }).data
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => admin(`/keys/${id}/${pick(i)}`, {})))
+    for (const res of answers) expect(res.status).toBe(200)
+    const issued = [original]
+    for (const res of answers) {
+      const { key } = ((await res.json()) as { data: { key?: string } }).data
+      if (key) issued.push(key)
+    }
+    const live: string[] = []
+    for (const key of issued) if ((await postV1([{ taskType: 'ping', ping: true }], key)).status === 200) live.push(key)
+    const listed = (((await (await admin('/keys')).json()) as { data: Listed[] }).data ?? []).filter((k) => k.id === id)
+    expect(listed).toHaveLength(1)
+    if (listed[0]?.disabled) expect(live).toEqual([])
+    else {
+      expect(live).toHaveLength(1)
+      expect(live[0]?.startsWith(listed[0]?.prefix ?? '?')).toBe(true)
+    }
+  })
+})
