@@ -2,12 +2,13 @@
 import { ConfigError, readConfig } from '../config/config'
 import { log } from '../lib/log'
 import { deliveryMessageSchema, type DeliveryMessage } from '../schemas/deliveries'
-import { reconcileMessageSchema } from '../schemas/reconcile'
+import { reconcileMessageSchema, type ReconcileMessage } from '../schemas/reconcile'
 import { buildServices } from '../services'
 
 export const DELIVERY_QUEUE = 'imagine-edge-webhooks'
 export const DEAD_LETTER_QUEUE = 'imagine-edge-webhooks-dlq'
 export const RECONCILE_QUEUE = 'imagine-edge-reconcile'
+export const RECONCILE_DEAD_LETTERS = 'imagine-edge-reconcile-dlq'
 
 export async function queue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   const config = readConfig(env)
@@ -38,14 +39,37 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, ctx: Executi
       )
       return
     case RECONCILE_QUEUE: {
-      // One batch, one run: the reconciler polls Runware for all of its tasks together.
-      const due = batch.messages.flatMap((m) => {
-        const body = reconcileMessageSchema.safeParse(m.body)
-        return body.success ? [body.data] : []
-      })
-      const report = await reconciler.run(due)
-      log('info', 'reconciled', { ...report })
-      batch.ackAll()
+      const due: { message: Message<unknown>; body: ReconcileMessage }[] = []
+      for (const message of batch.messages) {
+        const body = reconcileMessageSchema.safeParse(message.body)
+        if (body.success) due.push({ message, body: body.data })
+        else message.ack() // malformed: retrying can't help
+      }
+      try {
+        // One batch, one run: the reconciler polls Runware for all of its tasks together.
+        log('info', 'reconciled', { ...(await reconciler.run(due.map((d) => d.body))) })
+        for (const { message } of due) message.ack()
+      } catch {
+        // One task that cannot be reconciled must not hold the others back: each alone, and only
+        // the failures retried (after max_retries, to the dead-letter queue; the object sends the task again later).
+        for (const { message, body } of due) {
+          try {
+            await reconciler.run([body])
+            message.ack()
+          } catch (error) {
+            log('error', 'reconcile failed', { tenant: body.tenant, taskUUID: body.taskUUID, error: String(error) })
+            message.retry()
+          }
+        }
+      }
+      return
+    }
+    case RECONCILE_DEAD_LETTERS: {
+      for (const message of batch.messages) {
+        const body = reconcileMessageSchema.safeParse(message.body)
+        log('error', 'reconcile dead-lettered', body.success ? { tenant: body.data.tenant, taskUUID: body.data.taskUUID } : {})
+        message.ack()
+      }
       return
     }
     default:

@@ -1,6 +1,15 @@
 /** The reconciler: lost webhooks, deadlines, re-dispatch, repair — nothing stays stuck. */
 import { env } from 'cloudflare:workers'
-import { runDurableObjectAlarm } from 'cloudflare:test'
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from 'cloudflare:test'
+import worker from '../../../src/index'
+import { RECONCILE_QUEUE } from '../../../src/jobs/queue'
 import { describe, expect, it } from 'vitest'
 import { childTaskUUID } from '../../../src/lib/ids'
 import { requireConfig } from '../../../src/config/config'
@@ -106,6 +115,40 @@ describe('reconciler', () => {
     const task = await getTask(body.taskUUID)
     expect(task.status).toBe('failed')
     expect(task.results[0]?.error?.code).toBe('taskExpired')
+  })
+
+  it('isolates a task that cannot be reconciled: the others are acked, only it is retried', async () => {
+    const marker = `isolated-${crypto.randomUUID()}`
+    await setFault({ match: marker, dropWebhookRate: 1 })
+    const body = inference({ positivePrompt: `a lone buoy ${marker}`, deliveryMethod: 'async' })
+    expect((await postV1([body])).status).toBe(200)
+    const tenant = await tenantOf(KEY_A)
+    // A task whose stored record cannot be read: reconciling it throws.
+    const broken = crypto.randomUUID()
+    await runInDurableObject(ledgerOf(tenant), (_instance, state) => {
+      state.storage.sql.exec(
+        "INSERT INTO tasks (task, record, created_at, state, due_at) VALUES (?, '{not json', ?, 'open', NULL)",
+        broken,
+        Date.now(),
+      )
+    })
+    const [sent] = await upstreamRequests(marker)
+    await upstreamItem(String(sent?.body[0]?.taskUUID)) // Runware has finished
+    const batch = createMessageBatch(RECONCILE_QUEUE, [
+      { id: 'broken', timestamp: new Date(), attempts: 1, body: { v: 1, tenant, taskUUID: broken } },
+      { id: 'good', timestamp: new Date(), attempts: 1, body: { v: 1, tenant, taskUUID: body.taskUUID } },
+    ])
+    const ctx = createExecutionContext()
+    await worker.queue(batch, env, ctx)
+    await waitOnExecutionContext(ctx)
+    const result = await getQueueResult(batch, ctx)
+    expect(result.explicitAcks).toEqual(['good'])
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(['broken'])
+    expect((await getTask(body.taskUUID)).status).toBe('succeeded')
+    await runInDurableObject(
+      ledgerOf(tenant),
+      (_instance, state) => void state.storage.sql.exec('DELETE FROM tasks WHERE task = ?', broken),
+    )
   })
 
   it('fails a task past its deadline with a clear timeoutProvider error', async () => {
