@@ -48,6 +48,8 @@ const ASYNC_BUDGET_MS = 25_000
 const ASYNC_ATTEMPT_MS = 10_000
 /** How long a sync dispatch may go on after the client got "processing" (waitUntil's limit is 30 s). */
 const SYNC_GRACE_MS = 25_000
+/** The most one sync dispatch attempt may hold its connection (Runware may answer only when its images are done). */
+const SYNC_ATTEMPT_MS = 20_000
 /** A waiting sync request asks Runware itself after this long without its last result, then at doubling intervals. */
 const FIRST_CHECK_MS = 8_000
 
@@ -103,7 +105,13 @@ export class GenerationService {
    */
   private async runSync(task: TaskRecord, startedAt: number): Promise<TaskOutcome> {
     const deadline = startedAt + this.deps.syncTimeoutSeconds * 1000
-    const dispatch = this.deps.dispatcher.dispatch(task, 'sync', { budgetMs: deadline - Date.now() + SYNC_GRACE_MS })
+    // One attempt may hang at most SYNC_ATTEMPT_MS: past it the task is taken as dispatched, and
+    // its results come by webhook or check like any other.
+    const dispatch = this.deps.dispatcher.dispatch(task, 'sync', {
+      budgetMs: deadline - Date.now() + SYNC_GRACE_MS,
+      attemptTimeoutMs: SYNC_ATTEMPT_MS,
+      slowIsNormal: true,
+    })
     const outcome = await Promise.race([dispatch, sleep(deadline - Date.now()).then(() => 'late' as const)])
     if (outcome === 'late') {
       // The dispatch goes on; webhooks or the reconciler finish the task.

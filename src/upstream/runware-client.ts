@@ -30,6 +30,12 @@ export interface SendOptions {
   budgetMs: number
   /** The most one attempt may take; the budget's remainder by default. */
   attemptTimeoutMs?: number
+  /**
+   * A slow answer is expected (Runware may hold a sync request until its images are done): an
+   * attempt that times out is taken as "dispatched", not retried, and not held against the
+   * upstream, so one tenant's slow generations cannot open the circuit for every tenant.
+   */
+  slowIsNormal?: boolean
 }
 
 export interface RunwareClientOptions {
@@ -78,6 +84,7 @@ export class RunwareClient {
         this.circuit.success()
         return withVerdicts(result, verdicts)
       }
+      if (result.kind === 'timeout' && options.slowIsNormal) return result
       this.circuit.failure(retryAfterMs ?? 0)
       if (result.kind === 'timeout') timedOut = true
       else verdicts.push(...(result.taskErrors ?? []))

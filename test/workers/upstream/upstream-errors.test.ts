@@ -115,4 +115,26 @@ describe('per-attempt timeout', () => {
     const stats = (await (await fetch(`${emulatorUrl()}/__emulator/stats`)).json()) as { generations: Record<string, number> }
     expect(stats.generations[child.taskUUID]).toBe(1)
   })
+
+  // A sync generation may hold its connection until its images are done: slow is normal there.
+  it('takes a slow sync attempt as dispatched: no retry, and the circuit stays closed for everyone', async () => {
+    const marker = `slow-${crypto.randomUUID()}`
+    await setFault({ match: marker, responseDelayMs: 1500 })
+    const child = (n: number) => ({
+      taskType: 'imageInference',
+      taskUUID: crypto.randomUUID(),
+      model: 'imagineart:1@5',
+      positivePrompt: `a slow sunrise ${marker} ${n}`,
+    })
+    // Its own URL, so its own circuit (one per upstream URL and isolate).
+    const client = new RunwareClient({ url: `${emulatorUrl()}/v1?circuit=${marker}`, apiKey: TEST_SECRETS.RUNWARE_API_KEY })
+    for (let i = 0; i < 10; i++) {
+      const result = await client.send([child(i)], { budgetMs: 10_000, attemptTimeoutMs: 200, slowIsNormal: true })
+      expect(result.kind).toBe('timeout')
+    }
+    // Ten slow attempts, each sent once, and the eleventh still goes upstream (an open circuit would refuse it at once).
+    expect((await upstreamRequests(marker)).length).toBe(10)
+    const after = await client.send([{ taskType: 'ping', ping: true }], { budgetMs: 5_000 })
+    expect(after.kind).toBe('ok')
+  })
 })
