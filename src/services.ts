@@ -73,7 +73,7 @@ export class Services {
   #deliverer?: Deliverer
 
   get signer(): UrlSigner {
-    return (this.#signer ??= new UrlSigner(this.config.SIGNING_SECRET, this.origin))
+    return (this.#signer ??= new UrlSigner(this.config.SIGNING_SECRET, this.origin, this.config.SIGNING_SECRET_PREVIOUS))
   }
   get images(): ImageStore {
     return (this.#images ??= new ImageStore(this.env.IMAGES))
@@ -100,7 +100,7 @@ export class Services {
     return (this.#publisher ??= new EventPublisher(this.env.DELIVERIES as Queue<DeliveryMessage>, this.deliveryLog))
   }
   get secrets(): WebhookSecrets {
-    return (this.#secrets ??= new WebhookSecrets(this.config.SIGNING_SECRET, this.env.TASKS))
+    return (this.#secrets ??= new WebhookSecrets(this.config.SIGNING_SECRET, this.env.TASKS, this.config.SIGNING_SECRET_PREVIOUS))
   }
   get library(): ImageLibrary {
     return (this.#library ??= new ImageLibrary(this.images, this.tenants))

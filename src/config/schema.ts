@@ -55,6 +55,9 @@ export const configSchema = z
     LOG_READS: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['true', 'false']).default('false')).transform((v) => v === 'true'),
     RUNWARE_API_KEY: text.min(1, 'is required (wrangler secret put RUNWARE_API_KEY)'),
     SIGNING_SECRET: text.min(32, 'must be at least 32 characters (wrangler secret put SIGNING_SECRET)'),
+    // The secret SIGNING_SECRET replaced: still accepted on URLs and tokens (and still signing client
+    // webhooks beside the new one) while a rotation settles. Remove it once URLs signed with it have expired.
+    SIGNING_SECRET_PREVIOUS: optionalText,
     R2_ACCESS_KEY_ID: optionalText,
     R2_SECRET_ACCESS_KEY: optionalText,
     // Guards every key and every tenant's usage: long enough that guessing it is hopeless.

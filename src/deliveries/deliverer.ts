@@ -104,7 +104,11 @@ export class Deliverer {
     const timestamp = Math.floor(now / 1000)
     const secrets = await this.deps.secrets.forTenant(task.tenant, now)
     const signature = await signatureHeader(
-      [secrets.current.secret, ...(secrets.previous ? [secrets.previous.secret] : [])],
+      [
+        secrets.current.secret,
+        ...(secrets.previous ? [secrets.previous.secret] : []),
+        ...(secrets.beforeRotation ? [secrets.beforeRotation] : []),
+      ],
       id,
       timestamp,
       body,

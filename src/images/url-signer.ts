@@ -4,7 +4,7 @@
  */
 import { BoundedCache } from '../lib/bounded-cache'
 import { ApiError } from '../lib/errors'
-import { hmacKey, hmacSign, hmacVerify } from '../lib/crypto'
+import { hmacKey, hmacSign, hmacVerify, type KeyPurpose } from '../lib/crypto'
 import { EXTENSIONS, type ImageFormat } from '../lib/image-type'
 
 /** Expiries are rounded up to this bucket so repeated reads get the same URL and caches hit. */
@@ -26,7 +26,15 @@ export class UrlSigner {
     private readonly secret: string,
     /** The origin URLs are issued for, unless a call names another (the task's own, in crons). */
     readonly baseUrl: string,
+    /** SIGNING_SECRET_PREVIOUS: still verifies, never signs, while a rotation settles. */
+    private readonly previous?: string,
   ) {}
+
+  /** Whether `signature` of `data` was made with the current secret, or the previous one. */
+  private async verify(purpose: KeyPurpose, data: string, signature: string): Promise<boolean> {
+    if (await hmacVerify(await hmacKey(this.secret, purpose), data, signature)) return true
+    return this.previous !== undefined && hmacVerify(await hmacKey(this.previous, purpose), data, signature)
+  }
 
   /** A GET URL for an R2 object, valid at least `ttlSeconds`. */
   async fileUrl(objectKey: string, ttlSeconds: number, now = Date.now(), base = this.baseUrl): Promise<string> {
@@ -79,7 +87,7 @@ export class UrlSigner {
   /** Checks a webhook's token against its path (`tenant/taskUUID/index.ext`). */
   async checkRunwareWebhook(path: string, token: string | undefined): Promise<boolean> {
     if (!token) return false
-    return hmacVerify(await hmacKey(this.secret, 'runware-webhook'), path, token)
+    return this.verify('runware-webhook', path, token)
   }
 
   private async check(
@@ -91,7 +99,7 @@ export class UrlSigner {
   ): Promise<SignatureCheck> {
     if (!exp || !sig || !/^\d{1,12}$/.test(exp)) return 'invalid'
     // Verify before looking at the expiry, so a forged URL never learns whether it expired.
-    if (!(await hmacVerify(await hmacKey(this.secret, purpose), `${objectKey}\n${exp}`, sig))) return 'invalid'
+    if (!(await this.verify(purpose, `${objectKey}\n${exp}`, sig))) return 'invalid'
     return Number(exp) * 1000 < now ? 'expired' : 'ok'
   }
 }
