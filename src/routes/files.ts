@@ -5,6 +5,32 @@ import { ApiError } from '../lib/errors'
 import { CONTENT_TYPES, EXTENSIONS, type ImageFormat } from '../lib/image-type'
 import { services } from './middleware'
 
+/**
+ * The one byte range a Range header asks for, or null when it is to be ignored (RFC 9110: an
+ * unknown unit, bad syntax, a first byte past the last, or several ranges; the whole image is sent).
+ */
+function requestedRange(header: string | null): R2Range | null {
+  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null
+  if (!match || (match[1] === '' && match[2] === '')) return null
+  const [first, last] = [match[1] === '' ? null : Number(match[1]), match[2] === '' ? null : Number(match[2])]
+  if (first === null) return { suffix: last ?? 0 }
+  if (last === null) return { offset: first }
+  return first <= last ? { offset: first, length: last - first + 1 } : null
+}
+
+/** Whether no byte of an image of `size` bytes is in `range` (416). */
+function unsatisfiable(range: R2Range, size: number): boolean {
+  const { offset, suffix } = range as { offset?: number; suffix?: number }
+  return suffix === 0 || (offset !== undefined && offset >= size)
+}
+
+const notSatisfiable = (size: number | undefined) =>
+  new ApiError(
+    416,
+    { code: 'invalidRange', message: 'The Range header asks for no byte of this image' },
+    size === undefined ? {} : { 'content-range': `bytes */${size}` },
+  )
+
 /** The byte span R2 returned for a ranged read. */
 function span(range: R2Range, size: number): { offset: number; length: number } {
   // R2 sets every field, some to undefined, so `in` checks would mislead.
@@ -46,7 +72,8 @@ export const fileRoutes = new Hono<AppEnv>()
     const request = c.req.raw.headers
     // Hono runs GET handlers for HEAD; skip the body read then.
     const isHead = c.req.raw.method === 'HEAD'
-    const ranged = request.has('range')
+    const range = requestedRange(request.get('range'))
+    const ranged = range !== null
     // Never cacheable past the signature's expiry.
     const headers = new Headers({
       'cache-control': `private, max-age=${Math.max(0, exp - Math.floor(Date.now() / 1000))}`,
@@ -79,9 +106,11 @@ export const fileRoutes = new Hono<AppEnv>()
     const onlyIf = ifNoneMatch ? new Headers({ 'if-none-match': ifNoneMatch }) : undefined
     let object: R2Object | R2ObjectBody | null
     try {
-      object = isHead ? await images.head(key) : await images.get(key, { onlyIf, range: ranged ? request : undefined })
+      object = isHead ? await images.head(key) : await images.get(key, { onlyIf, ...(range ? { range } : {}) })
     } catch {
-      throw new ApiError(416, { code: 'invalidRange', message: 'The Range header cannot be satisfied' })
+      // R2 refuses a range past the end; the answer names the size, as RFC 9110 asks.
+      const size = (await images.head(key))?.size
+      throw notSatisfiable(size)
     }
     if (!object) throw new ApiError(404, { code: 'imageNotFound', message: 'No image at this URL' })
     const meta = { 'content-type': servedType(key, object.httpMetadata?.contentType), 'content-length': String(object.size) }
@@ -95,6 +124,10 @@ export const fileRoutes = new Hono<AppEnv>()
         cache.fill(key, body, (p) => c.executionCtx.waitUntil(p)),
         meta,
       )
+    if (unsatisfiable(range, body.size)) {
+      await body.body.cancel()
+      throw notSatisfiable(body.size)
+    }
     const { offset, length } = span(body.range, body.size)
     return respond(body.httpEtag, 206, body.body, {
       ...meta,

@@ -1,0 +1,112 @@
+/** Another tenant's task, images and deliveries are not there, on every route; Range headers never break /files. */
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { UrlSigner } from '../../../src/images/url-signer'
+import { imageKey } from '../../../src/lib/storage-keys'
+import { KEY_A, KEY_B } from '../../secrets'
+import { BASE, call, inference, postV1 } from '../helpers'
+
+const as = (key: string, path: string, init: RequestInit = {}) =>
+  call(path, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...init.headers } })
+
+describe("another tenant's things", () => {
+  it('are not there for tenant B on any route, and B learns nothing of them', async () => {
+    const task = inference({ positivePrompt: 'a private garden', webhookURL: 'https://example.com/hook' })
+    const created = await postV1([task], KEY_A)
+    expect(created.status).toBe(200)
+    const imageUUID = String(created.json.data?.[0]?.imageUUID)
+    const uploaded = await postV1(
+      [{ taskType: 'mediaStorage', taskUUID: crypto.randomUUID(), operation: 'upload', media: btoa(String.fromCharCode(...PNG)) }],
+      KEY_A,
+    )
+    const mediaUUID = String(uploaded.json.data?.[0]?.mediaUUID)
+    const checks: [string, () => Promise<Response>, number, string][] = [
+      ['GET the task', () => as(KEY_B, `/v1/tasks/${task.taskUUID}`), 404, 'taskNotFound'],
+      ['GET its deliveries', () => as(KEY_B, `/v1/tasks/${task.taskUUID}/deliveries`), 404, 'taskNotFound'],
+      ['DELETE it', () => as(KEY_B, `/v1/tasks/${task.taskUUID}`, { method: 'DELETE' }), 404, 'taskNotFound'],
+      [
+        'getResponse',
+        () => as(KEY_B, '/v1', { method: 'POST', body: JSON.stringify([{ taskType: 'getResponse', taskUUID: task.taskUUID }]) }),
+        404,
+        'taskNotFound',
+      ],
+      [
+        'reuse its taskUUID',
+        () =>
+          as(KEY_B, '/v1', { method: 'POST', body: JSON.stringify([{ ...task, deliveryMethod: 'async', positivePrompt: 'mine now' }]) }),
+        200,
+        '',
+      ],
+      [
+        'reference its image',
+        () => as(KEY_B, '/v1', { method: 'POST', body: JSON.stringify([inference({ inputs: { referenceImages: [imageUUID] } })]) }),
+        400,
+        'imageNotFound',
+      ],
+      [
+        'reference its upload',
+        () => as(KEY_B, '/v1', { method: 'POST', body: JSON.stringify([inference({ inputs: { referenceImages: [mediaUUID] } })]) }),
+        400,
+        'imageNotFound',
+      ],
+      [
+        'delete its upload',
+        () =>
+          as(KEY_B, '/v1', {
+            method: 'POST',
+            body: JSON.stringify([{ taskType: 'mediaStorage', taskUUID: crypto.randomUUID(), operation: 'delete', media: mediaUUID }]),
+          }),
+        404,
+        'mediaNotFound',
+      ],
+      [
+        'replay its delivery',
+        () => as(KEY_B, `/v1/webhooks/deliveries/${'webhook'}-${task.taskUUID}-0/replay`, { method: 'POST' }),
+        404,
+        '',
+      ],
+    ]
+    for (const [name, run, status, code] of checks) {
+      const res = await run()
+      expect(res.status, name).toBe(status)
+      const text = await res.text()
+      if (code) expect(text, name).toContain(`"code":"${code}"`)
+      expect(text, name).not.toContain(imageUUID)
+    }
+    // A's task is untouched by all of it.
+    const mine = await as(KEY_A, `/v1/tasks/${task.taskUUID}`)
+    expect(((await mine.json()) as { data: { status: string } }).data.status).toBe('succeeded')
+  })
+})
+
+const PNG = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='), (c) =>
+  c.charCodeAt(0),
+)
+
+describe('Range on /files', () => {
+  it.each([
+    ['bytes=0-0', 206],
+    ['bytes=-1', 206],
+    ['bytes=10-', 206],
+    ['bytes=0-99999', 206],
+    // Past the end, or an empty suffix: nothing to send (RFC 9110 416, with the size).
+    ['bytes=99999-', 416],
+    ['bytes=-0', 416],
+    // Not one valid byte range: the header is ignored and the whole image sent (RFC 9110).
+    ['bytes=5-2', 200],
+    ['bytes=abc', 200],
+    ['bytes=0-1,3-4', 200],
+    ['items=0-1', 200],
+  ])('%s → %i, never a 5xx', async (range, status) => {
+    const key = imageKey('trange', crypto.randomUUID(), 0, 'PNG')
+    await env.IMAGES.put(key, PNG, { httpMetadata: { contentType: 'image/png' } })
+    const url = new URL(await new UrlSigner(env.SIGNING_SECRET, BASE).fileUrl(key, 600))
+    const res = await call(`${url.pathname}${url.search}`, { headers: { range } })
+    expect(res.status).toBe(status)
+    if (status === 416) {
+      expect(res.headers.get('content-range')).toBe(`bytes */${PNG.byteLength}`)
+      expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('invalidRange')
+    }
+    if (status === 200) expect(new Uint8Array(await res.arrayBuffer())).toEqual(PNG)
+  })
+})
