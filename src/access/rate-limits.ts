@@ -24,6 +24,23 @@ export function setRateLimitHeaders(headers: Headers, limit: number): void {
   for (const [name, value] of Object.entries(rateLimitHeaders(limit))) headers.set(name, value)
 }
 
+/**
+ * Per-IP limits on what no key pays for: failed authentications (so a key cannot be guessed at
+ * speed), admin requests, and WebSocket upgrades (each wakes a session object before any key is seen).
+ */
+const GUARDS = { unauthenticated: 300, admin: 300, upgrade: 600 } as const satisfies Record<string, RateLimitTier>
+export type Guard = keyof typeof GUARDS
+
+/** The 429 past a limit of `limit` a minute, saying when the window ends. */
+function tooMany(limit: number, what: string): ApiError {
+  const secondsLeft = PERIOD_SECONDS - Math.floor((Date.now() / 1000) % PERIOD_SECONDS)
+  return new ApiError(
+    429,
+    { code: 'rateLimitExceeded', message: `${what}; retry after ${secondsLeft} s` },
+    { 'retry-after': String(secondsLeft), 'ratelimit-remaining': '0', 'ratelimit-reset': String(secondsLeft), ...rateLimitHeaders(limit) },
+  )
+}
+
 export class RateLimits {
   constructor(
     private readonly env: Env,
@@ -31,17 +48,23 @@ export class RateLimits {
     private readonly defaultPerMinute: number,
   ) {}
 
+  /** Counts one `guard` request from `ip`; throws a Runware-style 429 past its limit. */
+  async guard(guard: Guard, ip: string): Promise<void> {
+    const limit = GUARDS[guard]
+    const { success } = await bindingOf(this.env, limit).limit({ key: `${guard}:${ip}` })
+    if (!success)
+      throw tooMany(
+        limit,
+        `This address is limited to ${limit} ${guard === 'unauthenticated' ? 'failed authentications' : `${guard} requests`} per minute`,
+      )
+  }
+
   /** Counts one request for the caller's key and returns its limit; throws a Runware-style 429 past it. */
   async enforce(principal: Principal): Promise<number> {
     const wanted = principal.limits.rateLimitPerMinute ?? this.defaultPerMinute
     const tier = isTier(wanted) ? wanted : 600
     const { success } = await bindingOf(this.env, tier).limit({ key: principal.keyId ?? principal.tenant })
     if (success) return tier
-    const secondsLeft = PERIOD_SECONDS - Math.floor((Date.now() / 1000) % PERIOD_SECONDS)
-    throw new ApiError(
-      429,
-      { code: 'rateLimitExceeded', message: `This API key is limited to ${tier} requests per minute; retry after ${secondsLeft} s` },
-      { 'retry-after': String(secondsLeft), 'ratelimit-remaining': '0', 'ratelimit-reset': String(secondsLeft), ...rateLimitHeaders(tier) },
-    )
+    throw tooMany(tier, `This API key is limited to ${tier} requests per minute`)
   }
 }

@@ -9,7 +9,7 @@ import { createKeySchema, TENANT_ID } from '../schemas/api-keys'
 import { validate } from '../schemas/issues'
 import { bearerToken } from '../access/api-keys'
 import { usageOf } from './usage'
-import { noRoute, services } from './middleware'
+import { clientIp, noRoute, services } from './middleware'
 
 /** Compares digests in constant time, so the token's length and content don't leak. */
 async function sameToken(given: string, expected: string): Promise<boolean> {
@@ -20,6 +20,7 @@ async function sameToken(given: string, expected: string): Promise<boolean> {
 const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const expected = services(c).config.ADMIN_TOKEN
   if (!expected) throw noRoute(c)
+  await services(c).rateLimits.guard('admin', clientIp(c))
   const given = bearerToken(c.req.header('authorization'))
   if (!given || !(await sameToken(given, expected)))
     throw new ApiError(401, { code: 'invalidAdminToken', message: 'Authorization: Bearer <ADMIN_TOKEN> is required' })

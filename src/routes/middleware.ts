@@ -35,6 +35,9 @@ export function publicOrigin(c: Context<AppEnv>): string {
   }
 }
 
+/** The caller's address, as Cloudflare saw it. */
+export const clientIp = (c: Context<AppEnv>) => c.req.header('cf-connecting-ip') ?? 'unknown'
+
 /** The 404 for a path no route serves (the admin API's too, when it is turned off). */
 export const noRoute = (c: Context<AppEnv>) =>
   new ApiError(404, { code: 'notFound', message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` })
@@ -52,7 +55,10 @@ export const unauthorized = () =>
 export async function admit(c: Context<AppEnv>, key: string | null): Promise<number> {
   const { keys, rateLimits } = services(c)
   const principal = key ? await keys.resolve(key) : null
-  if (!principal) throw unauthorized()
+  if (!principal) {
+    await rateLimits.guard('unauthenticated', clientIp(c))
+    throw unauthorized()
+  }
   c.set('principal', principal)
   c.set('tenant', principal.tenant)
   return rateLimits.enforce(principal)

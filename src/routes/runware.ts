@@ -10,7 +10,7 @@ import { MODELS } from '../models/registry'
 import { runTasks } from '../protocol/run-tasks'
 import { openSocket } from '../sockets/open-socket'
 import { authenticationSchema } from '../schemas/tasks'
-import { admit, services } from './middleware'
+import { admit, clientIp, services } from './middleware'
 
 /** Room for the request itself plus every inline reference image a model accepts, as base64. */
 const MAX_BODY_BYTES =
@@ -70,13 +70,14 @@ async function admitAndRead(c: Context<AppEnv>): Promise<{ limit: number; body: 
 
 export const runwareRoutes = new Hono<AppEnv>()
   // Runware's WebSocket protocol: the same tasks, authenticated by the first message (docs/websocket.md).
-  .get('/', (c) => {
+  .get('/', async (c) => {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       throw new ApiError(426, {
         code: 'upgradeRequired',
         message: 'GET /v1 is the WebSocket endpoint (Upgrade: websocket); send tasks over HTTP with POST /v1',
       })
     }
+    await services(c).rateLimits.guard('upgrade', clientIp(c))
     return openSocket(c.env.SOCKETS, c.req.raw, services(c).origin)
   })
   .post('/', async (c) => {

@@ -1,6 +1,6 @@
 /** Key transitions are atomic: a storm of rotations and disables never leaves a live key that is not listed. */
 import { describe, expect, it } from 'vitest'
-import { TEST_SECRETS } from '../../secrets'
+import { KEY_A, TEST_SECRETS } from '../../secrets'
 import { call, postV1 } from '../helpers'
 
 const admin = (path: string, body?: unknown) =>
@@ -35,5 +35,33 @@ describe('key transitions', () => {
       expect(live).toHaveLength(1)
       expect(live[0]?.startsWith(listed[0]?.prefix ?? '?')).toBe(true)
     }
+  })
+})
+
+describe('per-address limits on what no key pays for', () => {
+  it('answers failed authentications from one address 401 until its limit, then 429 with Retry-After', async () => {
+    const ip = `203.0.113.${Math.floor(Math.random() * 250)}`
+    const statuses: number[] = []
+    for (let i = 0; i < 305; i++) {
+      const res = await call('/v1', {
+        method: 'POST',
+        headers: { authorization: 'Bearer ie_guess_000000000000000000000000', 'cf-connecting-ip': ip },
+        body: '[]',
+      })
+      statuses.push(res.status)
+    }
+    expect(statuses.slice(0, 300).every((s) => s === 401)).toBe(true)
+    expect(statuses.slice(300)).toEqual([429, 429, 429, 429, 429])
+    // Another address, and a real key from the same one, are unaffected.
+    expect(
+      (await call('/v1', { method: 'POST', headers: { authorization: 'Bearer nope', 'cf-connecting-ip': '198.51.100.7' }, body: '[]' }))
+        .status,
+    ).toBe(401)
+    const valid = await call('/v1', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}`, 'cf-connecting-ip': ip },
+      body: JSON.stringify([{ taskType: 'ping', ping: true }]),
+    })
+    expect(valid.status).toBe(200)
   })
 })
