@@ -58,7 +58,8 @@ export type ResultRecord =
       objectKey: string
       at: number
     }
-  | { index: number; ok: false; code: string; message: string; at: number }
+  /** `billed`: failed on the gateway's side (a deadline) while Runware may still bill it, so it is counted at the estimate. */
+  | { index: number; ok: false; code: string; message: string; at: number; billed?: true }
 
 /** A result as a recorder reports it: the task's own seed for the child fills in a missing one. */
 export type ResultDraft = Extract<ResultRecord, { ok: false }> | (Omit<Extract<ResultRecord, { ok: true }>, 'seed'> & { seed?: number })

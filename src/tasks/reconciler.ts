@@ -96,7 +96,8 @@ export class Reconciler {
       const message = `No result from the image provider within ${this.deps.deadlineSeconds} s`
       outcome = await this.deps.recorder.record(
         task,
-        stillMissing.map((index) => ({ index, error: { code: 'timeoutProvider', message } })),
+        // Runware may yet generate, and bill, what it never reported: counted at the estimate.
+        stillMissing.map((index) => ({ index, error: { code: 'timeoutProvider', message }, billed: true as const })),
         now,
       )
       report.timedOut += stillMissing.length

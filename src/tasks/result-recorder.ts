@@ -12,7 +12,10 @@ import type { UpstreamItem } from '../schemas/upstream'
 import type { TenantClient } from '../tenant/tenant-client'
 
 /** What one channel reports for result `index`: an item, or an error. */
-export type ResultReport = { index: number; item: UpstreamItem } | { index: number; error: { code: string; message: string } }
+export type ResultReport =
+  | { index: number; item: UpstreamItem }
+  /** `billed`: Runware may still bill it (a deadline failure), so it costs the estimate. */
+  | { index: number; error: { code: string; message: string }; billed?: true }
 
 /** What a recorder needs to know of a task before asking its object: where its images go. */
 export type TaskRef = Pick<TaskRecord, 'tenant' | 'taskUUID' | 'outputFormat'>
@@ -73,7 +76,15 @@ export class ResultRecorder {
   }
 
   private async toDraft(ref: TaskRef, report: ResultReport, now: number): Promise<ResultDraft | null> {
-    if ('error' in report) return { index: report.index, ok: false, code: report.error.code, message: report.error.message, at: now }
+    if ('error' in report)
+      return {
+        index: report.index,
+        ok: false,
+        code: report.error.code,
+        message: report.error.message,
+        at: now,
+        ...(report.billed ? { billed: true } : {}),
+      }
     const { item } = report
     const objectKey = imageKey(ref.tenant, ref.taskUUID, report.index, ref.outputFormat)
     if (!(await this.ensureImage(ref, objectKey, item.imageURL))) return null

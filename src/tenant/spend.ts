@@ -24,13 +24,14 @@ export function refusal(sql: SqlStorage, neededMicros: number, limits: Limits, n
   return { reason: 'budget', budgetMicros: limits.budgetMicros, spentMicros, reservedMicros, neededMicros }
 }
 
-/** Counts one settled image at `costMicros` into the day's usage. */
-export function addUsage(sql: SqlStorage, now: number, model: string, costMicros: number): void {
+/** Counts `costMicros` (and `images`: a settled image is one, a possibly billed failure none) into the day's usage. */
+export function addUsage(sql: SqlStorage, now: number, model: string, costMicros: number, images = 1): void {
   sql.exec(
-    `INSERT INTO usage (day, model, images, cost) VALUES (?, ?, 1, ?)
-     ON CONFLICT (day, model) DO UPDATE SET images = images + 1, cost = cost + excluded.cost`,
+    `INSERT INTO usage (day, model, images, cost) VALUES (?, ?, ?, ?)
+     ON CONFLICT (day, model) DO UPDATE SET images = images + excluded.images, cost = cost + excluded.cost`,
     day(now),
     model,
+    images,
     costMicros,
   )
 }

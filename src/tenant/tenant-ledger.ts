@@ -133,6 +133,7 @@ export class TenantLedger extends DurableObject<Env> {
       this.sql.exec('UPDATE reservations SET open = open - 1 WHERE task = ? AND open > 0', taskUUID)
       if (record.ok)
         addUsage(this.sql, now, task.model, record.cost !== undefined ? Math.round(record.cost * 1e6) : (price?.per_result ?? 0))
+      else if (record.billed) addUsage(this.sql, now, task.model, price?.per_result ?? 0, 0)
     }
     const results = this.results(taskUUID)
     if (row.state !== 'open' || results.length < task.children.length) return { task, results, claimed, final: null }

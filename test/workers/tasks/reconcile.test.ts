@@ -160,7 +160,17 @@ describe('reconciler', () => {
     await reconcileLater(reconcileAfter + 5) // Runware still says "processing": keep waiting
     expect((await getTask(body.taskUUID)).status).toBe('processing')
 
+    // Usage is counted on the day of the (simulated) reconciliation, which may be tomorrow.
+    const [today, tomorrow] = [0, 1].map((d) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10))
+    const spent = async () =>
+      (await ledgerOf(await tenantOf(KEY_A)).usage(today!, tomorrow!)).reduce(
+        (n, r) => ({ images: n.images + r.images, cost: n.cost + r.costMicros }),
+        { images: 0, cost: 0 },
+      )
+    const before = await spent()
     await reconcileLater(deadline + 5)
+    // Runware may still generate and bill it: the estimate is counted, as spend, not as an image.
+    expect(await spent()).toEqual({ images: before.images, cost: before.cost + 30_000 })
     const task = await getTask(body.taskUUID)
     expect(task.status).toBe('failed')
     expect(task.results[0]?.error).toEqual({ code: 'timeoutProvider', message: `No result from the image provider within ${deadline} s` })
