@@ -29,8 +29,9 @@ export async function authenticate(host: SessionHost, ws: WebSocket, a: Attachme
     log('info', 'socket authentication failed')
     return false
   }
-  // This object's name: the session UUID a fresh session gets.
-  const self = host.store.get('self') ?? ''
+  // This object's name: the session UUID a fresh session gets. Stored now that a key vouches for it.
+  const self = a.self ?? host.store.get('self') ?? ''
+  host.store.set('self', self)
   const wanted = sessionUUID.safeParse(auth.data.connectionSessionUUID)
   const asked = wanted.success ? wanted.data.toLowerCase() : null
   const resumed = asked !== null && asked !== self && (await resume(host, asked, self, principal.tenant))

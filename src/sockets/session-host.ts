@@ -8,6 +8,8 @@ import type { SessionState, SessionStore } from './session-store'
 /** Kept on the socket itself, so it survives hibernation. */
 export interface Attachment {
   origin: string
+  /** This object's name, the UUID a fresh session gets; stored only once the socket authenticates. */
+  self: string
   connectedAt: number
   lastSeen: number
   /** Set once authenticated. The key is kept (in memory only) so a disabled key stops working. */

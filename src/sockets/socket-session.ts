@@ -48,8 +48,8 @@ export class SocketSession extends DurableObject<Env> {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket]
     this.ctx.acceptWebSocket(server)
     const now = Date.now()
-    server.serializeAttachment({ origin, connectedAt: now, lastSeen: now } satisfies Attachment)
-    this.store.set('self', self)
+    // Nothing is stored before the socket authenticates, only the alarm that closes it if it never does.
+    server.serializeAttachment({ origin, self, connectedAt: now, lastSeen: now } satisfies Attachment)
     await this.host.wakeAt(now + AUTH_TIMEOUT_SECONDS * 1000)
     return new Response(null, { status: 101, webSocket: client })
   }

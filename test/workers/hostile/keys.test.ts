@@ -1,7 +1,10 @@
 /** Key transitions are atomic: a storm of rotations and disables never leaves a live key that is not listed. */
+import { env } from 'cloudflare:workers'
+import { runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import { ORIGIN_HEADER, SESSION_HEADER } from '../../../src/sockets/open-socket'
 import { KEY_A, TEST_SECRETS } from '../../secrets'
-import { call, postV1 } from '../helpers'
+import { BASE, call, postV1 } from '../helpers'
 
 const admin = (path: string, body?: unknown) =>
   call(`/admin${path}`, {
@@ -63,5 +66,25 @@ describe('per-address limits on what no key pays for', () => {
       body: JSON.stringify([{ taskType: 'ping', ping: true }]),
     })
     expect(valid.status).toBe(200)
+  })
+})
+
+describe('nothing stored before authentication', () => {
+  it('a WebSocket that never authenticates leaves its session object empty, bar the alarm that closes it', async () => {
+    const name = crypto.randomUUID()
+    const stub = env.SOCKETS.get(env.SOCKETS.idFromName(name))
+    const res = await stub.fetch(
+      new Request(`${BASE}/v1`, { headers: { upgrade: 'websocket', [SESSION_HEADER]: name, [ORIGIN_HEADER]: BASE } }),
+    )
+    expect(res.status).toBe(101)
+    const ws = res.webSocket!
+    ws.accept()
+    const closed = new Promise((resolve) => ws.addEventListener('close', resolve))
+    ws.send('[{"taskType":"authentication","apiKey":"ie_guess_000000000000000000000000"}]')
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))])
+    const rows = await runInDurableObject(stub, (_instance, state) =>
+      ['meta', 'tasks', 'results'].map((table) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n),
+    )
+    expect(rows).toEqual([0, 0, 0])
   })
 })
