@@ -16,6 +16,7 @@ import type { ReconcileMessage } from '../schemas/reconcile'
 import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
 import { ApiKeys } from '../access/api-keys'
 import type { KeyTransition, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import { LEDGER_SCHEMA } from './ledger-schema'
 import { RecordCache } from './record-cache'
 import { addUsage, refusal, usageRows } from './spend'
 import { Waiters } from './waiters'
@@ -34,6 +35,8 @@ export class TenantLedger extends DurableObject<Env> {
   /** The alarm as this object last set it (only this object sets it); undefined until read. */
   private alarmAt: number | null | undefined
   private readonly waiters = new Waiters()
+  /** When this instance last forgot history past retention (0: not since it woke). */
+  private prunedAt = 0
   private readonly records: RecordCache
   /** The last key transition queued, by key id. */
   private readonly keyQueue = new Map<string, Promise<unknown>>()
@@ -42,16 +45,7 @@ export class TenantLedger extends DurableObject<Env> {
     super(ctx, env)
     this.sql = ctx.storage.sql
     this.records = new RecordCache(env.TASKS)
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS tasks (
-        task TEXT PRIMARY KEY, record TEXT NOT NULL, created_at INTEGER NOT NULL,
-        state TEXT NOT NULL, due_at INTEGER, finished_at INTEGER);
-      CREATE INDEX IF NOT EXISTS tasks_due ON tasks (due_at) WHERE due_at IS NOT NULL;
-      CREATE TABLE IF NOT EXISTS results (task TEXT NOT NULL, idx INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (task, idx));
-      CREATE TABLE IF NOT EXISTS reservations (task TEXT PRIMARY KEY, per_result INTEGER NOT NULL, open INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS images (uuid TEXT PRIMARY KEY, object_key TEXT NOT NULL, task TEXT, created_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS usage (day TEXT NOT NULL, model TEXT NOT NULL, images INTEGER NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, model));
-    `)
+    this.sql.exec(LEDGER_SCHEMA)
   }
 
   /**
@@ -243,12 +237,16 @@ export class TenantLedger extends DurableObject<Env> {
     this.alarmAt = null
     const due = this.sweep(now)
     if (due.length) await (this.env.RECONCILE as Queue<ReconcileMessage>).sendBatch(due.map((body) => ({ body })))
-    const horizon = now - TASK_RETENTION_SECONDS * 1000
-    this.sql.exec("DELETE FROM results WHERE task IN (SELECT task FROM tasks WHERE state != 'open' AND created_at < ?)", horizon)
-    this.sql.exec("DELETE FROM tasks WHERE state != 'open' AND created_at < ?", horizon)
-    this.sql.exec('DELETE FROM images WHERE created_at < ?', horizon)
+    // Alarms fire about as often as tasks are created; forgetting old history is due far less often.
+    if (now - this.prunedAt >= PRUNE_EVERY_MS) {
+      this.prunedAt = now
+      const horizon = now - TASK_RETENTION_SECONDS * 1000
+      this.sql.exec("DELETE FROM results WHERE task IN (SELECT task FROM tasks WHERE state != 'open' AND created_at < ?)", horizon)
+      this.sql.exec("DELETE FROM tasks WHERE state != 'open' AND created_at < ?", horizon)
+      this.sql.exec('DELETE FROM images WHERE created_at < ?', horizon)
+    }
     const next = this.sql.exec<{ v: number | null }>('SELECT MIN(due_at) AS v FROM tasks').toArray()[0]?.v
-    const anyTasks = this.sql.exec<{ v: number }>('SELECT COUNT(*) AS v FROM tasks').toArray()[0]?.v
+    const anyTasks = this.sql.exec<{ v: number }>('SELECT EXISTS (SELECT 1 FROM tasks) AS v').toArray()[0]?.v
     await this.wakeBy(next ?? (anyTasks ? now + PRUNE_EVERY_MS : null))
   }
 

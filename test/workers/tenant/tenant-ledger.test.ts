@@ -403,4 +403,23 @@ describe('TenantLedger alarm: retention', () => {
       expect(dueAt(state, oldOpen.taskUUID)).toBe(FAR)
     })
   })
+
+  // Alarms and deletions must cost the same whatever the history: no statement of theirs scans a table.
+  it('prunes and deletes through indexes, never a scan of the whole history', async () => {
+    await inLedger(tenantName(), async (_ledger, state) => {
+      const statements = [
+        ["SELECT task FROM tasks WHERE state != 'open' AND created_at < ?", 1],
+        ["DELETE FROM tasks WHERE state != 'open' AND created_at < ?", 1],
+        ['DELETE FROM images WHERE created_at < ?', 1],
+        ['DELETE FROM images WHERE task = ?', 'x'],
+        ['SELECT MIN(due_at) AS v FROM tasks', undefined],
+      ] as const
+      for (const [sql, binding] of statements) {
+        const plan = rows(state, `EXPLAIN QUERY PLAN ${sql}`, ...(binding === undefined ? [] : [binding])) as { detail: string }[]
+        const details = plan.map((p) => p.detail).join('; ')
+        expect(details, sql).not.toMatch(/^SCAN (tasks|images)$|; SCAN (tasks|images)$|SCAN (tasks|images)(;|$)/)
+        expect(details, sql).toMatch(/USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY|SEARCH/)
+      }
+    })
+  })
 })
