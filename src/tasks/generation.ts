@@ -119,9 +119,10 @@ export class GenerationService {
       return this.answer(task, (await this.deps.tenants.read(task.tenant, task.taskUUID))?.results ?? [])
     }
     if (outcome.kind === 'refused') return this.refused(task, outcome.errors)
-    const recorded = await this.deps.recorder.record(task, outcome.reports)
-    if (recorded.final) return this.answer(task, recorded.results)
-    return this.answer(task, (await this.untilSettled(task, deadline))?.results ?? recorded.results)
+    // Runware only acknowledged (no result in its reply): nothing to record, straight to the wait.
+    const recorded = outcome.reports.length ? await this.deps.recorder.record(task, outcome.reports) : null
+    if (recorded?.final) return this.answer(task, recorded.results)
+    return this.answer(task, (await this.untilSettled(task, deadline))?.results ?? recorded?.results ?? [])
   }
 
   /**

@@ -1,6 +1,8 @@
 /** A deleted task stays gone on every route, whatever order a KV write-back and the DELETE land in. */
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { runInDurableObject } from 'cloudflare:test'
+import { describe, expect, it, vi } from 'vitest'
+import type { TenantLedger } from '../../../src/tenant/tenant-ledger'
 import { kvTaskKey, uploadKey } from '../../../src/lib/storage-keys'
 import { derivedUUID } from '../../../src/lib/ids'
 import { requireConfig } from '../../../src/config/config'
@@ -65,5 +67,20 @@ describe('deletion', () => {
     expect((await call(`/v1/tasks/${taskUUID}`, { method: 'DELETE', headers: auth })).status).toBe(200)
     expect(await env.IMAGES.head(inlineKey)).toBeNull()
     expect(await env.IMAGES.head(uploadKey(tenant, imageUUID))).not.toBeNull()
+  })
+
+  // Readers keep missing a new record while KV propagates, and each asks for it: one write is enough.
+  it('writes a finished task’s KV record once, however many readers ask', async () => {
+    const task = inference({ positivePrompt: 'a single lantern' })
+    expect((await postV1([task])).status).toBe(200)
+    const tenant = await tenantOf(KEY_A)
+    await runInDurableObject(ledgerOf(tenant), async (instance: TenantLedger) => {
+      const put = vi.spyOn((instance as unknown as { env: Env }).env.TASKS, 'put')
+      await Promise.all([instance.cacheFinal(task.taskUUID), instance.cacheFinal(task.taskUUID)])
+      await instance.cacheFinal(task.taskUUID)
+      expect(put).toHaveBeenCalledTimes(1)
+      put.mockRestore()
+    })
+    expect(await env.TASKS.get(kvTaskKey(tenant, task.taskUUID))).not.toBeNull()
   })
 })
