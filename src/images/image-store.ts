@@ -49,11 +49,11 @@ export class ImageStore {
     return stored ? 'stored' : 'exists'
   }
 
-  /** The format an object's first bytes say it is, or null (not an image, or no object). */
-  async formatOf(key: string): Promise<ImageFormat | null> {
+  /** The format an object's first bytes say it is: `other` when they are no image we serve, null when there is no object. */
+  async formatOf(key: string): Promise<ImageFormat | 'other' | null> {
     const object = await this.bucket.get(key, { range: { offset: 0, length: SNIFF_BYTES } })
     if (!object || !('body' in object)) return null
-    return sniffImageFormat(new Uint8Array(await object.arrayBuffer()))
+    return sniffImageFormat(new Uint8Array(await object.arrayBuffer())) ?? 'other'
   }
 
   async delete(key: string): Promise<void> {

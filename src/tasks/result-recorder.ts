@@ -106,8 +106,8 @@ export class ResultRecorder {
     if (!verifyUploads) return (await images.head(objectKey)) !== null
     const format = await images.formatOf(objectKey)
     if (format === ref.outputFormat) return true
-    // Not the image it should be (HTML, SVG, another format) or no object: never served, never counted.
-    if (format !== null || (await images.head(objectKey))) await images.delete(objectKey)
+    // Not the image it should be (HTML, SVG, another format): never served, never counted.
+    if (format !== null) await images.delete(objectKey)
     return false
   }
 

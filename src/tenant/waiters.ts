@@ -31,11 +31,4 @@ export class Waiters {
   wake(key: string): void {
     for (const done of [...(this.parked.get(key) ?? [])]) done()
   }
-
-  /** How many calls are parked (for tests). */
-  get size(): number {
-    let n = 0
-    for (const set of this.parked.values()) n += set.size
-    return n
-  }
 }

@@ -117,6 +117,27 @@ const CASES: Case[] = [
     'image',
   ],
   [
+    'mediaStorage delete of a non-UUID',
+    `[{"taskType":"mediaStorage","taskUUID":"${crypto.randomUUID()}","operation":"delete","media":"../../uploads/x"}]`,
+    404,
+    'mediaNotFound',
+    'media',
+  ],
+  [
+    'mediaStorage upload of a number',
+    `[{"taskType":"mediaStorage","taskUUID":"${crypto.randomUUID()}","operation":"upload","media":7}]`,
+    400,
+    'invalidParameter',
+    'media',
+  ],
+  [
+    'mediaStorage with an extra field',
+    `[{"taskType":"mediaStorage","taskUUID":"${crypto.randomUUID()}","operation":"upload","media":"x","folder":"/"}]`,
+    400,
+    'unsupportedParameter',
+    'folder',
+  ],
+  [
     'mediaStorage with no operation',
     `[{"taskType":"mediaStorage","taskUUID":"${crypto.randomUUID()}","media":"x"}]`,
     400,

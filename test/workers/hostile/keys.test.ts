@@ -41,6 +41,19 @@ describe('key transitions', () => {
   })
 })
 
+describe('admin bodies', () => {
+  it('refuses an oversize key body with 413 naming the limit, and creates nothing', async () => {
+    const count = async () => (((await (await admin('/keys')).json()) as { data: unknown[] }).data ?? []).length
+    const before = await count()
+    const res = await admin('/keys', { name: 'x'.repeat(20_000) })
+    expect(res.status).toBe(413)
+    const error = ((await res.json()) as { errors: { code: string; message: string }[] }).errors[0]
+    expect(error?.code).toBe('payloadTooLarge')
+    expect(error?.message).toContain('16384')
+    expect(await count()).toBe(before)
+  })
+})
+
 describe('per-address limits on what no key pays for', () => {
   it('answers failed authentications from one address 401 until its limit, then 429 with Retry-After', async () => {
     const ip = `203.0.113.${Math.floor(Math.random() * 250)}`
