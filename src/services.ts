@@ -26,6 +26,7 @@ import { TaskView } from './tasks/task-view'
 import { UrlSigner } from './images/url-signer'
 import { WebhookSecrets } from './deliveries/webhook-secrets'
 import { TenantClient } from './tenant/tenant-client'
+import { ShardMap } from './tenant/shard-map'
 
 /** The largest image any registered model may produce. */
 const MAX_IMAGE_BYTES = Math.max(...MODELS.map((m) => m.maxImageBytes))
@@ -88,10 +89,10 @@ export class Services {
     return (this.#rateLimits ??= new RateLimits(this.env, this.config.DEFAULT_RATE_LIMIT_PER_MINUTE))
   }
   get tenants(): TenantClient {
-    return (this.#tenants ??= new TenantClient(this.env.LEDGER))
+    return (this.#tenants ??= new TenantClient(this.env.SHARDS, this.env.ACCOUNTS, new ShardMap(this.config.TENANT_SHARDS)))
   }
   get tasks(): TaskStore {
-    return (this.#tasks ??= new TaskStore(this.env.TASKS, this.tenants, this.context.waitUntil))
+    return (this.#tasks ??= new TaskStore(this.env.TASKS, this.tenants))
   }
   get deliveryLog(): DeliveryLog {
     return (this.#deliveryLog ??= new DeliveryLog(this.env.IMAGES))

@@ -2,6 +2,7 @@
 import * as z from 'zod'
 import { RATE_LIMIT_TIERS } from '../schemas/api-keys'
 import { MAX_TTL_SECONDS } from '../schemas/image-inference'
+import { DEFAULT_SHARD_PLAN, parseShardPlan } from './shard-plan'
 
 const text = z.string().trim()
 const optionalText = z.preprocess((v) => (v === '' ? undefined : v), text.min(1).optional())
@@ -49,6 +50,13 @@ export const configSchema = z
       (v) => (v === undefined || v === '' ? 600 : Number(v)),
       z.number().refine((n) => (RATE_LIMIT_TIERS as readonly number[]).includes(n), `must be one of ${RATE_LIMIT_TIERS.join(', ')}`),
     ),
+    TENANT_SHARDS: z
+      .preprocess((v) => (v === undefined || v === '' ? DEFAULT_SHARD_PLAN : v), z.string())
+      .transform((text, ctx) => {
+        const plan = parseShardPlan(text)
+        if (typeof plan === 'string') ctx.addIssue({ code: 'custom', message: plan })
+        return typeof plan === 'string' ? (parseShardPlan(DEFAULT_SHARD_PLAN) as Exclude<typeof plan, string>) : plan
+      }),
     ENVIRONMENT: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['development', 'production']).default('production')),
     CORS_ORIGINS: list.default([]),
     // Log successful reads too (lib/request-log); writes and failures are always logged.

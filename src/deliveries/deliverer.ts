@@ -27,7 +27,7 @@ const QUEUE_MAX_DELAY_SECONDS = 12 * 3600
 
 export interface DelivererDeps {
   /** Reads a task with its results (the task store's cached read). */
-  tasks: { load(tenant: string, taskUUID: string): Promise<TaskState | null> }
+  tasks: { loadWhole(tenant: string, taskUUID: string): Promise<TaskState | null> }
   log: DeliveryLog
   presenter: Presenter
   images: ImageStore
@@ -44,7 +44,7 @@ export class Deliverer {
   constructor(private readonly deps: DelivererDeps) {}
 
   async deliver(message: DeliveryMessage, now = Date.now()): Promise<Decision> {
-    const state = await this.deps.tasks.load(message.tenant, message.taskUUID)
+    const state = await this.deps.tasks.loadWhole(message.tenant, message.taskUUID)
     const task = state?.task
     const result = task && !task.deleted ? state.results.find((r) => r.index === message.index) : undefined
     if (!task || !result) return { action: 'ack' } // deleted since: nothing left to send

@@ -47,3 +47,10 @@ export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
     return null
   }
 }
+
+/** Bytes from an even-length hex string (callers pass hex they produced). */
+export function fromHex(hex: string): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(hex.length >> 1)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  return out
+}

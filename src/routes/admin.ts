@@ -8,6 +8,7 @@ import { readCapped } from '../lib/streams'
 import { createKeySchema, TENANT_ID } from '../schemas/api-keys'
 import { validate } from '../schemas/issues'
 import { bearerToken } from '../access/api-keys'
+import { storageReport } from '../tenant/budgets'
 import { usageOf } from './usage'
 import { clientIp, noRoute, services } from './middleware'
 
@@ -38,6 +39,11 @@ const parseJson = (bytes: Uint8Array): unknown => {
   }
 }
 
+function tenantParam(tenant: string): string {
+  if (!TENANT_ID.test(tenant)) throw new ApiError(400, { code: 'invalidParameter', message: 'Not a tenant id', parameter: 'tenant' })
+  return tenant
+}
+
 const keyNotFound = (id: string) => new ApiError(404, { code: 'keyNotFound', message: `No key ${id}`, parameter: 'id' })
 
 export const adminRoutes = new Hono<AppEnv>()
@@ -63,8 +69,10 @@ export const adminRoutes = new Hono<AppEnv>()
     // A rotation's new key is shown only here.
     return c.json({ data: { ...done.record, ...(done.key ? { key: done.key } : {}) } })
   })
-  .get('/tenants/:tenant/usage', async (c) => {
-    const tenant = c.req.param('tenant')
-    if (!TENANT_ID.test(tenant)) throw new ApiError(400, { code: 'invalidParameter', message: 'Not a tenant id', parameter: 'tenant' })
-    return c.json({ data: await usageOf(services(c), tenant, c.req.query()) })
+  .get('/tenants/:tenant/usage', async (c) =>
+    c.json({ data: await usageOf(services(c), tenantParam(c.req.param('tenant')), c.req.query()) }),
+  )
+  .get('/tenants/:tenant/storage', async (c) => {
+    const tenant = tenantParam(c.req.param('tenant'))
+    return c.json({ data: storageReport(tenant, await services(c).tenants.footprint(tenant)) })
   })

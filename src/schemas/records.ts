@@ -22,9 +22,13 @@ export interface TaskRecord {
   outputFormat: ImageFormat
   width: number
   height: number
-  /** Kept so the reconciler can re-dispatch a child Runware never received. */
-  positivePrompt: string
-  outputQuality: number
+  /**
+   * Kept so the reconciler can re-dispatch a child Runware never received. This and every other
+   * optional field below but `deleted`, `finishedAt` and `results` is absent once the finished
+   * task's shard keeps only its lasting part (src/tenant/shard-rows.ts); the KV record keeps all.
+   */
+  positivePrompt?: string
+  outputQuality?: number
   safety?: { checkContent: boolean; mode: 'none' | 'fast' }
   /** The origin the gateway's upload and webhook URLs were issued for. */
   origin: string

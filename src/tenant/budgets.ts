@@ -3,7 +3,7 @@ import { ApiError } from '../lib/errors'
 import { findModel } from '../models/registry'
 import type { Principal } from '../schemas/api-keys'
 import type { TaskRecord } from '../schemas/records'
-import type { Limits, Refusal, UsageRow } from './contract'
+import type { Footprint, Limits, Refusal, UsageRow } from './contract'
 import { audit } from '../access/api-keys'
 
 const toMicros = (usd: number) => Math.round(usd * 1_000_000)
@@ -51,6 +51,28 @@ export function refusalError(principal: Principal, task: TaskRecord, refusal: Re
     message: `This API key's ${budgetPeriod ?? 'month'}ly budget of ${dollars(refusal.budgetMicros)} has ${dollars(left)} left; this task needs ${dollars(refusal.neededMicros)}`,
     ...tag,
   })
+}
+
+/** Cloudflare's cap on one SQLite-backed Durable Object. */
+const OBJECT_CAP_BYTES = 10 * 1024 ** 3
+
+/**
+ * How full a tenant's shards are: each one's bytes, tasks and images, the fullest one's bytes per
+ * image, and how many images the tenant could retain before that shard reaches the cap.
+ */
+export function storageReport(tenant: string, shards: readonly (Footprint & { shard: number })[]) {
+  const fullest = shards.reduce<(Footprint & { shard: number }) | undefined>((a, b) => (a && a.bytes >= b.bytes ? a : b), undefined)
+  const images = shards.reduce((n, s) => n + s.images, 0)
+  const bytesPerImage = fullest?.images ? fullest.bytes / fullest.images : null
+  return {
+    tenant,
+    shards,
+    images,
+    fullestShard: fullest?.shard ?? null,
+    bytesPerImage: bytesPerImage === null ? null : Math.round(bytesPerImage),
+    // The fullest shard fills first; the others, at the same rate per image, hold their share.
+    retainableImages: bytesPerImage === null ? null : Math.floor((OBJECT_CAP_BYTES / bytesPerImage) * (images / (fullest?.images || 1))),
+  }
 }
 
 /** One tenant's usage in dollars: the totals, and each day and model. */

@@ -37,6 +37,13 @@ export interface KeyTransition {
   key?: string
 }
 
+/** What one shard object holds (GET /admin/tenants/{tenant}/storage). */
+export interface Footprint {
+  bytes: number
+  tasks: number
+  images: number
+}
+
 export interface UsageRow {
   day: string
   model: string

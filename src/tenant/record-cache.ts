@@ -1,29 +1,20 @@
 /**
- * The KV copies of finished task records, written only by the tenant's ledger object. With one
- * writer, a deletion is ordered after any write: a deleted task is never written again, and a
- * removal waits for a write under way, so no route ever serves a deleted task from KV.
+ * The KV copies of finished task records with client deliveries, written only by the task's
+ * shard object, once, when the task finishes: the deliverer reads them after the shard has kept
+ * only the task's lasting part. With one writer, a deletion is ordered after any write: a
+ * removal waits for a write under way, so no deleted task is ever served from KV.
  */
 import { kvTaskKey, TASK_RETENTION_SECONDS } from '../lib/storage-keys'
 import type { TaskRecord } from '../schemas/records'
 import type { TaskState } from './contract'
 
-const MAX_REMEMBERED = 1000
-
 export class RecordCache {
   /** Writes under way, by taskUUID. */
   private readonly writes = new Map<string, Promise<unknown>>()
-  /**
-   * Records this object wrote since it woke: readers keep missing a new record for up to a minute
-   * while KV propagates, and each asks for it; it is written once (a record never changes).
-   */
-  private readonly written = new Set<string>()
 
   constructor(private readonly kv: KVNamespace) {}
 
   async write({ task, results }: TaskState): Promise<void> {
-    if (this.written.has(task.taskUUID)) return
-    const pending = this.writes.get(task.taskUUID)
-    if (pending) return void (await pending)
     const put = this.kv.put(kvTaskKey(task.tenant, task.taskUUID), JSON.stringify({ ...task, results }), {
       expirationTtl: TASK_RETENTION_SECONDS,
     })
@@ -33,8 +24,6 @@ export class RecordCache {
     )
     try {
       await put
-      if (this.written.size >= MAX_REMEMBERED) this.written.clear()
-      this.written.add(task.taskUUID)
     } finally {
       this.writes.delete(task.taskUUID)
     }

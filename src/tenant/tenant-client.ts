@@ -1,80 +1,116 @@
 /**
- * The one way the Worker reaches a tenant's ledger object: every call to it goes through here,
- * so the contract (./contract) has one caller to change with it.
+ * The one way the Worker reaches a tenant's objects: its shards (task-shard.ts), chosen by the
+ * shard map, and its account (tenant-account.ts). Every call goes through here, so the contract
+ * (./contract) has one caller to change with it. A task is looked for in the shard today's count
+ * picks first; only in the 30 days after a tenant grew may an older count's shard be asked too.
  */
 import type { ResultDraft, TaskRecord } from '../schemas/records'
-import type { KeyTransition, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
-import type { TenantLedger } from './tenant-ledger'
+import type { Footprint, KeyTransition, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import type { ShardMap } from './shard-map'
+import { sumUsage } from './spend'
+import type { TaskShard } from './task-shard'
+import type { TenantAccount } from './tenant-account'
 
 export class TenantClient {
-  constructor(private readonly objects: DurableObjectNamespace<TenantLedger>) {}
+  constructor(
+    private readonly shardObjects: DurableObjectNamespace<TaskShard>,
+    private readonly accounts: DurableObjectNamespace<TenantAccount>,
+    private readonly map: ShardMap,
+  ) {}
 
-  private ledger(tenant: string): DurableObjectStub<TenantLedger> {
-    return this.objects.get(this.objects.idFromName(tenant))
+  private shard(tenant: string, index: number): DurableObjectStub<TaskShard> {
+    return this.shardObjects.get(this.shardObjects.idFromName(`${tenant}/${index}`))
+  }
+
+  /** The shard a task lives in, given when it was created. */
+  private home(task: TaskRecord): DurableObjectStub<TaskShard> {
+    return this.shard(task.tenant, this.map.shard(task.tenant, task.taskUUID, task.createdAt))
+  }
+
+  /** The first answer that is not null, asking the shards where `uuid` may live in turn. */
+  private async first<T>(tenant: string, uuid: string, ask: (shard: DurableObjectStub<TaskShard>) => Promise<T | null>): Promise<T | null> {
+    for (const index of this.map.shards(tenant, uuid, Date.now())) {
+      const found = await ask(this.shard(tenant, index))
+      if (found !== null) return found
+    }
+    return null
   }
 
   /** Creates the task with its reservation, or returns the task already under its taskUUID, or the refusal. */
-  open(task: TaskRecord, perResultMicros: number, limits: Limits, dueAt: number): Promise<OpenOutcome> {
-    return this.ledger(task.tenant).open(task, perResultMicros, limits, dueAt)
+  async open(task: TaskRecord, perResultMicros: number, limits: Limits, dueAt: number): Promise<OpenOutcome> {
+    const [, ...older] = this.map.shards(task.tenant, task.taskUUID, task.createdAt)
+    for (const index of older) {
+      // Older counts' shards take no new tasks, so what is not there now never will be.
+      const existing = await this.shard(task.tenant, index).read(task.taskUUID)
+      if (existing) return { kind: 'existing', ...existing }
+    }
+    return this.home(task).open(task, perResultMicros, limits, dueAt)
   }
 
   /** Forgets a task Runware never took, so a re-send starts it afresh. */
   abandon(task: TaskRecord): Promise<void> {
-    return this.ledger(task.tenant).abandon(task.taskUUID, task.createdAt)
+    return this.home(task).abandon(task.taskUUID, task.createdAt)
   }
 
-  /** The object's state of the task, never a cached copy. */
+  /** The task's state in its shard, never a cached copy. */
   read(tenant: string, taskUUID: string): Promise<TaskState | null> {
-    return this.ledger(tenant).read(taskUUID)
+    return this.first(tenant, taskUUID, (shard) => shard.read(taskUUID))
   }
 
   /** The task once every result is recorded (or it is deleted), or as it stands after `timeoutMs`. */
   awaitSettled(tenant: string, taskUUID: string, timeoutMs: number): Promise<TaskState | null> {
-    return this.ledger(tenant).awaitSettled(taskUUID, timeoutMs)
+    return this.first(tenant, taskUUID, (shard) => shard.awaitSettled(taskUUID, timeoutMs))
   }
 
   /** Records results, each once; null when the task is unknown or deleted. */
   recordResults(tenant: string, taskUUID: string, drafts: readonly ResultDraft[], now = Date.now()): Promise<RecordedResults | null> {
-    return this.ledger(tenant).recordResults(taskUUID, drafts, now)
+    return this.first(tenant, taskUUID, (shard) => shard.recordResults(taskUUID, drafts, now))
   }
 
   /** Marks the task deleted (a tombstone keeps its taskUUID taken) and deletes its KV record. */
   remove(task: TaskRecord): Promise<void> {
-    return this.ledger(task.tenant).remove(task.taskUUID)
-  }
-
-  /** Has the object write a finished task's KV record: it is their one writer. */
-  cacheFinal(tenant: string, taskUUID: string): Promise<void> {
-    return this.ledger(tenant).cacheFinal(taskUUID)
+    return this.home(task).remove(task.taskUUID)
   }
 
   /** The reconciler is done with a final task. */
   settled(task: TaskRecord): Promise<void> {
-    return this.ledger(task.tenant).settled(task.taskUUID)
+    return this.home(task).settled(task.taskUUID)
   }
 
-  /** Indexes an input image under its imageUUID. */
+  /** Indexes an input image under its imageUUID, in the shard its UUID picks. */
   addImage(tenant: string, imageUUID: string, objectKey: string, now: number): Promise<void> {
-    return this.ledger(tenant).addImage(imageUUID, objectKey, now)
+    return this.shard(tenant, this.map.shard(tenant, imageUUID, now)).addImage(imageUUID, objectKey, now)
   }
 
   /** Forgets an uploaded image; its R2 key, or null when the tenant has no such upload. */
   forgetUpload(tenant: string, imageUUID: string): Promise<string | null> {
-    return this.ledger(tenant).forgetUpload(imageUUID)
+    return this.first(tenant, imageUUID, (shard) => shard.forgetUpload(imageUUID))
   }
 
-  /** The R2 keys of the tenant's images among `imageUUIDs`. */
-  findImages(tenant: string, imageUUIDs: readonly string[]): Promise<Record<string, string>> {
-    return this.ledger(tenant).findImages(imageUUIDs)
+  /**
+   * The R2 keys of the tenant's images among `imageUUIDs`. A generated image is indexed in its
+   * task's shard, not its own UUID's, so every shard is asked, at once: image-to-image requests
+   * are rare, and a second index row in another object on every result would cost far more.
+   */
+  async findImages(tenant: string, imageUUIDs: readonly string[]): Promise<Record<string, string>> {
+    const found = await Promise.all(this.map.allShards(tenant).map((index) => this.shard(tenant, index).findImages(imageUUIDs)))
+    return Object.assign({}, ...found) as Record<string, string>
   }
 
   /** Disables or rotates a key of the tenant's, one transition of a key at a time. */
   keyTransition(tenant: string, id: string, operation: 'disable' | 'rotate'): Promise<KeyTransition> {
-    return this.ledger(tenant).keyTransition(id, operation)
+    return this.accounts.get(this.accounts.idFromName(tenant)).keyTransition(id, operation)
   }
 
-  /** Images and micro-dollars by day and model, days inclusive. */
-  usage(tenant: string, from: string, to: string): Promise<UsageRow[]> {
-    return this.ledger(tenant).usage(from, to)
+  /** What each of the tenant's shards holds, by shard index. */
+  async footprint(tenant: string): Promise<(Footprint & { shard: number })[]> {
+    const shards = this.map.allShards(tenant)
+    const found = await Promise.all(shards.map((index) => this.shard(tenant, index).footprint()))
+    return found.map((f, i) => ({ shard: shards[i] ?? i, ...f }))
+  }
+
+  /** Images and micro-dollars by day and model, days inclusive: every shard's, summed. */
+  async usage(tenant: string, from: string, to: string): Promise<UsageRow[]> {
+    return sumUsage(await Promise.all(this.map.allShards(tenant).map((index) => this.shard(tenant, index).usage(from, to))))
   }
 }

@@ -3,6 +3,8 @@ import { env, exports } from 'cloudflare:workers'
 import { ApiKeys } from '../../src/access/api-keys'
 import { requireConfig } from '../../src/config/config'
 import type { TaskRecord } from '../../src/schemas/records'
+import type { ReconcileMessage } from '../../src/schemas/reconcile'
+import { ShardMap } from '../../src/tenant/shard-map'
 import { inject } from 'vitest'
 import { KEY_A, TEST_SECRETS } from '../secrets'
 
@@ -67,8 +69,23 @@ export async function upstreamItem(childUUID: string): Promise<Record<string, un
 export const hook = (url: string, body: unknown) =>
   call(url.slice(BASE.length), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 
-/** A tenant's ledger object, for tests that drive it directly (the alarm's sweep, say). */
-export const ledgerOf = (tenant: string) => env.LEDGER.get(env.LEDGER.idFromName(tenant))
+const shardMap = () => new ShardMap(requireConfig(env).TENANT_SHARDS)
+
+/** The shard object a task (created now) lives in, for tests that drive it directly. */
+export function shardOf(tenant: string, taskUUID: string) {
+  return env.SHARDS.get(env.SHARDS.idFromName(`${tenant}/${shardMap().shard(tenant, taskUUID, Date.now())}`))
+}
+
+/** Every shard object of a tenant. */
+export const shardsOf = (tenant: string) => shardMap().allShards(tenant).map((i) => env.SHARDS.get(env.SHARDS.idFromName(`${tenant}/${i}`)))
+
+/** What every shard of the tenant hands out as due at `now`, as their alarms do. */
+export async function sweepAll(tenant: string, now: number): Promise<ReconcileMessage[]> {
+  return (await Promise.all(shardsOf(tenant).map((shard) => shard.sweep(now)))).flat()
+}
+
+/** A tenant's account object (budgets, in-flight slots). */
+export const accountOf = (tenant: string) => env.ACCOUNTS.get(env.ACCOUNTS.idFromName(tenant))
 
 /** When the gateway first makes a task due for reconciliation: RECONCILE_AFTER_SECONDS after its creation. */
 export const firstDue = (task: TaskRecord) => task.createdAt + Number(env.RECONCILE_AFTER_SECONDS) * 1000
@@ -84,7 +101,7 @@ export function taskRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
     v: 1,
     tenant: 'ttest',
     taskUUID: crypto.randomUUID(),
-    requestHash: 'h',
+    requestHash: 'ab'.repeat(32),
     model: 'imagineart:1@5',
     createdAt: Date.now(),
     deliveryMethod: 'async',

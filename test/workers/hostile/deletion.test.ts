@@ -1,8 +1,8 @@
-/** A deleted task stays gone on every route, whatever order a KV write-back and the DELETE land in. */
+/** A deleted task stays gone on every route, and its KV record gone, whatever order the record's write and the DELETE land in. */
 import { env } from 'cloudflare:workers'
 import { runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it, vi } from 'vitest'
-import type { TenantLedger } from '../../../src/tenant/tenant-ledger'
+import type { TaskShard } from '../../../src/tenant/task-shard'
 import { kvTaskKey, uploadKey } from '../../../src/lib/storage-keys'
 import { derivedUUID } from '../../../src/lib/ids'
 import { requireConfig } from '../../../src/config/config'
@@ -10,7 +10,7 @@ import { parseImageSource, type ImageSource } from '../../../src/lib/image-sourc
 import { UPLOAD_LIMITS } from '../../../src/models/registry'
 import { buildServices } from '../../../src/services'
 import { KEY_A } from '../../secrets'
-import { BASE, call, inference, ledgerOf, postV1, taskRecord, tenantOf } from '../helpers'
+import { BASE, call, inference, postV1, shardOf, taskRecord, tenantOf } from '../helpers'
 
 const auth = { authorization: `Bearer ${KEY_A}` }
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
@@ -27,26 +27,30 @@ async function expectGone(taskUUID: string, imageURL: string) {
 
 describe('deletion', () => {
   it.each([
-    ['a write-back that lands after the DELETE', 'after'],
-    ['a write-back racing the DELETE', 'racing'],
-  ])('%s leaves the task gone on every route', async (_name, order) => {
-    const task = inference({ positivePrompt: `a sandcastle ${order}` })
+    ['a KV write that lands before the DELETE', 'before'],
+    ['a KV write racing the DELETE', 'racing'],
+  ])('%s leaves no KV record behind', async (_name, order) => {
+    // The shard writes a finished task's KV record only when it has client deliveries.
+    const task = taskRecord({ tenant: 'tdelete', webhookURL: 'https://hooks.example/imagine' })
+    const shard = shardOf(task.tenant, task.taskUUID)
+    await shard.open(task, 0, {}, Date.now() + 60_000)
+    const finish = () => shard.recordResults(task.taskUUID, [{ index: 0, ok: false, code: 'x', message: 'y', at: Date.now() }], Date.now())
+    if (order === 'before') {
+      await finish()
+      expect(await env.TASKS.get(kvTaskKey(task.tenant, task.taskUUID))).not.toBeNull()
+      await shard.remove(task.taskUUID)
+    } else await Promise.all([finish(), shard.remove(task.taskUUID)])
+    await shard.settled(task.taskUUID)
+    expect(await env.TASKS.get(kvTaskKey(task.tenant, task.taskUUID))).toBeNull()
+    expect((await shard.read(task.taskUUID))?.task.deleted).toBe(true)
+  })
+
+  it('leaves a deleted task gone on every route', async () => {
+    const task = inference({ positivePrompt: 'a sandcastle' })
     const created = await postV1([task])
     expect(created.status).toBe(200)
-    const imageURL = String(created.json.data?.[0]?.imageURL)
-    const tenant = await tenantOf(KEY_A)
-    const ledger = ledgerOf(tenant)
-    // A reader found the finished task missing from KV and asks for the write-back.
-    const remove = () => call(`/v1/tasks/${task.taskUUID}`, { method: 'DELETE', headers: auth })
-    if (order === 'after') {
-      expect((await remove()).status).toBe(200)
-      await ledger.cacheFinal(task.taskUUID)
-    } else {
-      const [, deleted] = await Promise.all([ledger.cacheFinal(task.taskUUID), remove()])
-      expect(deleted.status).toBe(200)
-    }
-    expect(await env.TASKS.get(kvTaskKey(tenant, task.taskUUID))).toBeNull()
-    await expectGone(task.taskUUID, imageURL)
+    expect((await call(`/v1/tasks/${task.taskUUID}`, { method: 'DELETE', headers: auth })).status).toBe(200)
+    await expectGone(task.taskUUID, String(created.json.data?.[0]?.imageURL))
   })
 
   it('deletes the inline reference images a task stored, and keeps the uploads it named', async () => {
@@ -59,8 +63,8 @@ describe('deletion', () => {
     const stored = await services.library.references(tenant, taskUUID, sources, UPLOAD_LIMITS.maxBytes)
     if (!('references' in stored)) throw new Error('references refused')
     const task = taskRecord({ tenant, taskUUID, references: stored.references })
-    await ledgerOf(tenant).open(task, 0, {}, Date.now() + 60_000)
-    await ledgerOf(tenant).recordResults(taskUUID, [{ index: 0, ok: false, code: 'x', message: 'y', at: Date.now() }], Date.now())
+    await shardOf(tenant, taskUUID).open(task, 0, {}, Date.now() + 60_000)
+    await shardOf(tenant, taskUUID).recordResults(taskUUID, [{ index: 0, ok: false, code: 'x', message: 'y', at: Date.now() }], Date.now())
     const inlineKey = uploadKey(tenant, await derivedUUID('reference', tenant, taskUUID, '0'))
     expect(stored.references[0]).toEqual({ key: inlineKey })
     expect(await env.IMAGES.head(inlineKey)).not.toBeNull()
@@ -69,18 +73,17 @@ describe('deletion', () => {
     expect(await env.IMAGES.head(uploadKey(tenant, imageUUID))).not.toBeNull()
   })
 
-  // Readers keep missing a new record while KV propagates, and each asks for it: one write is enough.
-  it('writes a finished task’s KV record once, however many readers ask', async () => {
-    const task = inference({ positivePrompt: 'a single lantern' })
-    expect((await postV1([task])).status).toBe(200)
-    const tenant = await tenantOf(KEY_A)
-    await runInDurableObject(ledgerOf(tenant), async (instance: TenantLedger) => {
+  // The shard is the record's one writer, and writes it once: at the finish, or at settled() if that failed.
+  it('writes a finished task’s KV record once, however often it is settled', async () => {
+    const task = taskRecord({ tenant: 'tdelete', uploadEndpoint: 'https://uploads.example/put' })
+    await runInDurableObject(shardOf(task.tenant, task.taskUUID), async (instance: TaskShard) => {
       const put = vi.spyOn((instance as unknown as { env: Env }).env.TASKS, 'put')
-      await Promise.all([instance.cacheFinal(task.taskUUID), instance.cacheFinal(task.taskUUID)])
-      await instance.cacheFinal(task.taskUUID)
+      await instance.open(task, 0, {}, Date.now() + 60_000)
+      await instance.recordResults(task.taskUUID, [{ index: 0, ok: false, code: 'x', message: 'y', at: Date.now() }], Date.now())
+      await Promise.all([instance.settled(task.taskUUID), instance.settled(task.taskUUID)])
       expect(put).toHaveBeenCalledTimes(1)
       put.mockRestore()
     })
-    expect(await env.TASKS.get(kvTaskKey(tenant, task.taskUUID))).not.toBeNull()
+    expect(await env.TASKS.get(kvTaskKey(task.tenant, task.taskUUID))).not.toBeNull()
   })
 })

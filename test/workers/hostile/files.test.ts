@@ -5,7 +5,7 @@ import { requireConfig } from '../../../src/config/config'
 import { UrlSigner } from '../../../src/images/url-signer'
 import { imageKey, uploadKey } from '../../../src/lib/storage-keys'
 import { buildServices } from '../../../src/services'
-import { BASE, call, ledgerOf, taskRecord } from '../helpers'
+import { BASE, call, shardOf, taskRecord } from '../helpers'
 
 const HTML = '<!doctype html><script>fetch("/v1/usage?k="+sessionStorage.key)</script>'
 const SVG = '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
@@ -57,7 +57,7 @@ describe('inert files', () => {
       { origin: BASE, waitUntil: () => undefined },
     )
     const task = taskRecord({ tenant: 'thostile', outputFormat: 'PNG' })
-    await ledgerOf('thostile').open(task, 0, {}, Date.now() + 60_000)
+    await shardOf('thostile', task.taskUUID).open(task, 0, {}, Date.now() + 60_000)
     const key = imageKey(task.tenant, task.taskUUID, 0, 'PNG')
     await env.IMAGES.put(key, HTML, { httpMetadata: { contentType: 'image/png' } })
     const outcome = await services.recorder.record(task, [

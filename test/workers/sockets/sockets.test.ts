@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { ApiKeys } from '../../../src/access/api-keys'
 import { MAX_TASKS_IN_FLIGHT } from '../../../src/sockets/session-tasks'
 import { KEY_A, KEY_B } from '../../secrets'
-import { call, inference, ledgerOf, postV1, setFault, tenantOf, upstreamRequests } from '../helpers'
+import { call, inference, shardOf, postV1, setFault, tenantOf, upstreamRequests } from '../helpers'
 
 type Frame = { data?: Record<string, unknown>[]; errors?: Record<string, unknown>[] }
 
@@ -96,10 +96,11 @@ describe('WebSocket sessions', () => {
     expect((await upstreamRequests(marker)).flatMap((r) => r.body)).toHaveLength(MAX_TASKS_IN_FLIGHT)
     await client.close()
     // Open tasks would wake the reconciler later; these have served their purpose (DELETE refuses running tasks).
-    const ledger = ledgerOf(await tenantOf(KEY_A))
+    const tenant = await tenantOf(KEY_A)
     for (const t of tasks) {
-      const state = await ledger.read(String(t.taskUUID).toLowerCase())
-      if (state) await ledger.abandon(state.task.taskUUID, state.task.createdAt)
+      const shard = shardOf(tenant, String(t.taskUUID))
+      const state = await shard.read(String(t.taskUUID).toLowerCase())
+      if (state) await shard.abandon(state.task.taskUUID, state.task.createdAt)
     }
   })
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { Circuit } from '../../../src/lib/circuit'
 import { requireConfig } from '../../../src/config/config'
 import { buildServices } from '../../../src/services'
-import { firstDue, inference, ledgerOf, postV1, setFault, upstreamRequests, taskRecord } from '../helpers'
+import { firstDue, inference, sweepAll, postV1, setFault, upstreamRequests, taskRecord } from '../helpers'
 
 describe('concurrent identical requests', () => {
   it.each(['sync', 'async'] as const)('cause exactly one upstream dispatch per result (%s)', async (deliveryMethod) => {
@@ -38,7 +38,7 @@ describe('task creation races', () => {
     const record = taskRecord({ tenant: 'trace', taskUUID, createdAt: Date.now(), positivePrompt: 'a tie' })
     const outcomes = await Promise.all([s.tenants.open(record, 0, {}, firstDue(record)), s.tenants.open(record, 0, {}, firstDue(record))])
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['created', 'existing'])
-    const due = await ledgerOf('trace').sweep(record.createdAt + Number(env.RECONCILE_AFTER_SECONDS) * 1000)
+    const due = await sweepAll('trace', record.createdAt + Number(env.RECONCILE_AFTER_SECONDS) * 1000)
     expect(due).toEqual([{ v: 1, tenant: 'trace', taskUUID }])
   })
 })

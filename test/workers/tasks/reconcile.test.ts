@@ -12,6 +12,7 @@ import worker from '../../../src/index'
 import { RECONCILE_QUEUE } from '../../../src/jobs/queue'
 import { describe, expect, it } from 'vitest'
 import { childTaskUUID } from '../../../src/lib/ids'
+import { packUUID } from '../../../src/tenant/shard-rows'
 import { requireConfig } from '../../../src/config/config'
 import { buildServices } from '../../../src/services'
 import { KEY_A } from '../../secrets'
@@ -21,7 +22,8 @@ import {
   firstDue,
   hook,
   inference,
-  ledgerOf,
+  shardOf,
+  sweepAll,
   postV1,
   setFault,
   upstreamItem,
@@ -48,7 +50,7 @@ const services = () => buildServices(env, requireConfig(env), { origin: BASE, wa
 async function reconcileLater(secondsLater: number): Promise<void> {
   const s = services()
   const now = Date.now() + secondsLater * 1000
-  await s.reconciler.run(await ledgerOf(await tenantOf(KEY_A)).sweep(now), now)
+  await s.reconciler.run(await sweepAll(await tenantOf(KEY_A), now), now)
 }
 const reconcileAfter = Number(env.RECONCILE_AFTER_SECONDS)
 const deadline = Number(env.TASK_DEADLINE_SECONDS)
@@ -125,10 +127,12 @@ describe('reconciler', () => {
     const tenant = await tenantOf(KEY_A)
     // A task whose stored record cannot be read: reconciling it throws.
     const broken = crypto.randomUUID()
-    await runInDurableObject(ledgerOf(tenant), (_instance, state) => {
+    await runInDurableObject(shardOf(tenant, broken), (_instance, state) => {
       state.storage.sql.exec(
-        "INSERT INTO tasks (task, record, created_at, state, due_at) VALUES (?, '{not json', ?, 'open', NULL)",
-        broken,
+        `INSERT INTO tasks (uuid, hash, created_at, state, model, origin, width, height, format, flags, n, detail)
+         VALUES (?, ?, ?, 0, 1, 1, 1, 1, 'JPG', 0, 1, '{not json')`,
+        packUUID(broken),
+        packUUID(broken),
         Date.now(),
       )
     })
@@ -146,8 +150,8 @@ describe('reconciler', () => {
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(['broken'])
     expect((await getTask(body.taskUUID)).status).toBe('succeeded')
     await runInDurableObject(
-      ledgerOf(tenant),
-      (_instance, state) => void state.storage.sql.exec('DELETE FROM tasks WHERE task = ?', broken),
+      shardOf(tenant, broken),
+      (_instance, state) => void state.storage.sql.exec('DELETE FROM tasks WHERE uuid = ?', packUUID(broken)),
     )
   })
 
@@ -163,7 +167,7 @@ describe('reconciler', () => {
     // Usage is counted on the day of the (simulated) reconciliation, which may be tomorrow.
     const [today, tomorrow] = [0, 1].map((d) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10))
     const spent = async () =>
-      (await ledgerOf(await tenantOf(KEY_A)).usage(today!, tomorrow!)).reduce(
+      (await services().tenants.usage(await tenantOf(KEY_A), today!, tomorrow!)).reduce(
         (n, r) => ({ images: n.images + r.images, cost: n.cost + r.costMicros }),
         { images: 0, cost: 0 },
       )
@@ -227,25 +231,9 @@ describe('reconciler', () => {
     await reconcileLater(reconcileAfter + 5)
     expect((await s.deliveryLog.list(tenant, body.taskUUID)).map((d) => d.id)).toEqual([`evt_${body.taskUUID}_0`])
     // Settled: a later sweep does not hand the task out again.
-    expect(await ledgerOf(tenant).sweep(Date.now() + 10 * reconcileAfter * 1000)).not.toContainEqual(
+    expect(await sweepAll(tenant, Date.now() + 10 * reconcileAfter * 1000)).not.toContainEqual(
       expect.objectContaining({ taskUUID: body.taskUUID }),
     )
-  })
-
-  it('caches a finished task in KV when it is first read, and reads it from there afterwards', async () => {
-    const body = inference({ deliveryMethod: 'async' })
-    expect((await postV1([body])).status).toBe(200)
-    const tenant = await tenantOf(KEY_A)
-    await services().tenants.recordResults(tenant, body.taskUUID, [
-      { index: 0, ok: false, code: 'providerTimeout', message: 'slow', at: Date.now() },
-    ])
-    expect(await env.TASKS.get(`task:${tenant}:${body.taskUUID}`)).toBeNull() // recording writes no KV
-    expect((await getTask(body.taskUUID)).status).toBe('failed') // from the object
-    let cached: { status: string; results: unknown[] } | null = null
-    for (let i = 0; i < 50 && !cached; i++, await new Promise((r) => setTimeout(r, 20))) {
-      cached = await env.TASKS.get(`task:${tenant}:${body.taskUUID}`, 'json')
-    }
-    expect(cached).toMatchObject({ status: 'failed', results: [{ index: 0, ok: false, code: 'providerTimeout' }] })
   })
 
   it("runs from the tenant object's alarm, through the reconcile queue", async () => {
@@ -264,9 +252,9 @@ describe('reconciler', () => {
     expect((await s.tenants.open(record, 0, {}, firstDue(record))).kind).toBe('created')
     // The task is already due, so its alarm is set in the past and may fire by itself before
     // this line; otherwise this runs it now. Either way the alarm, not the test, hands it out.
-    await runDurableObjectAlarm(ledgerOf(tenant))
+    await runDurableObjectAlarm(shardOf(tenant, taskUUID))
     // The alarm handed it out: it is not due again until one more RECONCILE_AFTER.
-    expect(await ledgerOf(tenant).sweep(Date.now())).toEqual([])
+    expect(await sweepAll(tenant, Date.now())).toEqual([])
     // The queue consumer asked Runware, heard "not found", and dispatched it again.
     for (const until = Date.now() + 10_000; (await upstreamRequests(marker)).length === 0 && Date.now() < until;) {
       await new Promise((r) => setTimeout(r, 100))

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { requireConfig } from '../../../src/config/config'
 import { runTasks } from '../../../src/protocol/run-tasks'
 import { buildServices } from '../../../src/services'
-import { hook, inference, ledgerOf, postV1, setFault, taskRecord, upstreamItem, upstreamRequests } from '../helpers'
+import { hook, inference, shardOf, postV1, setFault, taskRecord, upstreamItem, upstreamRequests } from '../helpers'
 
 type Child = { taskUUID: string; webhookURL: string }
 
@@ -92,7 +92,7 @@ describe('a sync request when Runware only acknowledges', () => {
 describe("the tenant object's wait", () => {
   it('returns as soon as the last result is recorded, and after its timeout otherwise', async () => {
     const task = taskRecord({ tenant: 'tawait', children: [{ taskUUID: crypto.randomUUID(), seed: 1 }] })
-    const ledger = ledgerOf('tawait')
+    const ledger = shardOf('tawait', task.taskUUID)
     await ledger.open(task, 0, {}, Date.now() + 60_000)
     const timedOut = await ledger.awaitSettled(task.taskUUID, 50)
     expect(timedOut?.results).toEqual([])
@@ -106,7 +106,7 @@ describe("the tenant object's wait", () => {
 
   it('wakes a waiter when its task is deleted', async () => {
     const task = taskRecord({ tenant: 'tawait' })
-    const ledger = ledgerOf('tawait')
+    const ledger = shardOf('tawait', task.taskUUID)
     await ledger.open(task, 0, {}, Date.now() + 60_000)
     const waiting = ledger.awaitSettled(task.taskUUID, 60_000)
     await new Promise((r) => setTimeout(r, 50))

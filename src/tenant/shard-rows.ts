@@ -1,0 +1,207 @@
+/**
+ * How a shard object keeps its tasks, in as few bytes as a decision needs. A task's bulky,
+ * write-once part (its prompt, its URLs, its children) is `detail`: kept while the task is open
+ * (dispatch and reconciliation need it) and, for a task with client deliveries, until its
+ * deliveries are verified; then dropped, once that part is in its KV record. What stays of a
+ * finished task is about 120 bytes per image: UUIDs as 16-byte blobs, names by id, and results
+ * as columns (an image's R2 key follows from its task, index and format). docs/storage.md.
+ */
+import { childTaskUUID } from '../lib/ids'
+import { fromHex, toHex } from '../lib/encoding'
+import { imageKey } from '../lib/storage-keys'
+import { finalStatus, type ChildTask, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
+
+export const SHARD_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+  CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE, hash BLOB NOT NULL, created_at INTEGER NOT NULL,
+    finished_at INTEGER, state INTEGER NOT NULL, due_at INTEGER, model INTEGER NOT NULL, origin INTEGER NOT NULL,
+    width INTEGER NOT NULL, height INTEGER NOT NULL, format TEXT NOT NULL, flags INTEGER NOT NULL,
+    n INTEGER NOT NULL, ttl INTEGER, sent_as TEXT, detail TEXT);
+  CREATE INDEX IF NOT EXISTS tasks_due ON tasks (due_at) WHERE due_at IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
+  CREATE TABLE IF NOT EXISTS results (
+    task INTEGER NOT NULL, idx INTEGER NOT NULL, image, seed INTEGER NOT NULL, cost REAL, nsfw INTEGER,
+    at INTEGER NOT NULL, error TEXT, PRIMARY KEY (task, idx)) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS results_image ON results (image) WHERE image IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS uploads (uuid TEXT PRIMARY KEY, object_key TEXT NOT NULL, created_at INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS uploads_created ON uploads (created_at);
+  CREATE TABLE IF NOT EXISTS usage (day TEXT NOT NULL, model TEXT NOT NULL, images INTEGER NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, model));
+`
+
+export const OPEN = 0
+export const FINAL = 1
+export const DELETED = 2
+
+/** Bits of `tasks.flags`. */
+export const FLAG = {
+  async: 1,
+  includeCost: 2,
+  /** outputType is 0 URL, 1 base64Data, 2 dataURI, in bits 2–3. */
+  outputShift: 2,
+  /** The task has client deliveries (webhookURL or uploadEndpoint), so a KV record of it. */
+  deliveries: 16,
+  /** Its budget and in-flight slot are reserved in the tenant's account object. */
+  limited: 32,
+  /** The account has not yet heard of every recorded result (a call failed); settled() retries. */
+  owed: 64,
+  /** Its KV record is written: it never is again (a record never changes). */
+  cached: 128,
+} as const
+const OUTPUT_TYPES = ['URL', 'base64Data', 'dataURI'] as const
+
+/** The part of a task only dispatch, reconciliation and deliveries read. */
+export interface Detail {
+  positivePrompt: string
+  outputQuality: number
+  children: ChildTask[]
+  perResult: number
+  safety?: TaskRecord['safety']
+  webhookURL?: string
+  uploadEndpoint?: string
+  socket?: string
+  references?: TaskRecord['references']
+}
+
+export type TaskRow = {
+  id: number
+  uuid: ArrayBuffer
+  hash: ArrayBuffer
+  created_at: number
+  finished_at: number | null
+  state: number
+  model: number
+  origin: number
+  width: number
+  height: number
+  format: string
+  flags: number
+  n: number
+  ttl: number | null
+  sent_as: string | null
+  detail: string | null
+}
+
+export type ResultRow = {
+  idx: number
+  image: ArrayBuffer | string | null
+  seed: number
+  cost: number | null
+  nsfw: number | null
+  at: number
+  error: string | null
+}
+
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** A UUID as 16 bytes when it is canonical (lower-case), else as given: both round-trip exactly. */
+export function packUUID(uuid: string): ArrayBuffer | string {
+  return CANONICAL_UUID.test(uuid) ? fromHex(uuid.replaceAll('-', '')).buffer : uuid
+}
+
+export function unpackUUID(value: ArrayBuffer | string): string {
+  if (typeof value === 'string') return value
+  const h = toHex(value)
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
+
+export const packHash = (hex: string) => fromHex(hex).buffer
+
+/** The row's columns for a new task (all but id, state, due_at and the name ids). */
+export function taskColumns(task: TaskRecord, perResult: number, limited: boolean) {
+  const flags =
+    (task.deliveryMethod === 'async' ? FLAG.async : 0) |
+    (task.includeCost ? FLAG.includeCost : 0) |
+    (OUTPUT_TYPES.indexOf(task.outputType) << FLAG.outputShift) |
+    (task.webhookURL || task.uploadEndpoint ? FLAG.deliveries : 0) |
+    (limited ? FLAG.limited : 0)
+  const detail: Detail = {
+    positivePrompt: task.positivePrompt ?? '',
+    outputQuality: task.outputQuality ?? 0,
+    children: task.children,
+    perResult,
+    ...(task.safety ? { safety: task.safety } : {}),
+    ...(task.webhookURL ? { webhookURL: task.webhookURL } : {}),
+    ...(task.uploadEndpoint ? { uploadEndpoint: task.uploadEndpoint } : {}),
+    ...(task.socket ? { socket: task.socket } : {}),
+    ...(task.references ? { references: task.references } : {}),
+  }
+  return { flags, detail: JSON.stringify(detail) }
+}
+
+export function parseDetail(row: Pick<TaskRow, 'detail'>): Detail | null {
+  return row.detail ? (JSON.parse(row.detail) as Detail) : null
+}
+
+/** A result as stored: its R2 key follows from the task, so only what varies is kept. */
+export function resultColumns(draft: ResultDraft, seed: number) {
+  if (!draft.ok) {
+    return {
+      image: null,
+      seed,
+      cost: null,
+      nsfw: null,
+      at: draft.at,
+      error: JSON.stringify([draft.code, draft.message, draft.billed ?? false]),
+    }
+  }
+  const nsfw = draft.nsfw === undefined ? null : Number(draft.nsfw)
+  return { image: packUUID(draft.imageUUID), seed: draft.seed ?? seed, cost: draft.cost ?? null, nsfw, at: draft.at, error: null }
+}
+
+export function resultRecord(tenant: string, taskUUID: string, format: TaskRecord['outputFormat'], row: ResultRow): ResultRecord {
+  if (row.error !== null || row.image === null) {
+    const [code, message, billed] = JSON.parse(row.error ?? '["unknown","",false]') as [string, string, boolean]
+    return { index: row.idx, ok: false, code, message, at: row.at, ...(billed ? { billed: true as const } : {}) }
+  }
+  return {
+    index: row.idx,
+    ok: true,
+    imageUUID: unpackUUID(row.image),
+    seed: row.seed,
+    ...(row.cost !== null ? { cost: row.cost } : {}),
+    ...(row.nsfw !== null ? { nsfw: row.nsfw === 1 } : {}),
+    objectKey: imageKey(tenant, taskUUID, row.idx, format),
+    at: row.at,
+  }
+}
+
+/** The task record a row stands for: whole while its detail is kept, its lasting part after. */
+export async function taskRecord(
+  tenant: string,
+  row: TaskRow,
+  results: readonly ResultRecord[],
+  seeds: readonly number[],
+  name: (id: number) => string,
+): Promise<TaskRecord> {
+  const taskUUID = unpackUUID(row.uuid)
+  const detail = parseDetail(row)
+  const children =
+    detail?.children ??
+    (await Promise.all(
+      Array.from({ length: row.n }, async (_, i) => ({ taskUUID: await childTaskUUID(tenant, taskUUID, i), seed: seeds[i] ?? 0 })),
+    ))
+  const { perResult: _, children: __, ...kept } = detail ?? { perResult: 0, children }
+  return {
+    v: 1,
+    tenant,
+    taskUUID,
+    ...(row.sent_as ? { sentAs: row.sent_as } : {}),
+    requestHash: toHex(row.hash),
+    model: name(row.model),
+    createdAt: row.created_at,
+    deliveryMethod: row.flags & FLAG.async ? 'async' : 'sync',
+    outputType: OUTPUT_TYPES[(row.flags >> FLAG.outputShift) & 3] ?? 'URL',
+    outputFormat: row.format as TaskRecord['outputFormat'],
+    width: row.width,
+    height: row.height,
+    origin: name(row.origin),
+    includeCost: Boolean(row.flags & FLAG.includeCost),
+    ...(row.ttl !== null ? { ttl: row.ttl } : {}),
+    ...kept,
+    children,
+    status: row.state === OPEN ? 'processing' : finalStatus(results),
+    ...(row.state === DELETED ? { deleted: true } : {}),
+    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * One of a tenant's shard objects: the strongly consistent home of the tasks a hash of their
+ * taskUUID sends here (shard-map.ts), their results and the images uploaded under UUIDs that
+ * hash here. Requests to one object run one at a time and each method does its SQL before any
+ * await, so "is this taskUUID new?" and "was this result already recorded?" cannot interleave.
+ * Budgets and in-flight slots, which must be exact across shards, are the account object's
+ * (tenant-account.ts); a shard asks it only for tasks opened under limits.
+ *
+ * The shard schedules reconciliation (each open task has a due time, and the alarm hands due
+ * tasks to the reconcile queue), writes a finished task's KV record when the task has client
+ * deliveries (its one writer), and keeps of a finished task only its lasting part (shard-rows.ts).
+ */
+import { DurableObject } from 'cloudflare:workers'
+import { ConfigError, readConfig } from '../config/config'
+import type { ReconcileMessage } from '../schemas/reconcile'
+import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
+import type { Footprint, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import { RecordCache } from './record-cache'
+import type { ImageFormat } from '../lib/image-type'
+import * as rows from './shard-rows'
+import type { ResultRow, TaskRow } from './shard-rows'
+import { addUpload, findImages, forgetUpload } from './shard-images'
+import { ShardNames } from './shard-names'
+import { Outbox } from './shard-outbox'
+import { Upkeep } from './shard-upkeep'
+import { addUsage, chargeOf, usageRows } from './spend'
+import type { TenantAccount } from './tenant-account'
+import { Waiters } from './waiters'
+
+/** RECONCILE_AFTER_SECONDS when the configuration cannot be read. */
+const DEFAULT_RECHECK_MS = 120_000
+
+const hasLimits = (limits: Limits) => limits.budgetMicros !== undefined || limits.maxConcurrentTasks !== undefined
+
+export class TaskShard extends DurableObject<Env> {
+  private readonly sql: SqlStorage
+  private readonly waiters = new Waiters()
+  private readonly outbox: Outbox
+  private readonly upkeep: Upkeep
+  private readonly names: ShardNames
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.sql = ctx.storage.sql
+    this.sql.exec(rows.SHARD_SCHEMA)
+    this.names = new ShardNames(this.sql)
+    this.upkeep = new Upkeep(ctx, this.sql, env.RECONCILE as Queue<ReconcileMessage>, () => this.recheckMs())
+    this.outbox = new Outbox(
+      this.sql,
+      new RecordCache(env.TASKS),
+      () => this.account(),
+      this.upkeep,
+      () => this.recheckMs(),
+    )
+  }
+
+  /**
+   * Creates a task, or returns the one already under its taskUUID. A task under limits first
+   * gets its reservation from the account object, or is refused, creating nothing.
+   */
+  async open(task: TaskRecord, perResultMicros: number, limits: Limits, dueAt: number): Promise<OpenOutcome> {
+    this.names.claimTenant(task.tenant)
+    const existing = await this.state(task.taskUUID)
+    if (existing) return { kind: 'existing', ...existing }
+    const limited = hasLimits(limits)
+    if (limited) {
+      const refused = await this.account().reserve(task.taskUUID, perResultMicros, task.children.length, limits, task.createdAt)
+      if (refused) return { kind: 'refused', refusal: refused }
+      // The account's answer let other calls in: the same taskUUID may have been opened meanwhile.
+      const raced = await this.state(task.taskUUID)
+      if (raced) return { kind: 'existing', ...raced }
+    }
+    const { flags, detail } = rows.taskColumns(task, perResultMicros, limited)
+    this.sql.exec(
+      `INSERT INTO tasks (uuid, hash, created_at, state, due_at, model, origin, width, height, format, flags, n, ttl, sent_as, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      rows.packUUID(task.taskUUID),
+      rows.packHash(task.requestHash),
+      task.createdAt,
+      rows.OPEN,
+      dueAt,
+      this.names.id(task.model),
+      this.names.id(task.origin),
+      task.width,
+      task.height,
+      task.outputFormat,
+      flags,
+      task.children.length,
+      task.ttl ?? null,
+      task.sentAs ?? null,
+      detail,
+    )
+    await this.upkeep.wakeBy(dueAt)
+    return { kind: 'created' }
+  }
+
+  /** Forgets a task Runware never took (and its reservation), so a re-send starts afresh. */
+  async abandon(taskUUID: string, createdAt: number): Promise<void> {
+    const gone = this.sql
+      .exec<{ id: number; flags: number; tenant: string }>(
+        'DELETE FROM tasks WHERE uuid = ? AND created_at = ? AND state = ? RETURNING id, flags',
+        rows.packUUID(taskUUID),
+        createdAt,
+        rows.OPEN,
+      )
+      .toArray()[0]
+    if (!gone) return
+    this.sql.exec('DELETE FROM results WHERE task = ?', gone.id)
+    this.waiters.wake(taskUUID)
+    if (gone.flags & rows.FLAG.limited) await this.account().release(taskUUID)
+  }
+
+  read(taskUUID: string): Promise<TaskState | null> {
+    return this.state(taskUUID)
+  }
+
+  /** The task once it is settled (every result recorded, or deleted, or gone), or as it stands after `timeoutMs`. */
+  async awaitSettled(taskUUID: string, timeoutMs: number): Promise<TaskState | null> {
+    const row = this.row(taskUUID)
+    if (row?.state === rows.OPEN && this.resultRows(row.id).length < row.n) await this.waiters.wait(taskUUID, timeoutMs)
+    return this.state(taskUUID)
+  }
+
+  /**
+   * Records results, each once: the first report of a result wins and later ones change nothing.
+   * The call that records a task's last result makes the task final. Under limits, the account
+   * hears of each recorded result (idempotently: it settles an index once).
+   */
+  async recordResults(taskUUID: string, drafts: readonly ResultDraft[], now: number): Promise<RecordedResults | null> {
+    const row = this.row(taskUUID)
+    if (!row || row.state === rows.DELETED) return null
+    const detail = rows.parseDetail(row)
+    const task = await this.toRecord(row)
+    if (row.state !== rows.OPEN || !detail) return { task, results: this.results(row), claimed: [], final: null }
+    const claimed: ResultRecord[] = []
+    for (const draft of drafts) {
+      const child = detail.children[draft.index]
+      if (!child) continue
+      const c = rows.resultColumns(draft, child.seed)
+      const inserted = this.sql.exec(
+        'INSERT OR IGNORE INTO results (task, idx, image, seed, cost, nsfw, at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        row.id,
+        draft.index,
+        c.image,
+        c.seed,
+        c.cost,
+        c.nsfw,
+        c.at,
+        c.error,
+      ).rowsWritten
+      if (!inserted) continue
+      const record: ResultRecord = draft.ok ? { ...draft, seed: c.seed } : draft
+      claimed.push(record)
+      if (record.ok || record.billed) addUsage(this.sql, now, task.model, chargeOf(record, detail.perResult), record.ok ? 1 : 0)
+    }
+    const results = this.results(row)
+    const complete = results.length >= row.n
+    if (complete) {
+      // A task with client deliveries keeps its detail until the reconciler has verified them (settled()).
+      const deliveries = Boolean(row.flags & rows.FLAG.deliveries)
+      this.sql.exec(
+        'UPDATE tasks SET state = ?, finished_at = ?, due_at = ?, detail = ? WHERE id = ?',
+        rows.FINAL,
+        now,
+        deliveries ? now + this.recheckMs() : null,
+        deliveries ? row.detail : null,
+        row.id,
+      )
+      this.waiters.wake(taskUUID)
+    }
+    const final: TaskRecord | null = complete ? { ...task, status: finalStatus(results), finishedAt: now, results } : null
+    await Promise.all([
+      final && row.flags & rows.FLAG.deliveries ? this.outbox.cache(row.id, final) : null,
+      claimed.length && row.flags & rows.FLAG.limited ? this.outbox.settle(row, detail.perResult, claimed, now) : null,
+    ])
+    return { task, results, claimed, final }
+  }
+
+  /**
+   * Marks a deleted task: its results go, and the taskUUID stays taken until retention ends. Its
+   * KV record goes last, after any write of it this object has under way, so it never comes back.
+   */
+  async remove(taskUUID: string): Promise<void> {
+    const row = this.row(taskUUID)
+    if (!row) return
+    const task = await this.toRecord(row)
+    this.sql.exec('UPDATE tasks SET state = ?, due_at = NULL, detail = NULL WHERE id = ?', rows.DELETED, row.id)
+    this.sql.exec('DELETE FROM results WHERE task = ?', row.id)
+    this.waiters.wake(taskUUID)
+    if (row.flags & rows.FLAG.deliveries) await this.outbox.uncache(task)
+  }
+
+  /**
+   * The reconciler is done with a final task: its KV record is written (again, if the first write
+   * failed), the account has heard of every result, and the task keeps only its lasting part.
+   */
+  async settled(taskUUID: string): Promise<void> {
+    const row = this.row(taskUUID)
+    if (!row || row.state === rows.OPEN) return
+    const detail = rows.parseDetail(row)
+    if (row.state === rows.FINAL && detail) {
+      const results = this.results(row)
+      const task = await this.toRecord(row, results)
+      if (row.flags & rows.FLAG.deliveries && !(row.flags & rows.FLAG.cached)) await this.outbox.cache(row.id, { ...task, results }, true)
+      // Still owed: keep the detail (its price) and the due time; the next look tells the account again.
+      if (row.flags & rows.FLAG.owed && !(await this.outbox.settle(row, detail.perResult, results, Date.now())))
+        throw new Error('the account could not be told')
+    }
+    this.sql.exec('UPDATE tasks SET due_at = NULL, detail = NULL WHERE id = ? AND state != ?', row.id, rows.OPEN)
+  }
+
+  /** Indexes an input image (an upload, or an inline reference) under its imageUUID. */
+  addImage(imageUUID: string, objectKey: string, now: number): void {
+    addUpload(this.sql, imageUUID, objectKey, now)
+  }
+
+  /** Forgets an uploaded image (mediaStorage delete); its R2 key, or null when this shard has no such upload. */
+  forgetUpload(imageUUID: string): string | null {
+    return forgetUpload(this.sql, imageUUID)
+  }
+
+  /** The R2 keys of this shard's images (uploads and results) among `imageUUIDs`. */
+  findImages(imageUUIDs: readonly string[]): Record<string, string> {
+    return findImages(this.sql, this.tenant(), imageUUIDs)
+  }
+
+  /** Tasks due for reconciliation at `now`, oldest first (shard-upkeep.ts). */
+  sweep(now: number): ReconcileMessage[] {
+    return this.upkeep.sweep(now, this.tenant())
+  }
+
+  override async alarm(): Promise<void> {
+    await this.upkeep.alarm(this.tenant())
+  }
+
+  /** What this shard holds: its SQLite bytes, and the tasks and images it retains (an admin's question, not a hot path). */
+  footprint(): Footprint {
+    const count = (query: string) => this.sql.exec<{ v: number }>(query).one().v
+    return {
+      bytes: this.ctx.storage.sql.databaseSize,
+      tasks: count('SELECT COUNT(*) AS v FROM tasks'),
+      images: count('SELECT COUNT(*) AS v FROM results WHERE image IS NOT NULL'),
+    }
+  }
+
+  usage(from: string, to: string): UsageRow[] {
+    return usageRows(this.sql, from, to)
+  }
+
+  private account(): DurableObjectStub<TenantAccount> {
+    const ns = this.env.ACCOUNTS as DurableObjectNamespace<TenantAccount>
+    return ns.get(ns.idFromName(this.tenant()))
+  }
+
+  private tenant(): string {
+    return this.names.tenant
+  }
+
+  private recheckMs(): number {
+    const config = readConfig(this.env)
+    return config instanceof ConfigError ? DEFAULT_RECHECK_MS : config.RECONCILE_AFTER_SECONDS * 1000
+  }
+
+  private row(taskUUID: string): TaskRow | undefined {
+    return this.sql.exec<TaskRow>('SELECT * FROM tasks WHERE uuid = ?', rows.packUUID(taskUUID.toLowerCase())).toArray()[0]
+  }
+
+  private resultRows(id: number): ResultRow[] {
+    return this.sql.exec<ResultRow>('SELECT idx, image, seed, cost, nsfw, at, error FROM results WHERE task = ? ORDER BY idx', id).toArray()
+  }
+
+  private results(row: TaskRow): ResultRecord[] {
+    const taskUUID = rows.unpackUUID(row.uuid)
+    return this.resultRows(row.id).map((r) => rows.resultRecord(this.tenant(), taskUUID, row.format as ImageFormat, r))
+  }
+
+  private toRecord(row: TaskRow, results = this.results(row)): Promise<TaskRecord> {
+    const seeds: number[] = []
+    for (const r of this.resultRows(row.id)) seeds[r.idx] = r.seed
+    return rows.taskRecord(this.tenant(), row, results, seeds, (id) => this.names.text(id))
+  }
+
+  private async state(taskUUID: string): Promise<TaskState | null> {
+    const row = this.row(taskUUID)
+    if (!row) return null
+    const results = this.results(row)
+    return { task: await this.toRecord(row, results), results }
+  }
+}
