@@ -44,8 +44,15 @@ export class Outbox {
       if (row.flags & FLAG.owed) this.sql.exec('UPDATE tasks SET flags = flags & ? WHERE id = ?', ~FLAG.owed, row.id)
       return true
     } catch {
+      // The detail (which holds the price) comes back if a finish dropped it: settled() needs it.
       const due = now + this.recheckMs()
-      this.sql.exec('UPDATE tasks SET flags = flags | ?, due_at = COALESCE(due_at, ?) WHERE id = ?', FLAG.owed, due, row.id)
+      this.sql.exec(
+        'UPDATE tasks SET flags = flags | ?, due_at = COALESCE(due_at, ?), detail = COALESCE(detail, ?) WHERE id = ?',
+        FLAG.owed,
+        due,
+        row.detail,
+        row.id,
+      )
       await this.upkeep.wakeBy(due)
       return false
     }
