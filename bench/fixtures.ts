@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto'
 import sharp from 'sharp'
 import { childTaskUUID } from '../src/lib/ids.ts'
-import { imageKey, kvTaskKey } from '../src/lib/storage-keys.ts'
+import { EXTENSIONS, type ImageFormat } from '../src/lib/image-type.ts'
+import { imageKey } from '../src/lib/storage-keys.ts'
 import { UrlSigner } from '../src/images/url-signer.ts'
 import type { RunningWorker } from './workers.ts'
 
@@ -40,23 +41,25 @@ export const createBody = (taskUUID: string, numberResults: number) =>
     },
   ])
 
-/** The webhook Runware sends when result 0 of a task is stored, and the URL it sends it to. */
+/** The webhook Runware sends when result `index` of a task is stored, and the URL it sends it to. */
 export async function runwareWebhook(
   signer: UrlSigner,
   tenant: string,
   taskUUID: string,
+  index = 0,
+  format: ImageFormat = 'JPG',
 ): Promise<{ path: string; body: string; objectKey: string }> {
-  const child = await childTaskUUID(tenant, taskUUID, 0)
-  const url = new URL(await signer.runwareWebhookUrl(tenant, taskUUID, 0, 'JPG', 'http://bench'))
+  const child = await childTaskUUID(tenant, taskUUID, index)
+  const url = new URL(await signer.runwareWebhookUrl(tenant, taskUUID, index, format, 'http://bench'))
   const body = JSON.stringify({
     taskType: 'imageInference',
     taskUUID: child,
     imageUUID: crypto.randomUUID(),
-    imageURL: `http://127.0.0.1:9/images/${child}.jpg`,
-    seed: 42,
+    imageURL: `http://127.0.0.1:9/images/${child}.${EXTENSIONS[format]}`,
+    seed: 42 + index,
     cost: 0.03,
   })
-  return { path: `${url.pathname}${url.search}`, body, objectKey: imageKey(tenant, taskUUID, 0, 'JPG') }
+  return { path: `${url.pathname}${url.search}`, body, objectKey: imageKey(tenant, taskUUID, index, format) }
 }
 
 /** A real JPG of about `bytes` bytes (noise does not compress, so size follows pixel count). */
@@ -84,19 +87,14 @@ export async function eachLimit<T>(items: readonly T[], limit: number, fn: (item
 }
 
 /**
- * Gives the baseline the very records the gateway serves for status: each finished task's KV
- * entry, which the gateway writes after its first read (in waitUntil, so it may lag a little).
+ * Gives the baseline, as one KV record each, the very views the gateway serves for these tasks
+ * (the gateway reads them from the task's shard object): the baseline's status is one KV read.
  */
-export async function mirrorStatusRecords(gateway: RunningWorker, baseline: RunningWorker, tenant: string, tasks: readonly string[]) {
-  const from = await gateway.mf.getKVNamespace('TASKS')
+export async function mirrorStatusRecords(gateway: RunningWorker, baseline: RunningWorker, tasks: readonly string[]) {
   const to = await baseline.mf.getKVNamespace('TASKS')
-  await eachLimit(tasks, 32, async (taskUUID) => {
-    let record: string | null = null
-    for (let i = 0; i < 100 && record === null; i++) {
-      record = await from.get(kvTaskKey(tenant, taskUUID))
-      if (record === null) await new Promise((r) => setTimeout(r, 20))
-    }
-    if (record === null) throw new Error(`task ${taskUUID} was never cached in KV`)
-    await to.put(`status:${taskUUID}`, record)
+  await eachLimit(tasks, 16, async (taskUUID) => {
+    const res = await fetch(`${gateway.url}/v1/tasks/${taskUUID}`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } })
+    if (!res.ok) throw new Error(`task ${taskUUID}: ${res.status}`)
+    await to.put(`status:${taskUUID}`, await res.text())
   })
 }

@@ -194,7 +194,7 @@ async function main() {
   try {
     const tasks = await seeded(gateway)
     // The baseline reads the very same records.
-    await mirrorStatusRecords(gateway, baseline, await bootstrapTenant(CLIENT_KEY), tasks)
+    await mirrorStatusRecords(gateway, baseline, tasks)
     if (inspectorPort && baselinePort) {
       await profile('gateway', gateway, tasks, inspectorPort)
       await profile('baseline', baseline, tasks, baselinePort)

@@ -1,0 +1,128 @@
+/**
+ * What one request costs in binding calls, counted by wrapping every binding the Worker gets:
+ * a poll reads one shard object and nothing else, and a finished task is written to KV at most
+ * once in its lifetime, by its shard (docs/performance.md, the cost model).
+ */
+import { env } from 'cloudflare:workers'
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test'
+import { describe, expect, inject, it, vi } from 'vitest'
+import worker from '../../../src/index'
+import { kvTaskKey } from '../../../src/lib/storage-keys'
+import type { TaskShard } from '../../../src/tenant/task-shard'
+import { KEY_A } from '../../secrets'
+import { BASE, call, inference, postV1, setFault, shardOf, tenantOf } from '../helpers'
+
+const auth = { authorization: `Bearer ${KEY_A}` }
+
+/** Wraps an object so each method call is counted under `name.method`. */
+function counting<T extends object>(name: string, target: T, calls: string[]): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      const value = Reflect.get(t, prop, t) as unknown
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        // Called through the target: an RPC stub's methods have no `apply` of their own.
+        const result = (t as Record<PropertyKey, (...a: unknown[]) => unknown>)[prop]!(...args)
+        calls.push(`${name}.${String(prop)}`)
+        return result
+      }
+    },
+  })
+}
+
+/** The Worker's env with every storage, object, queue and rate-limit binding counted. */
+function countedEnv(calls: string[]): Env {
+  const wrapped: Record<string, unknown> = { ...env }
+  for (const [name, binding] of Object.entries(env)) {
+    if (typeof binding !== 'object' || binding === null) continue
+    if (name === 'SHARDS' || name === 'ACCOUNTS' || name === 'SOCKETS') {
+      // Stubs come from get(): count the calls made on them, not the lookups.
+      const ns = binding as DurableObjectNamespace
+      wrapped[name] = new Proxy(ns, {
+        get(t, prop) {
+          const value = Reflect.get(t, prop, t) as unknown
+          if (prop !== 'get' || typeof value !== 'function') return typeof value === 'function' ? value.bind(t) : value
+          return (...args: unknown[]) => counting(name, ns.get(...(args as [DurableObjectId])), calls)
+        },
+      })
+    } else if (name !== 'ASSETS') wrapped[name] = counting(name, binding, calls)
+  }
+  return wrapped as unknown as Env
+}
+
+async function countedFetch(path: string, init: RequestInit = {}): Promise<{ status: number; calls: string[] }> {
+  const calls: string[] = []
+  const ctx = createExecutionContext()
+  const res = await worker.fetch(new Request(`${BASE}${path}`, init), countedEnv(calls), ctx)
+  await res.arrayBuffer()
+  await waitOnExecutionContext(ctx)
+  return { status: res.status, calls: calls.sort() }
+}
+
+const storage = (calls: string[]) => calls.filter((c) => !c.startsWith('RATE_LIMIT_'))
+
+describe('binding calls per request', () => {
+  it('a poll of a processing task makes one storage read: its shard, no KV, no R2', async () => {
+    const marker = `poll-${crypto.randomUUID()}`
+    await setFault({ match: marker, dropWebhookRate: 1, failUploadRate: 1 })
+    const body = inference({ positivePrompt: `a kettle on the boil ${marker}`, deliveryMethod: 'async' })
+    expect((await postV1([body])).status).toBe(200)
+    const polled = await countedFetch(`/v1/tasks/${body.taskUUID}`, { headers: auth })
+    expect(polled.status).toBe(200)
+    expect(storage(polled.calls)).toEqual(['SHARDS.read'])
+    expect(polled.calls.filter((c) => c.startsWith('RATE_LIMIT_'))).toHaveLength(1)
+    // getResponse, as Runware's SDKs poll, costs the same.
+    const viaGetResponse = await countedFetch('/v1', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify([{ taskType: 'getResponse', taskUUID: body.taskUUID }]),
+    })
+    expect(viaGetResponse.status).toBe(200)
+    expect(storage(viaGetResponse.calls)).toEqual(['SHARDS.read'])
+  })
+
+  it('a poll of a finished task reads its shard only', async () => {
+    const body = inference({ positivePrompt: 'a finished kettle' })
+    expect((await postV1([body])).status).toBe(200)
+    const polled = await countedFetch(`/v1/tasks/${body.taskUUID}`, { headers: auth })
+    expect(polled.status).toBe(200)
+    expect(storage(polled.calls)).toEqual(['SHARDS.read'])
+  })
+})
+
+describe('KV writes in a task’s lifetime', () => {
+  /** Spies on KV puts of the task's record, in the Worker and in its shard object (which may hold its own env). */
+  async function recordWrites(tenant: string, taskUUID: string): Promise<() => { total: number; byShard: number }> {
+    const key = kvTaskKey(tenant, taskUUID)
+    const worker = vi.spyOn(env.TASKS, 'put')
+    let shard: ReturnType<typeof vi.spyOn> | null = null
+    await runInDurableObject(shardOf(tenant, taskUUID), (instance: TaskShard) => {
+      const own = (instance as unknown as { env: Env }).env.TASKS
+      shard = own === env.TASKS ? worker : vi.spyOn(own, 'put')
+    })
+    const ofTask = (spy: ReturnType<typeof vi.spyOn> | null) => (spy?.mock.calls ?? []).filter((c: unknown[]) => c[0] === key).length
+    return () => ({ total: ofTask(worker) + (shard === worker ? 0 : ofTask(shard)), byShard: ofTask(shard) })
+  }
+
+  it('a task without client deliveries is never written to KV, however often it is read', async () => {
+    const body = inference({ positivePrompt: 'an unwritten kettle' })
+    const writes = await recordWrites(await tenantOf(KEY_A), body.taskUUID.toLowerCase())
+    expect((await postV1([body])).status).toBe(200)
+    for (let i = 0; i < 3; i++) expect((await call(`/v1/tasks/${body.taskUUID}`, { headers: auth })).status).toBe(200)
+    expect((await postV1([{ taskType: 'getResponse', taskUUID: body.taskUUID }])).status).toBe(200)
+    expect(writes()).toEqual({ total: 0, byShard: 0 })
+  })
+
+  it('a task with a webhookURL is written once, by its shard, when it finishes', async () => {
+    const webhookURL = `${inject('receiverUrl')}/kettle`
+    const body = inference({ positivePrompt: 'a written kettle', webhookURL })
+    const tenant = await tenantOf(KEY_A)
+    const writes = await recordWrites(tenant, body.taskUUID.toLowerCase())
+    expect((await postV1([body])).status).toBe(200)
+    for (let i = 0; i < 3; i++) expect((await call(`/v1/tasks/${body.taskUUID}`, { headers: auth })).status).toBe(200)
+    // The reconciler's look at the finished task (its deliveries verified) writes nothing more.
+    await shardOf(tenant, body.taskUUID.toLowerCase()).settled(body.taskUUID.toLowerCase())
+    expect(writes()).toEqual({ total: 1, byShard: 1 })
+    expect(await env.TASKS.get(kvTaskKey(tenant, body.taskUUID.toLowerCase()), 'json')).toMatchObject({ webhookURL })
+  })
+})

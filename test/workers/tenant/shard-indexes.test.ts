@@ -1,0 +1,76 @@
+/**
+ * A shard's alarms, deletions and lookups must cost the same whatever its history: every
+ * statement they run is recorded as the shard runs it, and none may scan a whole table.
+ */
+import { describe, expect, it } from 'vitest'
+import { TASK_RETENTION_SECONDS } from '../../../src/lib/storage-keys'
+import { aShard, failure, FAR, inShard, rows, success, task, tenantName } from './shard-fixtures'
+
+type Statement = { query: string; bindings: unknown[] }
+
+/** Records what the shard's SQL runs while `fn` does (the shard and its helpers share this one SqlStorage). */
+async function recording(state: DurableObjectState, fn: () => Promise<unknown>): Promise<Statement[]> {
+  const sql = state.storage.sql
+  const exec = sql.exec
+  const seen: Statement[] = []
+  sql.exec = ((query: string, ...bindings: unknown[]) => {
+    seen.push({ query, bindings })
+    return exec.call(sql, query, ...bindings)
+  }) as typeof sql.exec
+  try {
+    await fn()
+  } finally {
+    sql.exec = exec
+  }
+  return seen
+}
+
+/** The plan's lines that read a whole table, or sort one outside an index. */
+function scans(state: DurableObjectState, { query, bindings }: Statement): string[] {
+  const plan = rows(state, `EXPLAIN QUERY PLAN ${query}`, ...(bindings as (string | number | ArrayBuffer | null)[]))
+  return plan.map((p) => String(p.detail)).filter((d) => /^SCAN (?!CONSTANT ROW)/.test(d))
+}
+
+describe('TaskShard statements', () => {
+  it('prune, sweep, remove, abandon, settle and image lookups use indexes, never a scan of the history', async () => {
+    const tenant = tenantName()
+    await inShard(aShard(tenant), async (shard, state) => {
+      const old = Date.now() - TASK_RETENTION_SECONDS * 1000 - 86_400_000
+      const now = Date.now()
+      const [finished, hooked, open, removed, abandoned] = await Promise.all(
+        [old, now, now, now, now].map((createdAt, i) =>
+          task(tenant, 1, { createdAt, ...(i === 1 ? { webhookURL: 'https://client.example/hook' } : {}) }),
+        ),
+      )
+      if (!finished || !hooked || !open || !removed || !abandoned) throw new Error('five tasks')
+      for (const r of [finished, hooked, open, removed, abandoned]) await shard.open(r, 0, {}, FAR)
+      const image = success(finished, 0, old)
+      await shard.recordResults(finished.taskUUID, [image], old)
+      await shard.recordResults(removed.taskUUID, [failure(0, now)], now)
+      const upload = crypto.randomUUID()
+      shard.addImage(upload, `uploads/${tenant}/${upload}`, old)
+
+      const seen = await recording(state, async () => {
+        await shard.recordResults(hooked.taskUUID, [failure(0, now)], now)
+        await shard.settled(hooked.taskUUID)
+        shard.sweep(FAR)
+        await shard.alarm()
+        await shard.remove(removed.taskUUID)
+        await shard.abandon(abandoned.taskUUID, abandoned.createdAt)
+        await shard.read(open.taskUUID)
+        shard.findImages([image.imageUUID, upload, crypto.randomUUID()])
+        shard.forgetUpload(upload)
+      })
+      // The recording saw the shard's own statements: the sweep, the prune and the image lookup among them.
+      const queries = seen.map((s) => s.query)
+      expect(queries).toEqual(expect.arrayContaining([expect.stringMatching(/FROM tasks WHERE due_at <= \?/)]))
+      expect(queries).toEqual(expect.arrayContaining([expect.stringMatching(/FROM tasks WHERE created_at < \?/)]))
+      expect(queries).toEqual(expect.arrayContaining([expect.stringMatching(/JOIN tasks/)]))
+      // The alarm did prune: the finished task past retention is gone.
+      expect(await shard.read(finished.taskUUID)).toBeNull()
+
+      const scanning = seen.filter((s) => !/^\s*(INSERT|CREATE)/i.test(s.query)).flatMap((s) => scans(state, s).map((d) => `${d}: ${s.query}`))
+      expect(scanning).toEqual([])
+    })
+  })
+})
