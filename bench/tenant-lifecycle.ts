@@ -143,7 +143,11 @@ export async function finishQuietly(
     for (let index = 0; index < RESULTS_PER_TASK; index++) {
       const hook = await runwareWebhook(signer, tenant, uuid, index, FORMAT)
       await bucket.put(hook.objectKey, image, { httpMetadata: { contentType: 'image/webp' } })
-      const res = await fetch(`${gateway.url}${hook.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: hook.body })
+      const res = await fetch(`${gateway.url}${hook.path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: hook.body,
+      })
       const text = await res.text()
       if (!res.ok) throw new Error(`webhook ${uuid}/${index}: ${res.status} ${text.slice(0, 300)}`)
     }
@@ -171,7 +175,8 @@ export async function verify(gateway: RunningWorker, uuids: readonly string[]): 
     const res = await fetch(`${gateway.url}/v1/tasks/${uuid}`, { headers: AUTH })
     const body = (await res.json()) as { data?: { status: string; results: { status: string }[] } }
     const results = body.data?.results ?? []
-    const ok = res.ok && body.data?.status === 'succeeded' && results.length === RESULTS_PER_TASK && results.every((r) => r.status === 'succeeded')
+    const ok =
+      res.ok && body.data?.status === 'succeeded' && results.length === RESULTS_PER_TASK && results.every((r) => r.status === 'succeeded')
     if (!ok) failures.push(`${uuid}: ${res.status} ${body.data?.status ?? 'no data'}, ${results.length} results`)
   })
   return failures
