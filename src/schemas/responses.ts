@@ -118,6 +118,24 @@ export const usageSchema = z.object({
   }),
 })
 
+export const storageSchema = z.object({
+  data: z.object({
+    tenant: z.string(),
+    shards: z.array(
+      z.object({
+        shard: z.number().int(),
+        bytes: z.number().int().describe("The shard object's SQLite size"),
+        tasks: z.number().int(),
+        images: z.number().int(),
+      }),
+    ),
+    images: z.number().int(),
+    fullestShard: z.number().int().nullable(),
+    bytesPerImage: z.number().int().nullable().describe('In the fullest shard'),
+    retainableImages: z.number().int().nullable().describe('Images the tenant can retain before its fullest shard reaches 10 GB'),
+  }),
+})
+
 export const webhookSecretSchema = z.object({
   data: z.object({
     secret: z.string().describe('whsec_…'),

@@ -180,6 +180,15 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   })
   registry.registerPath({
     method: 'get',
+    path: '/admin/tenants/{tenant}/storage',
+    tags: ['Admin'],
+    summary: "How full a tenant's shard objects are",
+    security: admin,
+    request: { params: z.object({ tenant: z.string() }) },
+    responses: { 200: json(r.storageSchema, 'Storage'), ...errors(400, 401) },
+  })
+  registry.registerPath({
+    method: 'get',
     path: '/v1/models',
     tags: ['Models'],
     summary: 'The model registry: ids, capabilities, the allowed sizes and limits',

@@ -34,13 +34,22 @@ describe('TaskShard compact storage', () => {
       })
       await shard.open(record, 25_000, {}, FAR)
       expect(column(state, taskUUID, 'detail')).toEqual(expect.stringContaining(record.positivePrompt ?? '?'))
-      const drafts = [success(record, 0, now, { cost: 0.0123, nsfw: true, seed: 5 }), success(record, 1, now, { nsfw: false }), failure(2, now, true)]
+      const drafts = [
+        success(record, 0, now, { cost: 0.0123, nsfw: true, seed: 5 }),
+        success(record, 1, now, { nsfw: false }),
+        failure(2, now, true),
+      ]
       const done = await shard.recordResults(taskUUID, drafts, now + 7)
       const results = [drafts[0], { ...drafts[1], seed: 11 }, drafts[2]]
       expect(done?.final).toEqual({ ...record, status: 'succeeded', finishedAt: now + 7, results })
 
       expect(column(state, taskUUID, 'detail')).toBeNull()
-      expect(await shard.read(taskUUID)).toEqual({ task: { ...lasting(record), status: 'succeeded', finishedAt: now + 7 }, results })
+      // Its children are derived again; each carries the seed its result reports (Runware's 5, not the 10 sent).
+      const children = record.children.map((child, i) => ({ ...child, seed: i === 0 ? 5 : child.seed }))
+      expect(await shard.read(taskUUID)).toEqual({
+        task: { ...lasting(record), children, status: 'succeeded', finishedAt: now + 7 },
+        results,
+      })
       expect(results[0]).toMatchObject({ objectKey: `images/${tenant}/${taskUUID}/0.png` })
       // Canonical UUIDs are 16 bytes, the request hash 32.
       expect(rows(state, 'SELECT length(uuid) AS u, length(hash) AS h FROM tasks')).toEqual([{ u: 16, h: 32 }])
@@ -129,7 +138,11 @@ describe('TaskShard image index', () => {
       await shard.recordResults(gone.taskUUID, [deleted], now)
       const unknown = crypto.randomUUID()
       const all = [upload, open.imageUUID, deleted.imageUUID, unknown]
-      expect(shard.findImages(all)).toEqual({ [upload]: uploadKey, [open.imageUUID]: open.objectKey, [deleted.imageUUID]: deleted.objectKey })
+      expect(shard.findImages(all)).toEqual({
+        [upload]: uploadKey,
+        [open.imageUUID]: open.objectKey,
+        [deleted.imageUUID]: deleted.objectKey,
+      })
       expect(open.objectKey).toBe(`images/${tenant}/${kept.taskUUID}/0.webp`)
 
       await shard.remove(gone.taskUUID)

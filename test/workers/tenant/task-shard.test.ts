@@ -185,7 +185,9 @@ describe('TaskShard.remove', () => {
       expect(dueAt(state, record.taskUUID)).toBeNull()
       expect(column(state, record.taskUUID, 'detail')).toBeNull()
       expect(rows(state, 'SELECT COUNT(*) AS c FROM results WHERE task = ?', id)).toEqual([{ c: 0 }])
-      expect(Object.keys(shard.findImages([made.imageUUID, upload, otherImage.imageUUID])).sort()).toEqual([upload, otherImage.imageUUID].sort())
+      expect(Object.keys(shard.findImages([made.imageUUID, upload, otherImage.imageUUID])).sort()).toEqual(
+        [upload, otherImage.imageUUID].sort(),
+      )
       // The other task is untouched, and the spend already made is not refunded.
       expect((await shard.read(other.taskUUID))?.results).toEqual([{ ...otherImage, seed: 10 }])
       expect(shard.usage('2026-10-23', '2026-10-23')[0]).toMatchObject({ images: 2, costMicros: 30_000 })

@@ -9,7 +9,8 @@ import { accountOf } from '../helpers'
 import { aShard, at, DAY_MS, failure, FAR, reservationOf, rows, success, task, tenantName } from './shard-fixtures'
 
 const uuid = () => crypto.randomUUID()
-const spendOf = (tenant: string) => runInDurableObject(accountOf(tenant), (_account, state) => rows(state, 'SELECT day, cost FROM spend ORDER BY day'))
+const spendOf = (tenant: string) =>
+  runInDurableObject(accountOf(tenant), (_account, state) => rows(state, 'SELECT day, cost FROM spend ORDER BY day'))
 
 describe('TenantAccount.reserve', () => {
   it('counts open reservations against maxConcurrentTasks and frees a slot when a task settles its last result', async () => {
@@ -53,7 +54,14 @@ describe('TenantAccount.reserve', () => {
     expect(await reservationOf(tenant, b)).toEqual([])
 
     // a finishes: one more success at the reserved price, one unbilled failure.
-    await account.settle(a, [{ index: 1, micros: 30_000 }, { index: 2, micros: 0 }], now)
+    await account.settle(
+      a,
+      [
+        { index: 1, micros: 30_000 },
+        { index: 2, micros: 0 },
+      ],
+      now,
+    )
     // Now 40 000 spent + 0 reserved + 160 000 needed = exactly the budget: admitted.
     expect(await account.reserve(b, 80_000, 2, limits, now)).toBeNull()
     // And the next micro-dollar is refused.
@@ -77,7 +85,13 @@ describe('TenantAccount.reserve', () => {
 
     const month = { budgetMicros: 100_000, budgetPeriod: 'month' as const }
     const daily = { budgetMicros: 100_000, budgetPeriod: 'day' as const }
-    const refused = (spentMicros: number) => ({ reason: 'budget', budgetMicros: 100_000, spentMicros, reservedMicros: 0, neededMicros: 50_000 })
+    const refused = (spentMicros: number) => ({
+      reason: 'budget',
+      budgetMicros: 100_000,
+      spentMicros,
+      reservedMicros: 0,
+      neededMicros: 50_000,
+    })
 
     // Later on day 1, a day budget counts the day's spend.
     expect(await account.reserve(uuid(), 50_000, 1, daily, at('2026-11-01T23:59:00Z'))).toEqual(refused(60_000))
@@ -115,13 +129,28 @@ describe('TenantAccount.settle and release', () => {
     expect(await account.reserve(task, 10_000, 3, {}, now)).toBeNull()
     await account.settle(task, [{ index: 0, micros: 7_000 }], now)
     await account.settle(task, [{ index: 0, micros: 7_000 }], now)
-    await account.settle(task, [{ index: 1, micros: 8_000 }, { index: 1, micros: 8_000 }, { index: 0, micros: 7_000 }], now)
+    await account.settle(
+      task,
+      [
+        { index: 1, micros: 8_000 },
+        { index: 1, micros: 8_000 },
+        { index: 0, micros: 7_000 },
+      ],
+      now,
+    )
     expect(await spendOf(tenant)).toEqual([{ day: '2026-10-09', cost: 15_000 }])
     expect(await reservationOf(tenant, task)).toEqual([{ per_result: 10_000, open: 1 }])
     await account.settle(task, [{ index: 2, micros: 1_000 }], now)
     expect(await reservationOf(tenant, task)).toEqual([])
     // Told again after the reservation is gone: nothing is counted twice.
-    await account.settle(task, [{ index: 2, micros: 1_000 }, { index: 0, micros: 7_000 }], now)
+    await account.settle(
+      task,
+      [
+        { index: 2, micros: 1_000 },
+        { index: 0, micros: 7_000 },
+      ],
+      now,
+    )
     expect(await spendOf(tenant)).toEqual([{ day: '2026-10-09', cost: 16_000 }])
   })
 
