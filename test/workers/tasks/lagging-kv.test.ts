@@ -1,7 +1,7 @@
 /**
  * Local KV is strongly consistent, so it cannot show KV's real hazards. This runs the task
  * store over a KV that behaves like the global one: writes show up only after a delay, and a
- * miss is cached. Reads must stay correct, because the tenant's Durable Object decides.
+ * miss is cached. Reads must stay correct: they ask the task's shard, and deliveries never act on half a record.
  */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
@@ -83,5 +83,25 @@ describe('task state over a lagging, miss-caching KV', () => {
     const uuids = (view: Record<string, unknown>) => (view.results as { imageUUID: string }[]).map((r) => r.imageUUID)
     expect(late.status).toBe('succeeded')
     expect(uuids(late)).toEqual(uuids(read))
+  })
+})
+
+describe('deliveries over a lagging KV', () => {
+  it('retry while neither KV nor the shard has the URLs, and find them once KV shows the record', async () => {
+    const clock = { now: Date.now() }
+    const s = buildServices({ ...env, TASKS: laggingKv(env.TASKS, clock) }, requireConfig(env), {
+      origin: BASE,
+      waitUntil: () => undefined,
+    })
+    const task = taskRecord({ tenant: 'tlagging', createdAt: clock.now, webhookURL: 'https://hooks.example/lag' })
+    expect((await s.tenants.open(task, 30_000, {}, firstDue(task))).kind).toBe('created')
+    // Before the task finishes the shard has the URLs; this read also caches KV's miss here.
+    expect((await s.tasks.loadWhole('tlagging', task.taskUUID))?.task.webhookURL).toBe(task.webhookURL)
+    await s.tenants.recordResults('tlagging', task.taskUUID, [{ index: 0, ok: false, code: 'x', message: 'y', at: clock.now }])
+    await s.tenants.settled(task) // the shard lets go of the URLs: only KV has them now
+    expect((await s.tasks.load('tlagging', task.taskUUID))?.task.webhookURL).toBeUndefined()
+    await expect(s.tasks.loadWhole('tlagging', task.taskUUID)).rejects.toThrow('not yet readable')
+    clock.now += 61_000
+    expect((await s.tasks.loadWhole('tlagging', task.taskUUID))?.task.webhookURL).toBe(task.webhookURL)
   })
 })
