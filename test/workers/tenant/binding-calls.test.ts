@@ -7,10 +7,11 @@ import { env } from 'cloudflare:workers'
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test'
 import { describe, expect, inject, it, vi } from 'vitest'
 import worker from '../../../src/index'
-import { kvTaskKey } from '../../../src/lib/storage-keys'
+import { imageKey, kvTaskKey } from '../../../src/lib/storage-keys'
+import { childTaskUUID } from '../../../src/lib/ids'
 import type { TaskShard } from '../../../src/tenant/task-shard'
 import { KEY_A } from '../../secrets'
-import { BASE, call, inference, postV1, setFault, shardOf, tenantOf } from '../helpers'
+import { BASE, call, inference, postV1, setFault, shardOf, tenantOf, upstreamRequests } from '../helpers'
 
 const auth = { authorization: `Bearer ${KEY_A}` }
 
@@ -50,16 +51,25 @@ function countedEnv(calls: string[]): Env {
   return wrapped as unknown as Env
 }
 
+/** One request with its binding calls counted, and its subrequests as `fetch` entries. */
 async function countedFetch(path: string, init: RequestInit = {}): Promise<{ status: number; calls: string[] }> {
   const calls: string[] = []
   const ctx = createExecutionContext()
-  const res = await worker.fetch(new Request(`${BASE}${path}`, init), countedEnv(calls), ctx)
-  await res.arrayBuffer()
-  await waitOnExecutionContext(ctx)
-  return { status: res.status, calls: calls.sort() }
+  const fetches = vi.spyOn(globalThis, 'fetch')
+  try {
+    const res = await worker.fetch(new Request(`${BASE}${path}`, init), countedEnv(calls), ctx)
+    await res.arrayBuffer()
+    await waitOnExecutionContext(ctx)
+    for (let i = 0; i < fetches.mock.calls.length; i++) calls.push('fetch')
+    return { status: res.status, calls: calls.map((c) => c.replace(/^RATE_LIMIT_\d+/, 'RATE_LIMIT')).sort() }
+  } finally {
+    fetches.mockRestore()
+  }
 }
 
-const storage = (calls: string[]) => calls.filter((c) => !c.startsWith('RATE_LIMIT_'))
+const JPG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8])
+
+const storage = (calls: string[]) => calls.filter((c) => !c.startsWith('RATE_LIMIT'))
 
 describe('binding calls per request', () => {
   it('a poll of a processing task makes one storage read: its shard, no KV, no R2', async () => {
@@ -70,7 +80,7 @@ describe('binding calls per request', () => {
     const polled = await countedFetch(`/v1/tasks/${body.taskUUID}`, { headers: auth })
     expect(polled.status).toBe(200)
     expect(storage(polled.calls)).toEqual(['SHARDS.read'])
-    expect(polled.calls.filter((c) => c.startsWith('RATE_LIMIT_'))).toHaveLength(1)
+    expect(polled.calls.filter((c) => c.startsWith('RATE_LIMIT'))).toHaveLength(1)
     // getResponse, as Runware's SDKs poll, costs the same.
     const viaGetResponse = await countedFetch('/v1', {
       method: 'POST',
@@ -87,6 +97,43 @@ describe('binding calls per request', () => {
     const polled = await countedFetch(`/v1/tasks/${body.taskUUID}`, { headers: auth })
     expect(polled.status).toBe(200)
     expect(storage(polled.calls)).toEqual(['SHARDS.read'])
+  })
+})
+
+describe('a task’s lifetime, call by call', () => {
+  // The figures docs/performance.md's cost model multiplies out: each is a billed operation.
+  it('an async two-result task: create, an upload and a webhook per image, a poll', async () => {
+    const marker = `life-${crypto.randomUUID()}`
+    await setFault({ match: marker, dropWebhookRate: 1, failUploadRate: 1 })
+    const body = inference({ positivePrompt: `a lighthouse ${marker}`, deliveryMethod: 'async', numberResults: 2 })
+    const created = await countedFetch('/v1', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify([body]),
+    })
+    expect(created.status).toBe(200)
+    expect(created.calls).toEqual(['RATE_LIMIT.limit', 'SHARDS.open', 'fetch'])
+    // Runware puts each image to its upload URL (R2, presigned, in production), then calls the webhook.
+    const tenant = await tenantOf(KEY_A)
+    const [sent] = await upstreamRequests(marker)
+    const children = await Promise.all([0, 1].map((i) => childTaskUUID(tenant, body.taskUUID, i)))
+    for (const [index, child] of children.entries()) {
+      const key = imageKey(tenant, body.taskUUID.toLowerCase(), index, 'JPG')
+      await env.IMAGES.put(key, JPG, { httpMetadata: { contentType: 'image/jpeg' } })
+      const url = new URL(String(sent?.body.find((c) => c.taskUUID === child)?.webhookURL))
+      const hooked = await countedFetch(`${url.pathname}${url.search}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ taskType: 'imageInference', taskUUID: child, imageUUID: crypto.randomUUID(), seed: 7, cost: 0.03 }),
+      })
+      expect(hooked.status).toBe(200)
+      expect(hooked.calls).toEqual(['IMAGES.head', 'SHARDS.recordResults'])
+    }
+    const polled = await countedFetch(`/v1/tasks/${body.taskUUID}`, { headers: auth })
+    expect(polled.calls).toEqual(['RATE_LIMIT.limit', 'SHARDS.read'])
+    expect(((await (await call(`/v1/tasks/${body.taskUUID}`, { headers: auth })).json()) as { data: { status: string } }).data.status).toBe(
+      'succeeded',
+    )
   })
 })
 
