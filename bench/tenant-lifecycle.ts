@@ -4,9 +4,10 @@
  * and POSTs Runware's webhook for it; or, for tasks the emulator was told to leave alone, finished
  * here the way run.ts finishes them (the image into R2, then the webhook).
  */
+import { bootstrapTenant } from '../src/access/api-keys.ts'
 import type { ImageFormat } from '../src/lib/image-type.ts'
-import type { UrlSigner } from '../src/images/url-signer.ts'
-import { CLIENT_KEY, eachLimit, runwareWebhook } from './fixtures.ts'
+import { UrlSigner } from '../src/images/url-signer.ts'
+import { SECRETS, eachLimit, runwareWebhook } from './fixtures.ts'
 import type { EmulatorProcess, RunningWorker } from './workers.ts'
 
 export const RESULTS_PER_TASK = 2
@@ -19,8 +20,22 @@ const HELD_MS = 3_600_000
 /** Created but not yet finished tasks the fill allows, so the emulator's callbacks never pile up. */
 const FILL_WINDOW = 256
 
-export const AUTH = { authorization: `Bearer ${CLIENT_KEY}` }
-export const JSON_AUTH = { ...AUTH, 'content-type': 'application/json' }
+/** One tenant of a running gateway, as its API key reaches it. */
+export interface Tenant {
+  gateway: RunningWorker
+  id: string
+  auth: { authorization: string }
+  signer: UrlSigner
+}
+
+export async function tenantOf(gateway: RunningWorker, apiKey: string): Promise<Tenant> {
+  return {
+    gateway,
+    id: await bootstrapTenant(apiKey),
+    auth: { authorization: `Bearer ${apiKey}` },
+    signer: new UrlSigner(SECRETS.SIGNING_SECRET, gateway.url),
+  }
+}
 
 /** About 1,000 characters, as a detailed prompt is. */
 export const PROMPT = Array.from(
@@ -65,45 +80,54 @@ export async function emulatorMode(emulator: EmulatorProcess, mode: 'lifecycle' 
   }
 }
 
-async function create(gateway: RunningWorker, taskUUID: string, held = false): Promise<void> {
-  const res = await fetch(`${gateway.url}/v1`, { method: 'POST', headers: JSON_AUTH, body: taskBody(taskUUID, held) })
+async function create(t: Tenant, taskUUID: string, held = false): Promise<void> {
+  const headers = { ...t.auth, 'content-type': 'application/json' }
+  const res = await fetch(`${t.gateway.url}/v1`, { method: 'POST', headers, body: taskBody(taskUUID, held) })
   const text = await res.text()
   if (!res.ok) throw new Error(`create ${taskUUID}: ${res.status} ${text.slice(0, 300)}`)
 }
 
 /** Creates `count` tasks that stay processing (the emulator holds them); their taskUUIDs. */
-export async function createHeld(gateway: RunningWorker, count: number): Promise<string[]> {
+export async function createHeld(t: Tenant, count: number): Promise<string[]> {
   const uuids = Array.from({ length: count }, () => crypto.randomUUID())
-  await eachLimit(uuids, 16, (uuid) => create(gateway, uuid, true))
+  await eachLimit(uuids, 16, (uuid) => create(t, uuid, true))
   return uuids
 }
 
-async function webhooksSent(emulator: EmulatorProcess): Promise<number> {
-  const res = await fetch(`${emulator.url}/__emulator/stats`)
-  const stats = (await res.json()) as { webhooks: { sent: number } }
-  return stats.webhooks.sent
+/** What GET /admin/tenants/{tenant}/storage answers. */
+export interface Storage {
+  tenant: string
+  shards: { shard: number; bytes: number; tasks: number; images: number }[]
+  images: number
+  fullestShard: number | null
+  bytesPerImage: number | null
+  retainableImages: number | null
+}
+
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123456789'
+
+export async function storage(t: Tenant): Promise<Storage> {
+  const res = await fetch(`${t.gateway.url}/admin/tenants/${t.id}/storage`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  if (!res.ok) throw new Error(`storage report: ${res.status} ${await res.text()}`)
+  return ((await res.json()) as { data: Storage }).data
 }
 
 /**
- * Creates `count` tasks with `concurrency` requests in flight and lets the emulator finish them,
- * keeping at most FILL_WINDOW unfinished (by its count of delivered webhooks). The emulator must
- * be in 'lifecycle' mode. Resolves once every webhook was delivered; the caller checks the shards.
+ * Creates `count` tasks with `concurrency` requests in flight and lets the emulator finish them
+ * (it must be in 'lifecycle' mode), keeping at most FILL_WINDOW unfinished, as the tenant's
+ * storage report counts them. Resolves once every image is recorded, or throws after a minute without.
  */
-export async function fill(
-  gateway: RunningWorker,
-  emulator: EmulatorProcess,
-  count: number,
-  concurrency: number,
-  say: (line: string) => void,
-): Promise<string[]> {
+export async function fill(t: Tenant, count: number, concurrency: number, say: (line: string) => void): Promise<string[]> {
   const uuids = Array.from({ length: count }, () => crypto.randomUUID())
-  const base = await webhooksSent(emulator)
+  const base = (await storage(t)).images
   let finished = 0
   let created = 0
+  let checked = 0
   const started = Date.now()
   let lastSaid = started
   const refresh = async () => {
-    finished = Math.floor(((await webhooksSent(emulator)) - base) / RESULTS_PER_TASK)
+    checked = Date.now()
+    finished = Math.floor(((await storage(t)).images - base) / RESULTS_PER_TASK)
     if (Date.now() - lastSaid >= 10_000) {
       lastSaid = Date.now()
       const rate = finished / ((lastSaid - started) / 1000)
@@ -112,17 +136,18 @@ export async function fill(
   }
   await eachLimit(uuids, concurrency, async (uuid) => {
     while (created - finished >= FILL_WINDOW) {
-      await new Promise((r) => setTimeout(r, 50))
-      await refresh()
+      await new Promise((r) => setTimeout(r, 100))
+      if (Date.now() - checked >= 100) await refresh()
     }
     created++
-    await create(gateway, uuid)
+    await create(t, uuid)
   })
-  const deadline = Date.now() + 120_000
-  while (finished < count) {
-    if (Date.now() > deadline) throw new Error(`fill: only ${finished} of ${count} tasks' webhooks were delivered`)
-    await new Promise((r) => setTimeout(r, 200))
+  let deadline = Date.now() + 60_000
+  for (let last = finished; finished < count;) {
+    await new Promise((r) => setTimeout(r, 250))
     await refresh()
+    if (finished > last) [last, deadline] = [finished, Date.now() + 60_000]
+    if (Date.now() > deadline) throw new Error(`fill: only ${finished} of ${count} tasks finished, none in the last minute`)
   }
   return uuids
 }
@@ -131,19 +156,13 @@ export async function fill(
  * Creates `count` tasks with the emulator in 'quiet' mode and finishes them as Runware would have:
  * each result's image into R2 (as its upload would), then its webhook. For seeding, not for measuring.
  */
-export async function finishQuietly(
-  gateway: RunningWorker,
-  signer: UrlSigner,
-  tenant: string,
-  uuids: readonly string[],
-  image: Uint8Array,
-): Promise<void> {
-  const bucket = await gateway.mf.getR2Bucket('IMAGES')
+export async function finishQuietly(t: Tenant, uuids: readonly string[], image: Uint8Array): Promise<void> {
+  const bucket = await t.gateway.mf.getR2Bucket('IMAGES')
   await eachLimit(uuids, 32, async (uuid) => {
     for (let index = 0; index < RESULTS_PER_TASK; index++) {
-      const hook = await runwareWebhook(signer, tenant, uuid, index, FORMAT)
+      const hook = await runwareWebhook(t.signer, t.id, uuid, index, FORMAT)
       await bucket.put(hook.objectKey, image, { httpMetadata: { contentType: 'image/webp' } })
-      const res = await fetch(`${gateway.url}${hook.path}`, {
+      const res = await fetch(`${t.gateway.url}${hook.path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: hook.body,
@@ -155,24 +174,18 @@ export async function finishQuietly(
 }
 
 /** Creates `count` tasks (emulator in 'quiet' mode) and finishes them with finishQuietly. */
-export async function seedFinished(
-  gateway: RunningWorker,
-  signer: UrlSigner,
-  tenant: string,
-  count: number,
-  image: Uint8Array,
-): Promise<string[]> {
+export async function seedFinished(t: Tenant, count: number, image: Uint8Array): Promise<string[]> {
   const uuids = Array.from({ length: count }, () => crypto.randomUUID())
-  await eachLimit(uuids, 16, (uuid) => create(gateway, uuid))
-  await finishQuietly(gateway, signer, tenant, uuids, image)
+  await eachLimit(uuids, 16, (uuid) => create(t, uuid))
+  await finishQuietly(t, uuids, image)
   return uuids
 }
 
 /** Checks that each task reads back 'succeeded' with its every result succeeded; the failures. */
-export async function verify(gateway: RunningWorker, uuids: readonly string[]): Promise<string[]> {
+export async function verify(t: Tenant, uuids: readonly string[]): Promise<string[]> {
   const failures: string[] = []
   await eachLimit(uuids, 16, async (uuid) => {
-    const res = await fetch(`${gateway.url}/v1/tasks/${uuid}`, { headers: AUTH })
+    const res = await fetch(`${t.gateway.url}/v1/tasks/${uuid}`, { headers: t.auth })
     const body = (await res.json()) as { data?: { status: string; results: { status: string }[] } }
     const results = body.data?.results ?? []
     const ok =

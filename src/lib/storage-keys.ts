@@ -5,8 +5,8 @@
 import { EXTENSIONS, type ImageFormat } from './image-type'
 
 /**
- * KV: the final task record with its results, written once when the task finishes. Unfinished
- * tasks live only in their tenant's Durable Object (src/objects/tenant-ledger.ts).
+ * KV: the whole final record of a task with client deliveries, with its results, written once
+ * by its shard object (src/tenant/task-shard.ts) when the task finishes; the deliverer reads it.
  */
 export const kvTaskKey = (tenant: string, taskUUID: string) => `task:${tenant}:${taskUUID}`
 
@@ -57,5 +57,5 @@ export function parseEventId(id: string): { kind: 'webhook' | 'upload'; taskUUID
   return { kind: prefix === 'evt' ? 'webhook' : 'upload', taskUUID, index: Number(index) }
 }
 
-/** How long finished task records live in KV and in the tenant's object. R2 objects follow the bucket's lifecycle rule. */
+/** How long finished task records live in KV and in their shard. R2 objects follow the bucket's lifecycle rule. */
 export const TASK_RETENTION_SECONDS = 30 * 86_400

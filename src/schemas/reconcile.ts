@@ -1,4 +1,4 @@
-/** Messages on the reconcile queue: one task whose due time came (src/objects/tenant-ledger.ts). */
+/** Messages on the reconcile queue: one task whose due time came (src/tenant/shard-upkeep.ts). */
 import * as z from 'zod'
 
 export const reconcileMessageSchema = z.object({

@@ -126,7 +126,7 @@ export class GenerationService {
   }
 
   /**
-   * Parks in the tenant's object until the task settles or `deadline` passes, asking Runware
+   * Parks in the task's shard until the task settles or `deadline` passes, asking Runware
    * itself after FIRST_CHECK_MS and then at doubling intervals: a handful of calls, not a poll.
    */
   private async untilSettled(task: TaskRecord, deadline: number): Promise<TaskState | null> {

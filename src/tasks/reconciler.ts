@@ -1,5 +1,5 @@
 /**
- * A lost webhook must never leave a task stuck. Each tenant's object hands its due tasks to the
+ * A lost webhook must never leave a task stuck. Each shard object hands its due tasks to the
  * reconcile queue (an open task RECONCILE_AFTER_SECONDS after creation, and again every
  * RECONCILE_AFTER_SECONDS while it stays open). For each: ask Runware (getResponse) about the
  * children with no result, record what finished, re-dispatch what Runware never received, and

@@ -1,6 +1,6 @@
 /**
  * Records results from either channel (the sync reply, or Runware's webhooks). A result is
- * done only when its image is in R2; the tenant's object records each result once, so the
+ * done only when its image is in R2; the task's shard records each result once, so the
  * first report wins and every later copy is a no-op.
  */
 import type { EventPublisher } from '../deliveries/event-publisher'

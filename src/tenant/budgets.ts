@@ -1,4 +1,4 @@
-/** Budgets, in-flight limits and usage in dollars: what the tenant's ledger object counts in micro-dollars. */
+/** Budgets, in-flight limits, usage and storage in dollars and bytes: what a tenant's objects count in micro-dollars. */
 import { ApiError } from '../lib/errors'
 import { findModel } from '../models/registry'
 import type { Principal } from '../schemas/api-keys'
@@ -13,7 +13,7 @@ const dollars = (micros: number) => `$${toUSD(micros).toFixed(2)}`
 /** A result's estimated cost, reserved against the budget until Runware reports the real one. */
 export const priceMicros = (model: string) => toMicros(findModel(model)?.priceUSD ?? 0)
 
-/** The key's limits, as its tenant's object checks them. */
+/** The key's limits, as its tenant's account checks them. */
 export function limitsOf(principal: Principal): Limits {
   const { budgetUSD, budgetPeriod, maxConcurrentTasks } = principal.limits
   return {

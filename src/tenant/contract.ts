@@ -1,11 +1,12 @@
 /**
- * What the tenant's ledger object is asked and answers: the types of its RPC contract, shared by
- * the object (tenant-ledger.ts) and its one client (tenant-client.ts).
+ * What a tenant's shard and account objects are asked and answer: the types of their RPC
+ * contract, shared by the objects (task-shard.ts, tenant-account.ts) and their one client
+ * (tenant-client.ts).
  */
 import type { KeyRecord } from '../schemas/api-keys'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 
-/** A key's limits, as the ledger checks them when a task opens. */
+/** A key's limits, as the tenant's account checks them when a task opens. */
 export interface Limits {
   budgetMicros?: number
   budgetPeriod?: 'day' | 'month'

@@ -48,8 +48,11 @@ export class ShardMap {
     return [...new Set(live.reverse().map((e) => h % e.count))]
   }
 
-  /** Every shard the tenant has ever had (usage and image lookups ask each). */
-  allShards(tenant: string): number[] {
-    return [...Array(Math.max(...this.epochs(tenant).map((e) => e.count))).keys()]
+  /** Every shard the tenant has had up to `now` (usage and image lookups ask each); counts only grow. */
+  allShards(tenant: string, now = Date.now()): number[] {
+    const counts = this.epochs(tenant)
+      .filter((e) => e.from <= now)
+      .map((e) => e.count)
+    return [...Array(Math.max(1, ...counts)).keys()]
   }
 }

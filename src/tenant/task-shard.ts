@@ -96,7 +96,7 @@ export class TaskShard extends DurableObject<Env> {
   }
 
   /** Forgets a task Runware never took (and its reservation), so a re-send starts afresh. */
-  async abandon(taskUUID: string, createdAt: number): Promise<void> {
+  async abandon(taskUUID: string, createdAt: number): Promise<boolean> {
     const gone = this.sql
       .exec<{ id: number; flags: number; tenant: string }>(
         'DELETE FROM tasks WHERE uuid = ? AND created_at = ? AND state = ? RETURNING id, flags',
@@ -105,10 +105,11 @@ export class TaskShard extends DurableObject<Env> {
         rows.OPEN,
       )
       .toArray()[0]
-    if (!gone) return
+    if (!gone) return false
     this.sql.exec('DELETE FROM results WHERE task = ?', gone.id)
     this.waiters.wake(taskUUID)
     if (gone.flags & rows.FLAG.limited) await this.account().release(taskUUID)
+    return true
   }
 
   read(taskUUID: string): Promise<TaskState | null> {
@@ -156,15 +157,17 @@ export class TaskShard extends DurableObject<Env> {
     }
     const results = this.results(row)
     const complete = results.length >= row.n
+    const owed = Boolean(row.flags & rows.FLAG.owed)
     if (complete) {
-      // A task with client deliveries keeps its detail until the reconciler has verified them (settled()).
-      const deliveries = Boolean(row.flags & rows.FLAG.deliveries)
+      // A task with client deliveries keeps its detail until the reconciler has verified them
+      // (settled()); one that owes the account keeps it (its price) until it is told.
+      const keep = Boolean(row.flags & rows.FLAG.deliveries) || owed
       this.sql.exec(
         'UPDATE tasks SET state = ?, finished_at = ?, due_at = ?, detail = ? WHERE id = ?',
         rows.FINAL,
         now,
-        deliveries ? now + this.recheckMs() : null,
-        deliveries ? row.detail : null,
+        keep ? now + this.recheckMs() : null,
+        keep ? row.detail : null,
         row.id,
       )
       this.waiters.wake(taskUUID)
@@ -172,7 +175,10 @@ export class TaskShard extends DurableObject<Env> {
     const final: TaskRecord | null = complete ? { ...task, status: finalStatus(results), finishedAt: now, results } : null
     await Promise.all([
       final && row.flags & rows.FLAG.deliveries ? this.outbox.cache(row.id, final) : null,
-      claimed.length && row.flags & rows.FLAG.limited ? this.outbox.settle(row, detail.perResult, claimed, now) : null,
+      // Owed from an earlier call: every recorded result goes again (the account counts an index once).
+      (claimed.length || owed) && row.flags & rows.FLAG.limited
+        ? this.outbox.settle(row, detail.perResult, owed ? results : claimed, now)
+        : null,
     ])
     return { task, results, claimed, final }
   }
@@ -181,23 +187,29 @@ export class TaskShard extends DurableObject<Env> {
    * Marks a deleted task: its results go, and the taskUUID stays taken until retention ends. Its
    * KV record goes last, after any write of it this object has under way, so it never comes back.
    */
-  async remove(taskUUID: string): Promise<void> {
+  async remove(taskUUID: string): Promise<boolean> {
     const row = this.row(taskUUID)
-    if (!row) return
+    if (!row) return false
     const task = await this.toRecord(row)
+    const detail = rows.parseDetail(row)
+    // What the account is owed is told before the results that say it go.
+    if (row.flags & rows.FLAG.owed && detail && !(await this.outbox.settle(row, detail.perResult, this.results(row), Date.now())))
+      throw new Error('the account could not be told')
     this.sql.exec('UPDATE tasks SET state = ?, due_at = NULL, detail = NULL WHERE id = ?', rows.DELETED, row.id)
     this.sql.exec('DELETE FROM results WHERE task = ?', row.id)
     this.waiters.wake(taskUUID)
     if (row.flags & rows.FLAG.deliveries) await this.outbox.uncache(task)
+    return true
   }
 
   /**
    * The reconciler is done with a final task: its KV record is written (again, if the first write
    * failed), the account has heard of every result, and the task keeps only its lasting part.
    */
-  async settled(taskUUID: string): Promise<void> {
+  async settled(taskUUID: string): Promise<boolean> {
     const row = this.row(taskUUID)
-    if (!row || row.state === rows.OPEN) return
+    if (!row) return false
+    if (row.state === rows.OPEN) return true
     const detail = rows.parseDetail(row)
     if (row.state === rows.FINAL && detail) {
       const results = this.results(row)
@@ -208,6 +220,7 @@ export class TaskShard extends DurableObject<Env> {
         throw new Error('the account could not be told')
     }
     this.sql.exec('UPDATE tasks SET due_at = NULL, detail = NULL WHERE id = ? AND state != ?', row.id, rows.OPEN)
+    return true
   }
 
   /** Indexes an input image (an upload, or an inline reference) under its imageUUID. */
@@ -222,16 +235,16 @@ export class TaskShard extends DurableObject<Env> {
 
   /** The R2 keys of this shard's images (uploads and results) among `imageUUIDs`. */
   findImages(imageUUIDs: readonly string[]): Record<string, string> {
-    return findImages(this.sql, this.tenant(), imageUUIDs)
+    return findImages(this.sql, this.names.tenant, imageUUIDs)
   }
 
   /** Tasks due for reconciliation at `now`, oldest first (shard-upkeep.ts). */
   sweep(now: number): ReconcileMessage[] {
-    return this.upkeep.sweep(now, this.tenant())
+    return this.upkeep.sweep(now, this.names.tenant)
   }
 
   override async alarm(): Promise<void> {
-    await this.upkeep.alarm(this.tenant())
+    await this.upkeep.alarm(this.names.tenant)
   }
 
   /** What this shard holds: its SQLite bytes, and the tasks and images it retains (an admin's question, not a hot path). */
@@ -250,11 +263,7 @@ export class TaskShard extends DurableObject<Env> {
 
   private account(): DurableObjectStub<TenantAccount> {
     const ns = this.env.ACCOUNTS as DurableObjectNamespace<TenantAccount>
-    return ns.get(ns.idFromName(this.tenant()))
-  }
-
-  private tenant(): string {
-    return this.names.tenant
+    return ns.get(ns.idFromName(this.names.tenant))
   }
 
   private recheckMs(): number {
@@ -272,13 +281,13 @@ export class TaskShard extends DurableObject<Env> {
 
   private results(row: TaskRow): ResultRecord[] {
     const taskUUID = rows.unpackUUID(row.uuid)
-    return this.resultRows(row.id).map((r) => rows.resultRecord(this.tenant(), taskUUID, row.format as ImageFormat, r))
+    return this.resultRows(row.id).map((r) => rows.resultRecord(this.names.tenant, taskUUID, row.format as ImageFormat, r))
   }
 
   private toRecord(row: TaskRow, results = this.results(row)): Promise<TaskRecord> {
     const seeds: number[] = []
     for (const r of this.resultRows(row.id)) seeds[r.idx] = r.seed
-    return rows.taskRecord(this.tenant(), row, results, seeds, (id) => this.names.text(id))
+    return rows.taskRecord(this.names.tenant, row, results, seeds, (id) => this.names.text(id))
   }
 
   private async state(taskUUID: string): Promise<TaskState | null> {

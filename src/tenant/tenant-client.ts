@@ -22,11 +22,6 @@ export class TenantClient {
     return this.shardObjects.get(this.shardObjects.idFromName(`${tenant}/${index}`))
   }
 
-  /** The shard a task lives in, given when it was created. */
-  private home(task: TaskRecord): DurableObjectStub<TaskShard> {
-    return this.shard(task.tenant, this.map.shard(task.tenant, task.taskUUID, task.createdAt))
-  }
-
   /** The first answer that is not null, asking the shards where `uuid` may live in turn. */
   private async first<T>(tenant: string, uuid: string, ask: (shard: DurableObjectStub<TaskShard>) => Promise<T | null>): Promise<T | null> {
     for (const index of this.map.shards(tenant, uuid, Date.now())) {
@@ -38,18 +33,19 @@ export class TenantClient {
 
   /** Creates the task with its reservation, or returns the task already under its taskUUID, or the refusal. */
   async open(task: TaskRecord, perResultMicros: number, limits: Limits, dueAt: number): Promise<OpenOutcome> {
+    const home = this.shard(task.tenant, this.map.shard(task.tenant, task.taskUUID, task.createdAt))
     const [, ...older] = this.map.shards(task.tenant, task.taskUUID, task.createdAt)
     for (const index of older) {
       // Older counts' shards take no new tasks, so what is not there now never will be.
       const existing = await this.shard(task.tenant, index).read(task.taskUUID)
       if (existing) return { kind: 'existing', ...existing }
     }
-    return this.home(task).open(task, perResultMicros, limits, dueAt)
+    return home.open(task, perResultMicros, limits, dueAt)
   }
 
   /** Forgets a task Runware never took, so a re-send starts it afresh. */
-  abandon(task: TaskRecord): Promise<void> {
-    return this.home(task).abandon(task.taskUUID, task.createdAt)
+  async abandon(task: TaskRecord): Promise<void> {
+    await this.first(task.tenant, task.taskUUID, async (shard) => (await shard.abandon(task.taskUUID, task.createdAt)) || null)
   }
 
   /** The task's state in its shard, never a cached copy. */
@@ -68,13 +64,13 @@ export class TenantClient {
   }
 
   /** Marks the task deleted (a tombstone keeps its taskUUID taken) and deletes its KV record. */
-  remove(task: TaskRecord): Promise<void> {
-    return this.home(task).remove(task.taskUUID)
+  async remove(task: TaskRecord): Promise<void> {
+    await this.first(task.tenant, task.taskUUID, async (shard) => (await shard.remove(task.taskUUID)) || null)
   }
 
   /** The reconciler is done with a final task. */
-  settled(task: TaskRecord): Promise<void> {
-    return this.home(task).settled(task.taskUUID)
+  async settled(task: TaskRecord): Promise<void> {
+    await this.first(task.tenant, task.taskUUID, async (shard) => (await shard.settled(task.taskUUID)) || null)
   }
 
   /** Indexes an input image under its imageUUID, in the shard its UUID picks. */

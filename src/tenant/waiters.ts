@@ -1,5 +1,5 @@
 /**
- * Requests parked inside a tenant's object until one of its tasks settles. A sync request makes
+ * Requests parked inside a task's shard object until the task settles. A sync request makes
  * one call that returns when the task's last result is recorded (by the sync reply, a webhook or
  * the reconciler, whichever comes first), so waiting costs no polling. Waiters live in memory
  * only: if the object restarts, each waiting call fails and its caller falls back to reading.
