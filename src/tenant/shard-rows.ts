@@ -17,7 +17,7 @@ export const SHARD_SCHEMA = `
     id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE, hash BLOB NOT NULL, created_at INTEGER NOT NULL,
     finished_at INTEGER, state INTEGER NOT NULL, due_at INTEGER, model INTEGER NOT NULL, origin INTEGER NOT NULL,
     width INTEGER NOT NULL, height INTEGER NOT NULL, format TEXT NOT NULL, flags INTEGER NOT NULL,
-    n INTEGER NOT NULL, ttl INTEGER, sent_as TEXT, refs TEXT, detail TEXT);
+    n INTEGER NOT NULL, ttl INTEGER, sent_as TEXT, refs TEXT, socket, detail TEXT);
   CREATE INDEX IF NOT EXISTS tasks_due ON tasks (due_at) WHERE due_at IS NOT NULL;
   CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
   CREATE TABLE IF NOT EXISTS results (
@@ -59,7 +59,6 @@ export interface Detail {
   safety?: TaskRecord['safety']
   webhookURL?: string
   uploadEndpoint?: string
-  socket?: string
 }
 
 export type TaskRow = {
@@ -80,6 +79,8 @@ export type TaskRow = {
   sent_as: string | null
   /** Image-to-image inputs: kept for good, since deleting the task deletes the inline ones (rare, so null almost always). */
   refs: string | null
+  /** The WebSocket session its results go to: kept for good, since a re-send over the same session must not push twice. */
+  socket: ArrayBuffer | string | null
   detail: string | null
 }
 
@@ -124,9 +125,13 @@ export function taskColumns(task: TaskRecord, perResult: number, limited: boolea
     ...(task.safety ? { safety: task.safety } : {}),
     ...(task.webhookURL ? { webhookURL: task.webhookURL } : {}),
     ...(task.uploadEndpoint ? { uploadEndpoint: task.uploadEndpoint } : {}),
-    ...(task.socket ? { socket: task.socket } : {}),
   }
-  return { flags, detail: JSON.stringify(detail), refs: task.references ? JSON.stringify(task.references) : null }
+  return {
+    flags,
+    detail: JSON.stringify(detail),
+    refs: task.references ? JSON.stringify(task.references) : null,
+    socket: task.socket ? packUUID(task.socket) : null,
+  }
 }
 
 export function parseDetail(row: Pick<TaskRow, 'detail'>): Detail | null {
@@ -199,6 +204,7 @@ export async function taskRecord(
     includeCost: Boolean(row.flags & FLAG.includeCost),
     ...(row.ttl !== null ? { ttl: row.ttl } : {}),
     ...(row.refs ? { references: JSON.parse(row.refs) as TaskRecord['references'] } : {}),
+    ...(row.socket !== null ? { socket: unpackUUID(row.socket) } : {}),
     ...kept,
     children,
     status: row.state === OPEN ? 'processing' : finalStatus(results),

@@ -70,10 +70,10 @@ export class TaskShard extends DurableObject<Env> {
       const raced = await this.state(task.taskUUID)
       if (raced) return { kind: 'existing', ...raced }
     }
-    const { flags, detail, refs } = rows.taskColumns(task, perResultMicros, limited)
+    const { flags, detail, refs, socket } = rows.taskColumns(task, perResultMicros, limited)
     this.sql.exec(
-      `INSERT INTO tasks (uuid, hash, created_at, state, due_at, model, origin, width, height, format, flags, n, ttl, sent_as, refs, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tasks (uuid, hash, created_at, state, due_at, model, origin, width, height, format, flags, n, ttl, sent_as, refs, socket, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       rows.packUUID(task.taskUUID),
       rows.packHash(task.requestHash),
       task.createdAt,
@@ -89,6 +89,7 @@ export class TaskShard extends DurableObject<Env> {
       task.ttl ?? null,
       task.sentAs ?? null,
       refs,
+      socket,
       detail,
     )
     await this.upkeep.wakeBy(dueAt)

@@ -64,19 +64,13 @@ describe('TaskShard compact storage', () => {
     const tenant = tenantName()
     await inShard(aShard(tenant), async (shard, state) => {
       const now = at('2026-10-27T11:00:00Z')
-      const record = await task(tenant, 1, {
-        createdAt: now,
-        webhookURL: 'https://client.example/hook',
-        uploadEndpoint: 'https://client.example/upload',
-      })
+      // An uploadEndpoint alone is a client delivery (shard-upkeep.test.ts has a webhookURL alone).
+      const record = await task(tenant, 1, { createdAt: now, uploadEndpoint: 'https://client.example/upload' })
       await shard.open(record, 0, {}, FAR)
       const image = success(record, 0, now, { cost: 0.01 })
       await shard.recordResults(record.taskUUID, [image], now)
       const results = [{ ...image, seed: 10 }]
-      expect(JSON.parse(String(column(state, record.taskUUID, 'detail')))).toMatchObject({
-        webhookURL: record.webhookURL,
-        uploadEndpoint: record.uploadEndpoint,
-      })
+      expect(JSON.parse(String(column(state, record.taskUUID, 'detail')))).toMatchObject({ uploadEndpoint: record.uploadEndpoint })
       expect(await shard.read(record.taskUUID)).toEqual({ task: { ...record, status: 'succeeded', finishedAt: now }, results })
 
       await shard.settled(record.taskUUID)

@@ -22,26 +22,27 @@ describe('TaskShard.sweep', () => {
     await inShard(aShard(tenant), async (shard, state) => {
       const base = FAR
       const created = at('2026-10-24T10:00:00Z')
-      const [a, b, later] = await Promise.all([1, 2, 3].map(() => task(tenant, 1, { createdAt: created })))
-      if (!a || !b || !later) throw new Error('three tasks')
+      const [a, b, c, later] = await Promise.all([1, 2, 3, 4].map(() => task(tenant, 1, { createdAt: created })))
+      if (!a || !b || !c || !later) throw new Error('four tasks')
       const now = base + 2000
-      // `later` falls due just after a and b are due again.
+      // `later` falls due just after the others are due again.
       const laterDue = now + recheckMs + 1
+      // Opened in an order that is neither the due order nor its reverse.
       await shard.open(a, 0, {}, base + 1000)
       await shard.open(b, 0, {}, base + 500)
+      await shard.open(c, 0, {}, base + 750)
       await shard.open(later, 0, {}, laterDue)
       const message = (r: TaskRecord) => ({ v: 1, tenant, taskUUID: r.taskUUID })
 
       expect(shard.sweep(base + 499)).toEqual([])
-      expect(shard.sweep(now)).toEqual([message(b), message(a)])
-      expect(dueAt(state, a.taskUUID)).toBe(now + recheckMs)
-      expect(dueAt(state, b.taskUUID)).toBe(now + recheckMs)
+      expect(shard.sweep(now)).toEqual([message(b), message(c), message(a)])
+      for (const r of [a, b, c]) expect(dueAt(state, r.taskUUID)).toBe(now + recheckMs)
       expect(dueAt(state, later.taskUUID)).toBe(laterDue)
       expect(shard.sweep(now)).toEqual([])
       expect(shard.sweep(now + recheckMs - 1)).toEqual([])
       const again = shard.sweep(now + recheckMs)
-      expect(again).toHaveLength(2)
-      expect(again).toEqual(expect.arrayContaining([message(a), message(b)]))
+      expect(again).toHaveLength(3)
+      expect(again).toEqual(expect.arrayContaining([message(a), message(b), message(c)]))
       expect(shard.sweep(laterDue)).toEqual([message(later)])
       expect(dueAt(state, a.taskUUID)).toBe(now + 2 * recheckMs)
     })

@@ -102,6 +102,8 @@ describe('TenantAccount.reserve', () => {
     const daily30 = uuid()
     expect(await account.reserve(daily30, 50_000, 1, daily, day30)).toBeNull()
     await account.release(daily30)
+    // A budget without a period is a month budget.
+    expect(await account.reserve(uuid(), 50_000, 1, { budgetMicros: 100_000 }, day30)).toEqual(refused(60_000))
 
     // A new month starts afresh too: 0 spent + 0 reserved + 100 000 needed fits 100 000.
     expect(await account.reserve(uuid(), 50_000, 2, month, at('2026-12-01T00:00:00Z'))).toBeNull()
