@@ -27,7 +27,7 @@ export function findImages(sql: SqlStorage, tenant: string, imageUUIDs: readonly
     const result = sql
       .exec<{ uuid: ArrayBuffer; idx: number; format: string }>(
         'SELECT t.uuid, r.idx, t.format FROM results r JOIN tasks t ON t.id = r.task WHERE r.image = ? AND t.state != ?',
-        packUUID(uuid),
+        packUUID(uuid.toLowerCase()),
         DELETED,
       )
       .toArray()[0]

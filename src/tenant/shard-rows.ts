@@ -21,7 +21,7 @@ export const SHARD_SCHEMA = `
   CREATE INDEX IF NOT EXISTS tasks_due ON tasks (due_at) WHERE due_at IS NOT NULL;
   CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
   CREATE TABLE IF NOT EXISTS results (
-    task INTEGER NOT NULL, idx INTEGER NOT NULL, image, seed INTEGER NOT NULL, cost REAL, nsfw INTEGER,
+    task INTEGER NOT NULL, idx INTEGER NOT NULL, image, image_as TEXT, seed INTEGER NOT NULL, cost REAL, nsfw INTEGER,
     at INTEGER NOT NULL, error TEXT, PRIMARY KEY (task, idx)) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS results_image ON results (image) WHERE image IS NOT NULL;
   CREATE TABLE IF NOT EXISTS uploads (uuid TEXT PRIMARY KEY, object_key TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -86,7 +86,10 @@ export type TaskRow = {
 
 export type ResultRow = {
   idx: number
+  /** The imageUUID lower-cased (a reference looks it up so), as 16 bytes when it is a UUID. */
   image: ArrayBuffer | string | null
+  /** Runware's own spelling, when it is not lower-case: answers echo it. */
+  image_as: string | null
   seed: number
   cost: number | null
   nsfw: number | null
@@ -143,6 +146,7 @@ export function resultColumns(draft: ResultDraft, seed: number) {
   if (!draft.ok) {
     return {
       image: null,
+      image_as: null,
       seed,
       cost: null,
       nsfw: null,
@@ -151,7 +155,9 @@ export function resultColumns(draft: ResultDraft, seed: number) {
     }
   }
   const nsfw = draft.nsfw === undefined ? null : Number(draft.nsfw)
-  return { image: packUUID(draft.imageUUID), seed: draft.seed ?? seed, cost: draft.cost ?? null, nsfw, at: draft.at, error: null }
+  const lower = draft.imageUUID.toLowerCase()
+  const image_as = lower === draft.imageUUID ? null : draft.imageUUID
+  return { image: packUUID(lower), image_as, seed: draft.seed ?? seed, cost: draft.cost ?? null, nsfw, at: draft.at, error: null }
 }
 
 export function resultRecord(tenant: string, taskUUID: string, format: TaskRecord['outputFormat'], row: ResultRow): ResultRecord {
@@ -162,7 +168,7 @@ export function resultRecord(tenant: string, taskUUID: string, format: TaskRecor
   return {
     index: row.idx,
     ok: true,
-    imageUUID: unpackUUID(row.image),
+    imageUUID: row.image_as ?? unpackUUID(row.image),
     seed: row.seed,
     ...(row.cost !== null ? { cost: row.cost } : {}),
     ...(row.nsfw !== null ? { nsfw: row.nsfw === 1 } : {}),

@@ -52,7 +52,7 @@ export class Upkeep {
       this.prunedAt = now
       more = this.prune(now - TASK_RETENTION_SECONDS * 1000)
     }
-    const next = this.sql.exec<{ v: number | null }>('SELECT MIN(due_at) AS v FROM tasks').toArray()[0]?.v ?? null
+    const next = this.sql.exec<{ v: number | null }>('SELECT MIN(due_at) AS v FROM tasks WHERE due_at IS NOT NULL').toArray()[0]?.v ?? null
     const oldest = this.sql.exec<{ v: number | null }>('SELECT MIN(created_at) AS v FROM tasks').toArray()[0]?.v ?? null
     // History to forget wakes the shard no sooner than the next prune is allowed.
     const pruneAt = more

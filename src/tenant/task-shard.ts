@@ -4,9 +4,7 @@
  * hash here. Requests to one object run one at a time and each method does its SQL before any
  * await, so "is this taskUUID new?" and "was this result already recorded?" cannot interleave.
  * Budgets and in-flight slots, which must be exact across shards, are the account object's
- * (tenant-account.ts); a shard asks it only for tasks opened under limits.
- *
- * The shard schedules reconciliation (each open task has a due time, and the alarm hands due
+ * (tenant-account.ts); a shard asks it only for tasks opened under limits. The shard schedules reconciliation (each open task has a due time, and the alarm hands due
  * tasks to the reconcile queue), writes a finished task's KV record when the task has client
  * deliveries (its one writer), and keeps of a finished task only its lasting part (shard-rows.ts).
  */
@@ -141,10 +139,11 @@ export class TaskShard extends DurableObject<Env> {
       if (!child) continue
       const c = rows.resultColumns(draft, child.seed)
       const inserted = this.sql.exec(
-        'INSERT OR IGNORE INTO results (task, idx, image, seed, cost, nsfw, at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO results (task, idx, image, image_as, seed, cost, nsfw, at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
         row.id,
         draft.index,
         c.image,
+        c.image_as,
         c.seed,
         c.cost,
         c.nsfw,
@@ -277,7 +276,7 @@ export class TaskShard extends DurableObject<Env> {
   }
 
   private resultRows(id: number): ResultRow[] {
-    return this.sql.exec<ResultRow>('SELECT idx, image, seed, cost, nsfw, at, error FROM results WHERE task = ? ORDER BY idx', id).toArray()
+    return this.sql.exec<ResultRow>('SELECT * FROM results WHERE task = ? ORDER BY idx', id).toArray()
   }
 
   private results(row: TaskRow): ResultRecord[] {
