@@ -46,13 +46,8 @@ export class Outbox {
     } catch {
       // The detail (which holds the price) comes back if a finish dropped it: settled() needs it.
       const due = now + this.recheckMs()
-      this.sql.exec(
-        'UPDATE tasks SET flags = flags | ?, due_at = COALESCE(due_at, ?), detail = COALESCE(detail, ?) WHERE id = ?',
-        FLAG.owed,
-        due,
-        row.detail,
-        row.id,
-      )
+      this.sql.exec('UPDATE tasks SET flags = flags | ?, due_at = COALESCE(due_at, ?) WHERE id = ?', FLAG.owed, due, row.id)
+      if (row.detail) this.sql.exec('INSERT OR IGNORE INTO details (id, detail) VALUES (?, ?)', row.id, row.detail)
       await this.upkeep.wakeBy(due)
       return false
     }

@@ -6,7 +6,7 @@
  */
 import { TASK_RETENTION_SECONDS } from '../lib/storage-keys'
 import type { ReconcileMessage } from '../schemas/reconcile'
-import { OPEN, unpackUUID } from './shard-rows'
+import { dropDetail, OPEN, unpackUUID } from './shard-rows'
 
 /** How many due tasks one alarm hands to the reconcile queue (a sendBatch holds 100). */
 const SWEEP_LIMIT = 100
@@ -77,6 +77,7 @@ export class Upkeep {
       .toArray()
     for (const { id } of old) {
       this.sql.exec('DELETE FROM results WHERE task = ?', id)
+      dropDetail(this.sql, id)
       this.sql.exec('DELETE FROM tasks WHERE id = ?', id)
     }
     const uploads = this.sql.exec(

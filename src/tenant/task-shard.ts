@@ -4,9 +4,10 @@
  * hash here. Requests to one object run one at a time and each method does its SQL before any
  * await, so "is this taskUUID new?" and "was this result already recorded?" cannot interleave.
  * Budgets and in-flight slots, which must be exact across shards, are the account object's
- * (tenant-account.ts); a shard asks it only for tasks opened under limits. The shard schedules reconciliation (each open task has a due time, and the alarm hands due
- * tasks to the reconcile queue), writes a finished task's KV record when the task has client
- * deliveries (its one writer), and keeps of a finished task only its lasting part (shard-rows.ts).
+ * (tenant-account.ts); a shard asks it only for tasks opened under limits. The shard schedules
+ * reconciliation (each open task has a due time, and the alarm hands due tasks to the reconcile
+ * queue), writes a finished task's KV record when the task has client deliveries (its one
+ * writer), and keeps of a finished task only its lasting part (shard-rows.ts).
  */
 import { DurableObject } from 'cloudflare:workers'
 import { ConfigError, readConfig } from '../config/config'
@@ -68,28 +69,7 @@ export class TaskShard extends DurableObject<Env> {
       const raced = await this.state(task.taskUUID)
       if (raced) return { kind: 'existing', ...raced }
     }
-    const { flags, detail, refs, socket } = rows.taskColumns(task, perResultMicros, limited)
-    this.sql.exec(
-      `INSERT INTO tasks (uuid, hash, created_at, state, due_at, model, origin, width, height, format, flags, n, ttl, sent_as, refs, socket, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      rows.packUUID(task.taskUUID),
-      rows.packHash(task.requestHash),
-      task.createdAt,
-      rows.OPEN,
-      dueAt,
-      this.names.id(task.model),
-      this.names.id(task.origin),
-      task.width,
-      task.height,
-      task.outputFormat,
-      flags,
-      task.children.length,
-      task.ttl ?? null,
-      task.sentAs ?? null,
-      refs,
-      socket,
-      detail,
-    )
+    rows.insertTask(this.sql, task, dueAt, perResultMicros, limited, (text) => this.names.id(text))
     await this.upkeep.wakeBy(dueAt)
     return { kind: 'created' }
   }
@@ -106,6 +86,7 @@ export class TaskShard extends DurableObject<Env> {
       .toArray()[0]
     if (!gone) return false
     this.sql.exec('DELETE FROM results WHERE task = ?', gone.id)
+    rows.dropDetail(this.sql, gone.id)
     this.waiters.wake(taskUUID)
     if (gone.flags & rows.FLAG.limited) await this.account().release(taskUUID)
     return true
@@ -163,13 +144,13 @@ export class TaskShard extends DurableObject<Env> {
       // (settled()); one that owes the account keeps it (its price) until it is told.
       const keep = Boolean(row.flags & rows.FLAG.deliveries) || owed
       this.sql.exec(
-        'UPDATE tasks SET state = ?, finished_at = ?, due_at = ?, detail = ? WHERE id = ?',
+        'UPDATE tasks SET state = ?, finished_at = ?, due_at = ? WHERE id = ?',
         rows.FINAL,
         now,
         keep ? now + this.recheckMs() : null,
-        keep ? row.detail : null,
         row.id,
       )
+      if (!keep) rows.dropDetail(this.sql, row.id)
       this.waiters.wake(taskUUID)
     }
     const final: TaskRecord | null = complete ? { ...task, status: finalStatus(results), finishedAt: now, results } : null
@@ -195,7 +176,8 @@ export class TaskShard extends DurableObject<Env> {
     // What the account is owed is told before the results that say it go.
     if (row.flags & rows.FLAG.owed && detail && !(await this.outbox.settle(row, detail.perResult, this.results(row), Date.now())))
       throw new Error('the account could not be told')
-    this.sql.exec('UPDATE tasks SET state = ?, due_at = NULL, detail = NULL WHERE id = ?', rows.DELETED, row.id)
+    this.sql.exec('UPDATE tasks SET state = ?, due_at = NULL WHERE id = ?', rows.DELETED, row.id)
+    rows.dropDetail(this.sql, row.id)
     this.sql.exec('DELETE FROM results WHERE task = ?', row.id)
     this.waiters.wake(taskUUID)
     if (row.flags & rows.FLAG.deliveries) await this.outbox.uncache(task)
@@ -219,7 +201,8 @@ export class TaskShard extends DurableObject<Env> {
       if (row.flags & rows.FLAG.owed && !(await this.outbox.settle(row, detail.perResult, results, Date.now())))
         throw new Error('the account could not be told')
     }
-    this.sql.exec('UPDATE tasks SET due_at = NULL, detail = NULL WHERE id = ? AND state != ?', row.id, rows.OPEN)
+    this.sql.exec('UPDATE tasks SET due_at = NULL WHERE id = ?', row.id)
+    rows.dropDetail(this.sql, row.id)
     return true
   }
 
@@ -272,7 +255,7 @@ export class TaskShard extends DurableObject<Env> {
   }
 
   private row(taskUUID: string): TaskRow | undefined {
-    return this.sql.exec<TaskRow>('SELECT * FROM tasks WHERE uuid = ?', rows.packUUID(taskUUID.toLowerCase())).toArray()[0]
+    return this.sql.exec<TaskRow>(rows.TASK_ROW, rows.packUUID(taskUUID.toLowerCase())).toArray()[0]
   }
 
   private resultRows(id: number): ResultRow[] {

@@ -77,7 +77,10 @@ export function shardOf(tenant: string, taskUUID: string) {
 }
 
 /** Every shard object of a tenant. */
-export const shardsOf = (tenant: string) => shardMap().allShards(tenant).map((i) => env.SHARDS.get(env.SHARDS.idFromName(`${tenant}/${i}`)))
+export const shardsOf = (tenant: string) =>
+  shardMap()
+    .allShards(tenant)
+    .map((i) => env.SHARDS.get(env.SHARDS.idFromName(`${tenant}/${i}`)))
 
 /** What every shard of the tenant hands out as due at `now`, as their alarms do. */
 export async function sweepAll(tenant: string, now: number): Promise<ReconcileMessage[]> {

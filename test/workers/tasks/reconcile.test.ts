@@ -129,12 +129,13 @@ describe('reconciler', () => {
     const broken = crypto.randomUUID()
     await runInDurableObject(shardOf(tenant, broken), (_instance, state) => {
       state.storage.sql.exec(
-        `INSERT INTO tasks (uuid, hash, created_at, state, model, origin, width, height, format, flags, n, detail)
-         VALUES (?, ?, ?, 0, 1, 1, 1, 1, 'JPG', 0, 1, '{not json')`,
+        `INSERT INTO tasks (uuid, hash, created_at, state, model, origin, width, height, format, flags, n)
+         VALUES (?, ?, ?, 0, 1, 1, 1, 1, 'JPG', 0, 1)`,
         packUUID(broken),
         packUUID(broken),
         Date.now(),
       )
+      state.storage.sql.exec(`INSERT INTO details (id, detail) SELECT id, '{not json' FROM tasks WHERE uuid = ?`, packUUID(broken))
     })
     const [sent] = await upstreamRequests(marker)
     await upstreamItem(String(sent?.body[0]?.taskUUID)) // Runware has finished
@@ -149,10 +150,10 @@ describe('reconciler', () => {
     expect(result.explicitAcks).toEqual(['good'])
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(['broken'])
     expect((await getTask(body.taskUUID)).status).toBe('succeeded')
-    await runInDurableObject(
-      shardOf(tenant, broken),
-      (_instance, state) => void state.storage.sql.exec('DELETE FROM tasks WHERE uuid = ?', packUUID(broken)),
-    )
+    await runInDurableObject(shardOf(tenant, broken), (_instance, state) => {
+      state.storage.sql.exec('DELETE FROM details WHERE id IN (SELECT id FROM tasks WHERE uuid = ?)', packUUID(broken))
+      state.storage.sql.exec('DELETE FROM tasks WHERE uuid = ?', packUUID(broken))
+    })
   })
 
   it('fails a task past its deadline with a clear timeoutProvider error', async () => {

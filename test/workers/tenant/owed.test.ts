@@ -55,7 +55,9 @@ describe('a task that owes its account', () => {
     const shard = shardOf(task.tenant, task.taskUUID)
     await shard.open(task, PRICE, limits, Date.now() + 60_000)
     await withAccountDown(task.tenant, task.taskUUID, (s) => s.recordResults(task.taskUUID, [success(0)], Date.now()))
-    const due = await runInDurableObject(shard, (_i, state) => state.storage.sql.exec('SELECT due_at, detail FROM tasks').one())
+    const due = await runInDurableObject(shard, (_i, state) =>
+      state.storage.sql.exec('SELECT due_at, detail FROM tasks LEFT JOIN details USING (id)').one(),
+    )
     expect(due.due_at).not.toBeNull()
     expect(due.detail).not.toBeNull()
     await expect(withAccountDown(task.tenant, task.taskUUID, (s) => s.settled(task.taskUUID))).rejects.toThrow('account')

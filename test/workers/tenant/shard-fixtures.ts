@@ -66,7 +66,7 @@ export const rows = (state: DurableObjectState, query: string, ...bindings: Bind
 
 /** A column of the task's row in the shard (undefined when there is no row). */
 export const column = (state: DurableObjectState, taskUUID: string, name: string) =>
-  rows(state, `SELECT ${name} AS v FROM tasks WHERE uuid = ?`, packUUID(taskUUID))[0]?.v
+  rows(state, `SELECT ${name} AS v FROM tasks t LEFT JOIN details d ON d.id = t.id WHERE t.uuid = ?`, packUUID(taskUUID))[0]?.v
 
 export const dueAt = (state: DurableObjectState, taskUUID: string) => column(state, taskUUID, 'due_at')
 

@@ -176,7 +176,7 @@ describe('TaskShard.remove', () => {
       await shard.open(other, 10_000, {}, FAR)
       const otherImage = success(other, 0, now)
       await shard.recordResults(other.taskUUID, [otherImage], now)
-      const id = column(state, record.taskUUID, 'id') as number
+      const id = column(state, record.taskUUID, 't.id') as number
 
       await shard.remove(record.taskUUID)
       const read = await shard.read(record.taskUUID)
