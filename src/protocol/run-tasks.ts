@@ -56,7 +56,8 @@ async function imageInference(
   }
   const parsed = imageInferenceSchema(model, { development: services.config.ENVIRONMENT === 'development' }).safeParse(task)
   if (!parsed.success) return failed(...issuesToErrors(parsed.error.issues, task))
-  const requestHash = await sha256Hex(canonicalJson(task))
+  // 128 bits of SHA-256 tell two bodies apart as surely as 256, in half the bytes a shard keeps per task.
+  const requestHash = (await sha256Hex(canonicalJson(task))).slice(0, 32)
   if (principal.limits.models && !principal.limits.models.includes(model.id)) {
     return failed(
       new ApiError(403, {

@@ -13,7 +13,7 @@ export interface TaskRecord {
   taskUUID: string
   /** The taskUUID as the client spelled it, when that is not lower-case: answers echo it, since Runware's SDKs match by exact string. */
   sentAs?: string
-  /** SHA-256 of the canonical request: the same taskUUID with another body is a conflict. */
+  /** SHA-256 of the canonical request, its first 128 bits in hex: the same taskUUID with another body is a conflict. */
   requestHash: string
   model: string
   createdAt: number

@@ -15,7 +15,7 @@ export const SHARD_SCHEMA = `
   CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
   CREATE TABLE IF NOT EXISTS tasks (
     id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE, hash BLOB NOT NULL, created_at INTEGER NOT NULL,
-    finished_at INTEGER, state INTEGER NOT NULL, due_at INTEGER, model INTEGER NOT NULL, origin INTEGER NOT NULL,
+    state INTEGER NOT NULL, due_at INTEGER, model INTEGER NOT NULL, origin INTEGER NOT NULL,
     width INTEGER NOT NULL, height INTEGER NOT NULL, format TEXT NOT NULL, flags INTEGER NOT NULL,
     n INTEGER NOT NULL, ttl INTEGER, sent_as TEXT, refs TEXT, socket);
   CREATE TABLE IF NOT EXISTS details (id INTEGER PRIMARY KEY, detail TEXT NOT NULL);
@@ -77,7 +77,6 @@ export type TaskRow = {
   uuid: ArrayBuffer
   hash: ArrayBuffer
   created_at: number
-  finished_at: number | null
   state: number
   model: number
   origin: number
@@ -251,6 +250,7 @@ export async function taskRecord(
     children,
     status: row.state === OPEN ? 'processing' : finalStatus(results),
     ...(row.state === DELETED ? { deleted: true } : {}),
-    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
+    // Finished when its last result was recorded.
+    ...(row.state !== OPEN && results.length ? { finishedAt: Math.max(...results.map((r) => r.at)) } : {}),
   }
 }

@@ -143,17 +143,12 @@ export class TaskShard extends DurableObject<Env> {
       // A task with client deliveries keeps its detail until the reconciler has verified them
       // (settled()); one that owes the account keeps it (its price) until it is told.
       const keep = Boolean(row.flags & rows.FLAG.deliveries) || owed
-      this.sql.exec(
-        'UPDATE tasks SET state = ?, finished_at = ?, due_at = ? WHERE id = ?',
-        rows.FINAL,
-        now,
-        keep ? now + this.recheckMs() : null,
-        row.id,
-      )
+      this.sql.exec('UPDATE tasks SET state = ?, due_at = ? WHERE id = ?', rows.FINAL, keep ? now + this.recheckMs() : null, row.id)
       if (!keep) rows.dropDetail(this.sql, row.id)
       this.waiters.wake(taskUUID)
     }
-    const final: TaskRecord | null = complete ? { ...task, status: finalStatus(results), finishedAt: now, results } : null
+    const finishedAt = Math.max(...results.map((r) => r.at))
+    const final: TaskRecord | null = complete ? { ...task, status: finalStatus(results), finishedAt, results } : null
     await Promise.all([
       final && row.flags & rows.FLAG.deliveries ? this.outbox.cache(row.id, final) : null,
       // Owed from an earlier call: every recorded result goes again (the account counts an index once).

@@ -29,7 +29,7 @@ describe('a finished task’s lasting part', () => {
       outputType: 'dataURI',
       deliveryMethod: 'sync',
       status: 'succeeded',
-      finishedAt: 6,
+      finishedAt: 5,
       requestHash: task.requestHash,
     })
     expect(state?.task.positivePrompt).toBeUndefined()

@@ -41,13 +41,14 @@ describe('TaskShard compact storage', () => {
       ]
       const done = await shard.recordResults(taskUUID, drafts, now + 7)
       const results = [drafts[0], { ...drafts[1], seed: 11 }, drafts[2]]
-      expect(done?.final).toEqual({ ...record, status: 'succeeded', finishedAt: now + 7, results })
+      // Finished when its last result was recorded (the results' own times).
+      expect(done?.final).toEqual({ ...record, status: 'succeeded', finishedAt: now, results })
 
       expect(column(state, taskUUID, 'detail')).toBeNull()
       // Its children are derived again; each carries the seed its result reports (Runware's 5, not the 10 sent).
       const children = record.children.map((child, i) => ({ ...child, seed: i === 0 ? 5 : child.seed }))
       expect(await shard.read(taskUUID)).toEqual({
-        task: { ...lasting(record), children, status: 'succeeded', finishedAt: now + 7 },
+        task: { ...lasting(record), children, status: 'succeeded', finishedAt: now },
         results,
       })
       expect(results[0]).toMatchObject({ objectKey: `images/${tenant}/${taskUUID}/0.png` })

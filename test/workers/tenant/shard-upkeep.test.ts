@@ -145,11 +145,10 @@ describe('TaskShard alarm: retention', () => {
       for (let i = 0; i < count; i++) {
         const id = rows(
           state,
-          `INSERT INTO tasks (uuid, hash, created_at, finished_at, state, model, origin, width, height, format, flags, n)
-           VALUES (?, ?, ?, ?, ?, 1, 1, 64, 64, 'JPG', 0, 1) RETURNING id`,
+          `INSERT INTO tasks (uuid, hash, created_at, state, model, origin, width, height, format, flags, n)
+           VALUES (?, ?, ?, ?, 1, 1, 64, 64, 'JPG', 0, 1) RETURNING id`,
           packUUID(crypto.randomUUID()),
           packUUID(crypto.randomUUID()),
-          from + i,
           from + i,
           FINAL,
         )[0]?.id as number
