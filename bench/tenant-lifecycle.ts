@@ -106,6 +106,7 @@ export interface Storage {
 
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123456789'
 
+/** The tenant's storage report, from the admin route. */
 export async function storage(t: Tenant): Promise<Storage> {
   const res = await fetch(`${t.gateway.url}/admin/tenants/${t.id}/storage`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   if (!res.ok) throw new Error(`storage report: ${res.status} ${await res.text()}`)
@@ -153,10 +154,10 @@ export async function fill(t: Tenant, count: number, concurrency: number, say: (
 }
 
 /**
- * Creates `count` tasks with the emulator in 'quiet' mode and finishes them as Runware would have:
- * each result's image into R2 (as its upload would), then its webhook. For seeding, not for measuring.
+ * Finishes tasks the emulator left alone ('quiet' mode) as Runware would have: each result's image
+ * into R2 (as its upload would have put it), then its webhook. For seeding, not for measuring.
  */
-export async function finishQuietly(t: Tenant, uuids: readonly string[], image: Uint8Array): Promise<void> {
+async function finishQuietly(t: Tenant, uuids: readonly string[], image: Uint8Array): Promise<void> {
   const bucket = await t.gateway.mf.getR2Bucket('IMAGES')
   await eachLimit(uuids, 32, async (uuid) => {
     for (let index = 0; index < RESULTS_PER_TASK; index++) {
