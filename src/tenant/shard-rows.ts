@@ -1,9 +1,9 @@
 /**
  * How a shard object keeps its tasks, in as few bytes as a decision needs. A task's bulky,
- * write-once part (its prompt, its URLs, its children) is `detail`: kept while the task is open
+ * write-once part (its prompt, its URLs, its children) is its `details` row: kept while it is open
  * (dispatch and reconciliation need it) and, for a task with client deliveries, until its
  * deliveries are verified; then dropped, once that part is in its KV record. What stays of a
- * finished task is about 130 bytes per image: UUIDs as 16-byte blobs, names by id, and results
+ * finished task is about 150 bytes per image: UUIDs as 16-byte blobs, names by id, and results
  * as columns (an image's R2 key follows from its task, index and format). docs/storage.md.
  */
 import { childTaskUUID } from '../lib/ids'
