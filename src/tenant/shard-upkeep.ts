@@ -62,7 +62,9 @@ export class Upkeep {
         : Math.max(oldest + TASK_RETENTION_SECONDS * 1000, this.prunedAt + PRUNE_EVERY_MS)
     const at = [next, pruneAt].filter((t): t is number => t !== null)
     if (more) this.prunedAt = 0
-    await this.wakeBy(at.length ? Math.min(...at) : null)
+    // A full sweep leaves more due now (a backlog after an outage): drain it at once, not a grain later.
+    if (due.length === SWEEP_LIMIT) await this.ctx.storage.setAlarm((this.alarmAt = now))
+    else await this.wakeBy(at.length ? Math.min(...at) : null)
   }
 
   /** Forgets up to PRUNE_BATCH finished or deleted tasks created before `horizon`, and old uploads; true when more remain. */

@@ -112,8 +112,11 @@ export class TaskShard extends DurableObject<Env> {
     const row = this.row(taskUUID)
     if (!row || row.state === rows.DELETED) return null
     const detail = rows.parseDetail(row)
-    const task = await this.toRecord(row)
-    if (row.state !== rows.OPEN || !detail) return { task, results: this.results(row), claimed: [], final: null }
+    if (row.state !== rows.OPEN || !detail) {
+      const results = this.results(row)
+      return { task: await this.toRecord(row, results), results, claimed: [], final: null }
+    }
+    const model = this.names.text(row.model)
     const claimed: ResultRecord[] = []
     for (const draft of drafts) {
       const child = detail.children[draft.index]
@@ -134,9 +137,10 @@ export class TaskShard extends DurableObject<Env> {
       if (!inserted) continue
       const record: ResultRecord = draft.ok ? { ...draft, seed: c.seed } : draft
       claimed.push(record)
-      if (record.ok || record.billed) addUsage(this.sql, now, task.model, chargeOf(record, detail.perResult), record.ok ? 1 : 0)
+      if (record.ok || record.billed) addUsage(this.sql, now, model, chargeOf(record, detail.perResult), record.ok ? 1 : 0)
     }
     const results = this.results(row)
+    const task = await this.toRecord(row, results)
     const complete = results.length >= row.n
     const owed = Boolean(row.flags & rows.FLAG.owed)
     if (complete) {
@@ -263,8 +267,9 @@ export class TaskShard extends DurableObject<Env> {
   }
 
   private toRecord(row: TaskRow, results = this.results(row)): Promise<TaskRecord> {
+    // Only a task that let go of its children needs their seeds back, from its results.
     const seeds: number[] = []
-    for (const r of this.resultRows(row.id)) seeds[r.idx] = r.seed
+    if (!row.detail) for (const r of this.resultRows(row.id)) seeds[r.idx] = r.seed
     return rows.taskRecord(this.names.tenant, row, results, seeds, (id) => this.names.text(id))
   }
 
