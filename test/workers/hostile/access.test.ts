@@ -3,8 +3,8 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { UrlSigner } from '../../../src/images/url-signer'
 import { imageKey } from '../../../src/lib/storage-keys'
-import { KEY_A, KEY_B } from '../../secrets'
-import { BASE, call, inference, postV1 } from '../helpers'
+import { KEY_A, KEY_B, TEST_SECRETS } from '../../secrets'
+import { BASE, call, inference, postV1, tenantOf } from '../helpers'
 
 const as = (key: string, path: string, init: RequestInit = {}) =>
   call(path, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...init.headers } })
@@ -108,5 +108,37 @@ describe('Range on /files', () => {
       expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('invalidRange')
     }
     if (status === 200) expect(new Uint8Array(await res.arrayBuffer())).toEqual(PNG)
+  })
+})
+
+describe('the storage report (admin only)', () => {
+  const storage = (tenant: string, token?: string) =>
+    call(`/admin/tenants/${tenant}/storage`, token ? { headers: { authorization: `Bearer ${token}` } } : {})
+
+  it('refuses a client key, a forged token and no token with 401, naming nothing of the tenant', async () => {
+    const tenant = await tenantOf(KEY_A)
+    for (const token of [KEY_A, `${TEST_SECRETS.ADMIN_TOKEN}x`, undefined]) {
+      const res = await storage(tenant, token)
+      expect(res.status).toBe(401)
+      const text = await res.text()
+      expect(JSON.parse(text).errors?.[0]?.code).toBe('invalidAdminToken')
+      expect(text).not.toContain(tenant)
+    }
+  })
+
+  it('refuses a tenant id that is not one with 400 naming `tenant`, and reports an unknown tenant as empty', async () => {
+    for (const bad of ['T_UPPER', 'a%2Fb', 'x'.repeat(200)]) {
+      const res = await storage(bad, TEST_SECRETS.ADMIN_TOKEN)
+      expect(res.status).toBe(400)
+      expect(((await res.json()) as { errors: { parameter?: string }[] }).errors[0]?.parameter).toBe('tenant')
+    }
+    // `..`, spelled or escaped, is resolved away by URL parsing: the path is then no route at all.
+    for (const dots of ['..', '%2E%2E']) expect((await storage(dots, TEST_SECRETS.ADMIN_TOKEN)).status).toBe(404)
+    const unknown = await storage('tnobodyhere', TEST_SECRETS.ADMIN_TOKEN)
+    expect(unknown.status).toBe(200)
+    expect(((await unknown.json()) as { data: { images: number; bytesPerImage: number | null } }).data).toMatchObject({
+      images: 0,
+      bytesPerImage: null,
+    })
   })
 })

@@ -10,7 +10,7 @@ describe('a backlog of due tasks', () => {
     const first = taskRecord({ tenant })
     await runInDurableObject(shardOf(tenant, first.taskUUID), async (instance: TaskShard, state) => {
       const queue = (instance as unknown as { env: Env }).env.RECONCILE as Queue
-      const sent = vi.spyOn(queue, 'sendBatch').mockResolvedValue(undefined)
+      const sent = vi.spyOn(queue, 'sendBatch').mockResolvedValue({} as QueueSendBatchResponse)
       try {
         const due = Date.now() - 60_000
         await instance.open(first, 0, {}, due)
