@@ -33,15 +33,16 @@ function laggingKv(inner: KVNamespace, clock: { now: number }, lagMs = 60_000) {
   } as unknown as KVNamespace
 }
 
+/** The Worker's services over a lagging KV (a shard writes through its own, which does not lag). */
+const servicesOver = (clock: { now: number }) =>
+  buildServices({ ...env, TASKS: laggingKv(env.TASKS, clock) }, requireConfig(env), { origin: BASE, waitUntil: () => undefined })
+
 const JPG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8])
 
 describe('task state over a lagging, miss-caching KV', () => {
   it('never reports stale status or loses a result', async () => {
     const clock = { now: Date.now() }
-    const s = buildServices({ ...env, TASKS: laggingKv(env.TASKS, clock) }, requireConfig(env), {
-      origin: BASE,
-      waitUntil: () => undefined,
-    })
+    const s = servicesOver(clock)
     const taskUUID = crypto.randomUUID()
     const task = taskRecord({
       tenant: 'tlagging',
@@ -89,10 +90,7 @@ describe('task state over a lagging, miss-caching KV', () => {
 describe('deliveries over a lagging KV', () => {
   it('retry while neither KV nor the shard has the URLs, and find them once KV shows the record', async () => {
     const clock = { now: Date.now() }
-    const s = buildServices({ ...env, TASKS: laggingKv(env.TASKS, clock) }, requireConfig(env), {
-      origin: BASE,
-      waitUntil: () => undefined,
-    })
+    const s = servicesOver(clock)
     const task = taskRecord({ tenant: 'tlagging', createdAt: clock.now, webhookURL: 'https://hooks.example/lag' })
     expect((await s.tenants.open(task, 30_000, {}, firstDue(task))).kind).toBe('created')
     // Before the task finishes the shard has the URLs; this read also caches KV's miss here.
