@@ -1,9 +1,11 @@
 /**
  * TENANT_SHARDS: how many shard objects hold each tenant's tasks (src/tenant/shard-map.ts). `4`
- * sets every tenant's count; `acme=16@2026-12-01` sets one tenant's from a date on (UTC
- * midnight), and `acme=16` from the start. Dates let every Worker switch at the same instant,
+ * sets every tenant's count; `tacme=16@2026-12-01` sets one tenant's from a date on (UTC
+ * midnight), and `tacme=16` from the start. Dates let every Worker switch at the same instant,
  * whenever each deployed, and let a live tenant grow without moving a task.
  */
+import { TENANT_ID } from '../schemas/api-keys'
+
 export interface ShardEpoch {
   /** When this count takes effect (ms). */
   from: number
@@ -30,6 +32,7 @@ export function parseShardPlan(text: string): ShardPlan | string {
     if (!count || !Number.isInteger(n) || n < 1 || n > MAX_SHARDS || Number.isNaN(from)) {
       return `"${entry}" is not [tenant=]count[@YYYY-MM-DD] with a count from 1 to ${MAX_SHARDS}`
     }
+    if (tenant && !TENANT_ID.test(tenant)) return `"${entry}": ${tenant} is not a tenant id (t and up to 40 of a-z, 0-9, _)`
     if (!tenant) {
       if (date) return `"${entry}": a date needs a tenant`
       plan.fallback = [{ from: 0, count: n }]

@@ -22,12 +22,15 @@ export const DELIVERY_TIMEOUT_MS = 15_000
 export const RETRY_WINDOW_SECONDS = 86_400
 /** Other 4xx answers get this many attempts in all. */
 export const CLIENT_ERROR_ATTEMPTS = 3
+/** How long a KV write may take to show at every location. */
+const KV_PROPAGATION_SECONDS = 60
+
 /** Queues accept delays of at most 12 hours. */
 const QUEUE_MAX_DELAY_SECONDS = 12 * 3600
 
 export interface DelivererDeps {
-  /** Reads a task with its results (the task store's cached read). */
-  tasks: { loadWhole(tenant: string, taskUUID: string): Promise<TaskState | null> }
+  /** Reads a task with its results and delivery URLs (`later`: not readable here yet). */
+  tasks: { loadWhole(tenant: string, taskUUID: string): Promise<TaskState | null | 'later'> }
   log: DeliveryLog
   presenter: Presenter
   images: ImageStore
@@ -45,6 +48,8 @@ export class Deliverer {
 
   async deliver(message: DeliveryMessage, now = Date.now()): Promise<Decision> {
     const state = await this.deps.tasks.loadWhole(message.tenant, message.taskUUID)
+    // The record is on its way to this location's KV: no send, no attempt counted, just later.
+    if (state === 'later') return { action: 'retry', delaySeconds: KV_PROPAGATION_SECONDS }
     const task = state?.task
     const result = task && !task.deleted ? state.results.find((r) => r.index === message.index) : undefined
     if (!task || !result) return { action: 'ack' } // deleted since: nothing left to send

@@ -1,6 +1,6 @@
 /**
  * Task state, read from the task's shard object: one call, whatever the task's state, so a
- * poll costs one storage read and never meets KV's staleness. The KV record a shard writes for a
+ * poll costs one object call and never meets KV's staleness. The KV record a shard writes for a
  * finished task with client deliveries holds what the shard stops keeping (the webhook and upload
  * URLs): only the deliverer reads it.
  */
@@ -22,14 +22,15 @@ export class TaskStore {
 
   /**
    * The task with its client delivery URLs: the KV record of a finished task (its shard keeps the
-   * URLs only until its deliveries are verified), else the shard's state.
+   * URLs only until its deliveries are verified), else the shard's state; `later` when the shard
+   * has let go of the URLs and KV does not show the record here yet (it takes up to 60 s).
    */
-  async loadWhole(tenant: string, taskUUID: string): Promise<TaskState | null> {
+  async loadWhole(tenant: string, taskUUID: string): Promise<TaskState | null | 'later'> {
     const cached = await this.kv.get<TaskRecord>(keys.kvTaskKey(tenant, taskUUID), 'json')
     if (cached?.results) return { task: cached, results: cached.results }
     const state = await this.tenants.read(tenant, taskUUID)
     // Kept only in part, while its KV record is not yet visible here: ask again later, never act on half.
-    if (state && !state.task.deleted && state.task.positivePrompt === undefined) throw new Error('task record not yet readable')
+    if (state && !state.task.deleted && state.task.positivePrompt === undefined) return 'later'
     return state
   }
 

@@ -110,6 +110,8 @@ export class TaskView {
         { 'retry-after': '10' },
       )
     }
-    await Promise.all([deleteImages(task), this.tasks.delete(task)])
+    // The task goes first: if its shard cannot let it go, its images stay with it.
+    await this.tasks.delete(task)
+    await deleteImages(task)
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Which of a tenant's shard objects holds a task, or an uploaded image. A shard is named by its
- * tenant and index (`acme/3`), never by the count, so growing a tenant from 4 shards to 16 leaves
+ * tenant and index (`tacme/3`), never by the count, so growing a tenant from 4 shards to 16 leaves
  * shards 0–3 where they were: a task stays in the shard its creation chose, and only tasks created
  * before a growth (within retention) may need a second look, in the shard the older count chose.
  */

@@ -4,6 +4,7 @@
  */
 export class ShardNames {
   private readonly cache = new Map<number, string>()
+  private readonly ids = new Map<string, number>()
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -12,13 +13,19 @@ export class ShardNames {
   }
 
   claimTenant(tenant: string): void {
-    if (!this.cache.has(0)) this.sql.exec('INSERT OR IGNORE INTO names (id, text) VALUES (0, ?)', tenant)
+    if (this.cache.has(0)) return
+    this.sql.exec('INSERT OR IGNORE INTO names (id, text) VALUES (0, ?)', tenant)
+    this.text(0)
   }
 
   id(text: string): number {
-    const found = this.sql.exec<{ id: number }>('SELECT id FROM names WHERE text = ?', text).toArray()[0]
-    if (found) return found.id
-    return this.sql.exec<{ id: number }>('INSERT INTO names (text) VALUES (?) RETURNING id', text).one().id
+    let id = this.ids.get(text)
+    if (id === undefined) {
+      const found = this.sql.exec<{ id: number }>('SELECT id FROM names WHERE text = ?', text).toArray()[0]
+      id = found?.id ?? this.sql.exec<{ id: number }>('INSERT INTO names (text) VALUES (?) RETURNING id', text).one().id
+      this.ids.set(text, id)
+    }
+    return id
   }
 
   text(id: number): string {

@@ -6,7 +6,7 @@
  */
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { RecordCache } from './record-cache'
-import { FLAG, unpackUUID, type TaskRow } from './shard-rows'
+import { DELETED, FLAG, unpackUUID, type TaskRow } from './shard-rows'
 import type { Upkeep } from './shard-upkeep'
 import { chargeOf } from './spend'
 import type { TenantAccount } from './tenant-account'
@@ -41,13 +41,26 @@ export class Outbox {
     const charges = results.map((r) => ({ index: r.index, micros: chargeOf(r, perResult) }))
     try {
       await this.account().settle(unpackUUID(row.uuid), charges, now)
-      if (row.flags & FLAG.owed) this.sql.exec('UPDATE tasks SET flags = flags & ? WHERE id = ?', ~FLAG.owed, row.id)
+      // Owed no more only if no result was recorded meanwhile (its own telling may have failed).
+      this.sql.exec(
+        'UPDATE tasks SET flags = flags & ? WHERE id = ? AND (SELECT COUNT(*) FROM results WHERE task = ?) <= ?',
+        ~FLAG.owed,
+        row.id,
+        row.id,
+        results.length,
+      )
       return true
     } catch {
       // The detail (which holds the price) comes back if a finish dropped it: settled() needs it.
       const due = now + this.recheckMs()
-      this.sql.exec('UPDATE tasks SET flags = flags | ?, due_at = COALESCE(due_at, ?) WHERE id = ?', FLAG.owed, due, row.id)
-      if (row.detail) this.sql.exec('INSERT OR IGNORE INTO details (id, detail) VALUES (?, ?)', row.id, row.detail)
+      const marked = this.sql.exec(
+        'UPDATE tasks SET flags = flags | ?, due_at = COALESCE(due_at, ?) WHERE id = ? AND state != ?',
+        FLAG.owed,
+        due,
+        row.id,
+        DELETED,
+      ).rowsWritten
+      if (marked && row.detail) this.sql.exec('INSERT OR IGNORE INTO details (id, detail) VALUES (?, ?)', row.id, row.detail)
       await this.upkeep.wakeBy(due)
       return false
     }

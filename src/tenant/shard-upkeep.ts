@@ -32,7 +32,7 @@ export class Upkeep {
   /**
    * Tasks due for reconciliation at `now`, oldest first. Each is due again one RECONCILE_AFTER
    * later, so a task still open after its check (or whose message was lost) is checked again;
-   * finishing a task clears it.
+   * finishing a task clears it, unless it has client deliveries to verify or owes its account.
    */
   sweep(now: number, tenant: string): ReconcileMessage[] {
     const due = this.sql

@@ -1,8 +1,10 @@
 /**
  * One of a tenant's shard objects: the strongly consistent home of the tasks a hash of their
  * taskUUID sends here (shard-map.ts), their results and the images uploaded under UUIDs that
- * hash here. Requests to one object run one at a time and each method does its SQL before any
- * await, so "is this taskUUID new?" and "was this result already recorded?" cannot interleave.
+ * hash here. Requests to one object run one at a time and each check and the write it decides
+ * are synchronous SQL, so "is this taskUUID new?" and "was this result already recorded?" cannot
+ * interleave. Where a method waits on the account, other calls may run meanwhile: what it writes
+ * after the wait is conditional on the row as it is then (an open looks for the task again).
  * Budgets and in-flight slots, which must be exact across shards, are the account object's
  * (tenant-account.ts); a shard asks it only for tasks opened under limits. The shard schedules
  * reconciliation (each open task has a due time, and the alarm hands due tasks to the reconcile
@@ -76,19 +78,24 @@ export class TaskShard extends DurableObject<Env> {
 
   /** Forgets a task Runware never took (and its reservation), so a re-send starts afresh. */
   async abandon(taskUUID: string, createdAt: number): Promise<boolean> {
-    const gone = this.sql
-      .exec<{ id: number; flags: number; tenant: string }>(
-        'DELETE FROM tasks WHERE uuid = ? AND created_at = ? AND state = ? RETURNING id, flags',
-        rows.packUUID(taskUUID),
-        createdAt,
-        rows.OPEN,
-      )
-      .toArray()[0]
-    if (!gone) return false
-    this.sql.exec('DELETE FROM results WHERE task = ?', gone.id)
-    rows.dropDetail(this.sql, gone.id)
+    const row = this.row(taskUUID)
+    if (!row || row.created_at !== createdAt || row.state !== rows.OPEN) return false
+    // The reservation goes first: if the account cannot be told, the task stays, and its deadline
+    // fails it unbilled, which frees the reservation the usual way.
+    if (
+      row.flags & rows.FLAG.limited &&
+      !(await this.account()
+        .release(taskUUID)
+        .then(
+          () => true,
+          () => false,
+        ))
+    )
+      return true
+    if (!this.sql.exec('DELETE FROM tasks WHERE id = ? AND state = ?', row.id, rows.OPEN).rowsWritten) return true
+    this.sql.exec('DELETE FROM results WHERE task = ?', row.id)
+    rows.dropDetail(this.sql, row.id)
     this.waiters.wake(taskUUID)
-    if (gone.flags & rows.FLAG.limited) await this.account().release(taskUUID)
     return true
   }
 

@@ -2,8 +2,8 @@
  * One small Durable Object per tenant for what must be exact across all of its shards: the
  * budget and the in-flight slots. Only tasks opened under a key with limits come here (their
  * shard asks, once to reserve and once per recorded result to settle), so a tenant without
- * limits never touches it, and one with limits costs it two calls per task, whatever the number
- * of shards. Requests run one at a time, so "check, then reserve" cannot interleave. It also
+ * limits never touches it, and one with limits costs it a reserve per task and a settle per
+ * call that records results (one per webhook), whatever the number of shards. Requests run one at a time, so "check, then reserve" cannot interleave. It also
  * runs key transitions one at a time per key (docs/tenants.md).
  */
 import { DurableObject } from 'cloudflare:workers'

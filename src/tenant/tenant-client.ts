@@ -11,6 +11,9 @@ import { sumUsage } from './spend'
 import type { TaskShard } from './task-shard'
 import type { TenantAccount } from './tenant-account'
 
+/** How far apart two Workers' clocks may be, for the instant a tenant's shard count grows. */
+const CLOCK_SKEW_MS = 60_000
+
 export class TenantClient {
   constructor(
     private readonly shardObjects: DurableObjectNamespace<TaskShard>,
@@ -33,14 +36,15 @@ export class TenantClient {
 
   /** Creates the task with its reservation, or returns the task already under its taskUUID, or the refusal. */
   async open(task: TaskRecord, perResultMicros: number, limits: Limits, dueAt: number): Promise<OpenOutcome> {
-    const home = this.shard(task.tenant, this.map.shard(task.tenant, task.taskUUID, task.createdAt))
-    const [, ...older] = this.map.shards(task.tenant, task.taskUUID, task.createdAt)
-    for (const index of older) {
-      // Older counts' shards take no new tasks, so what is not there now never will be.
+    const homeIndex = this.map.shard(task.tenant, task.taskUUID, task.createdAt)
+    // A minute's margin: a Worker whose clock lags a growth's instant still looks where a faster one creates.
+    const others = this.map.shards(task.tenant, task.taskUUID, task.createdAt + CLOCK_SKEW_MS).filter((i) => i !== homeIndex)
+    for (const index of others) {
+      // Other counts' shards take no new tasks of this moment, so what is not there now never will be.
       const existing = await this.shard(task.tenant, index).read(task.taskUUID)
       if (existing) return { kind: 'existing', ...existing }
     }
-    return home.open(task, perResultMicros, limits, dueAt)
+    return this.shard(task.tenant, homeIndex).open(task, perResultMicros, limits, dueAt)
   }
 
   /** Forgets a task Runware never took, so a re-send starts it afresh. */

@@ -13,15 +13,16 @@ const plan = (text: string) => parseShardPlan(text) as ShardPlan
 
 describe('the shard plan', () => {
   it('reads a default count and per-tenant counts from dates, and names a bad entry', () => {
-    const parsed = plan('4, acme=8, acme=16@2026-12-01')
+    const parsed = plan('4, tacme=8, tacme=16@2026-12-01')
     expect(parsed.fallback).toEqual([{ from: 0, count: 4 }])
-    expect(parsed.tenants.get('acme')).toEqual([
+    expect(parsed.tenants.get('tacme')).toEqual([
       { from: 0, count: 8 },
       { from: Date.parse('2026-12-01T00:00:00Z'), count: 16 },
     ])
-    expect(parseShardPlan('4, acme=0')).toContain('"acme=0"')
+    expect(parseShardPlan('4, tacme=0')).toContain('"tacme=0"')
     expect(parseShardPlan('4, 8@2026-12-01')).toContain('a date needs a tenant')
     expect(parseShardPlan('Acme=4')).toContain('"Acme=4"')
+    expect(parseShardPlan('acme=4')).toContain('not a tenant id')
   })
 
   it('spreads UUIDs over every shard, and keeps each in one', () => {
@@ -37,14 +38,14 @@ describe('the shard plan', () => {
 
   it('after a growth, looks in the new count’s shard first, then the old one’s, until retention has passed', () => {
     const grewAt = Date.parse('2026-06-01T00:00:00Z')
-    const map = new ShardMap(plan('2, big=8@2026-06-01'))
+    const map = new ShardMap(plan('2, tbig=8@2026-06-01'))
     const uuid = [...Array(100)]
       .map(() => crypto.randomUUID())
-      .find((u) => map.shard('big', u, grewAt) !== map.shard('big', u, grewAt - 1))!
-    expect(map.shards('big', uuid, grewAt + DAY)).toEqual([map.shard('big', uuid, grewAt), map.shard('big', uuid, grewAt - 1)])
-    expect(map.shards('big', uuid, grewAt + TASK_RETENTION_SECONDS * 1000 + DAY)).toEqual([map.shard('big', uuid, grewAt)])
-    expect(map.shards('other', uuid, grewAt + DAY)).toHaveLength(1)
-    expect(map.allShards('big')).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+      .find((u) => map.shard('tbig', u, grewAt) !== map.shard('tbig', u, grewAt - 1))!
+    expect(map.shards('tbig', uuid, grewAt + DAY)).toEqual([map.shard('tbig', uuid, grewAt), map.shard('tbig', uuid, grewAt - 1)])
+    expect(map.shards('tbig', uuid, grewAt + TASK_RETENTION_SECONDS * 1000 + DAY)).toEqual([map.shard('tbig', uuid, grewAt)])
+    expect(map.shards('tother', uuid, grewAt + DAY)).toHaveLength(1)
+    expect(map.allShards('tbig')).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
   })
 })
 
