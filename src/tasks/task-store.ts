@@ -21,17 +21,16 @@ export class TaskStore {
   }
 
   /**
-   * The task with its client delivery URLs: the KV record of a finished task (its shard keeps the
-   * URLs only until its deliveries are verified), else the shard's state; `later` when the shard
-   * has let go of the URLs and KV does not show the record here yet (it takes up to 60 s).
+   * The task with its client delivery URLs. The shard decides first: a deleted or unknown task is
+   * so at once, however long KV takes to forget it, and most deliveries happen while the shard
+   * still keeps the URLs. After that, the KV record of the finished task holds them; `later` when
+   * KV does not show it here yet (a write takes up to 60 s to reach every location).
    */
   async loadWhole(tenant: string, taskUUID: string): Promise<TaskState | null | 'later'> {
-    const cached = await this.kv.get<TaskRecord>(keys.kvTaskKey(tenant, taskUUID), 'json')
-    if (cached?.results) return { task: cached, results: cached.results }
     const state = await this.tenants.read(tenant, taskUUID)
-    // Kept only in part, while its KV record is not yet visible here: ask again later, never act on half.
-    if (state && !state.task.deleted && state.task.positivePrompt === undefined) return 'later'
-    return state
+    if (!state || state.task.deleted || state.task.positivePrompt !== undefined) return state
+    const cached = await this.kv.get<TaskRecord>(keys.kvTaskKey(tenant, taskUUID), 'json')
+    return cached?.results ? { task: cached, results: cached.results } : 'later'
   }
 
   /**

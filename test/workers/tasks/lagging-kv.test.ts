@@ -7,6 +7,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { requireConfig } from '../../../src/config/config'
 import { buildServices } from '../../../src/services'
+import { kvTaskKey } from '../../../src/lib/storage-keys'
 import { BASE, firstDue, taskRecord } from '../helpers'
 
 /** Writes become visible `lagMs` later; a missing key stays missing (cached) for `lagMs`. */
@@ -90,11 +91,14 @@ describe('task state over a lagging, miss-caching KV', () => {
 describe('deliveries over a lagging KV', () => {
   it('retry while neither KV nor the shard has the URLs, and find them once KV shows the record', async () => {
     const clock = { now: Date.now() }
-    const s = servicesOver(clock)
+    const kv = laggingKv(env.TASKS, clock)
+    const s = buildServices({ ...env, TASKS: kv }, requireConfig(env), { origin: BASE, waitUntil: () => undefined })
     const task = taskRecord({ tenant: 'tlagging', createdAt: clock.now, webhookURL: 'https://hooks.example/lag' })
     expect((await s.tenants.open(task, 30_000, {}, firstDue(task))).kind).toBe('created')
-    // Before the task finishes the shard has the URLs; this read also caches KV's miss here.
+    // Before the task finishes the shard has the URLs (KV is not asked).
     expect(await s.tasks.loadWhole('tlagging', task.taskUUID)).toMatchObject({ task: { webhookURL: task.webhookURL } })
+    // A read of the record here before it was written: this location caches the miss.
+    expect(await kv.get(kvTaskKey('tlagging', task.taskUUID))).toBeNull()
     await s.tenants.recordResults('tlagging', task.taskUUID, [{ index: 0, ok: false, code: 'x', message: 'y', at: clock.now }])
     await s.tenants.settled(task) // the shard lets go of the URLs: only KV has them now
     expect((await s.tasks.load('tlagging', task.taskUUID))?.task.webhookURL).toBeUndefined()
@@ -103,5 +107,27 @@ describe('deliveries over a lagging KV', () => {
     expect(decision).toEqual({ action: 'retry', delaySeconds: 60 })
     clock.now += 61_000
     expect(await s.tasks.loadWhole('tlagging', task.taskUUID)).toMatchObject({ task: { webhookURL: task.webhookURL } })
+  })
+})
+
+describe('deliveries of a deleted task', () => {
+  it('stop at once, though KV still serves the record it had', async () => {
+    const task = taskRecord({ tenant: 'tlagging', webhookURL: 'https://hooks.example/gone' })
+    const s = servicesOver({ now: Date.now() })
+    await s.tenants.open(task, 30_000, {}, firstDue(task))
+    await s.tenants.recordResults('tlagging', task.taskUUID, [{ index: 0, ok: false, code: 'x', message: 'y', at: Date.now() }])
+    await s.tenants.settled(task)
+    const record = await env.TASKS.get(kvTaskKey('tlagging', task.taskUUID))
+    expect(record).not.toBeNull()
+    // KV elsewhere may serve the record for a minute after the shard deleted it.
+    const stale = { ...env.TASKS, get: async () => JSON.parse(record ?? 'null') } as unknown as KVNamespace
+    const elsewhere = buildServices({ ...env, TASKS: stale }, requireConfig(env), { origin: BASE, waitUntil: () => undefined })
+    expect(await elsewhere.tasks.loadWhole('tlagging', task.taskUUID)).toMatchObject({ task: { webhookURL: task.webhookURL } })
+    await s.tenants.remove(task)
+    expect((await elsewhere.tasks.loadWhole('tlagging', task.taskUUID)) as { task: { deleted?: boolean } }).toMatchObject({
+      task: { deleted: true },
+    })
+    const decision = await elsewhere.deliverer.deliver({ v: 1, kind: 'webhook', tenant: 'tlagging', taskUUID: task.taskUUID, index: 0 })
+    expect(decision).toEqual({ action: 'ack' })
   })
 })
