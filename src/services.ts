@@ -17,6 +17,7 @@ import { ImageStore } from './images/image-store'
 import { Presenter } from './images/presenter'
 import { referenceTarget, uploadTarget } from './images/upload-targets'
 import { ImageLibrary } from './images/image-library'
+import { Variants } from './images/variants'
 import { ResultRecorder } from './tasks/result-recorder'
 import { Reconciler } from './tasks/reconciler'
 import { copyAllowed, RunwareClient } from './upstream/runware-client'
@@ -55,6 +56,7 @@ export class Services {
   #signer?: UrlSigner
   #images?: ImageStore
   #cache?: ImageCache
+  #variants?: Variants
   #keys?: ApiKeys
   #rateLimits?: RateLimits
   #tasks?: TaskStore
@@ -81,6 +83,10 @@ export class Services {
   }
   get cache(): ImageCache {
     return (this.#cache ??= new ImageCache(caches.default))
+  }
+  get variants(): Variants {
+    // Optional: an operator who has not enabled Images serves originals only.
+    return (this.#variants ??= new Variants(this.images, this.env.TRANSFORMS as ImagesBinding | undefined))
   }
   get keys(): ApiKeys {
     return (this.#keys ??= new ApiKeys(this.env.TASKS, this.config))

@@ -57,6 +57,23 @@ export const configSchema = z
         if (typeof plan === 'string') ctx.addIssue({ code: 'custom', message: plan })
         return typeof plan === 'string' ? (parseShardPlan(DEFAULT_SHARD_PLAN) as Exclude<typeof plan, string>) : plan
       }),
+    // The widths a signed image URL may ask for with `&w=`: a short list bounds what transforming costs.
+    IMAGE_VARIANT_WIDTHS: z.preprocess(
+      (v) =>
+        String(v === undefined || v === '' ? '256,512,1024' : v)
+          .split(',')
+          .map((w) => (w.trim() === '' ? NaN : Number(w))),
+      z
+        .array(
+          z
+            .number()
+            .int('each width must be a whole number')
+            .min(16, 'each width must be at least 16')
+            .max(4096, 'each width must be at most 4096'),
+        )
+        .min(1, 'must list at least one width')
+        .max(12, 'must list at most 12 widths'),
+    ),
     ENVIRONMENT: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['development', 'production']).default('production')),
     CORS_ORIGINS: list.default([]),
     // Log successful reads too (lib/request-log); writes and failures are always logged.

@@ -8,7 +8,7 @@ import { ApiError } from '../lib/errors'
 import { fromBase64 } from '../lib/encoding'
 import { derivedUUID } from '../lib/ids'
 import type { ImageSource } from '../lib/image-source'
-import { uploadKey } from '../lib/storage-keys'
+import { uploadKey, variantPrefix } from '../lib/storage-keys'
 import type { StoredReference, TaskRecord } from '../schemas/records'
 import type { TenantClient } from '../tenant/tenant-client'
 import type { ImageStore } from './image-store'
@@ -54,11 +54,15 @@ export class ImageLibrary {
     return this.store(tenant, imageUUID, response.body, length === null ? null : Number(length), maxBytes)
   }
 
-  /** Deletes an uploaded image: its imageUUID stops resolving at once, then its bytes go. Its R2 key, or null when there is none. */
-  async remove(tenant: string, imageUUID: string): Promise<string | null> {
+  /**
+   * Deletes an uploaded image: its imageUUID stops resolving at once, then its bytes and variants
+   * go. The R2 keys deleted (for the edge cache to forget), none when there is no such upload.
+   */
+  async remove(tenant: string, imageUUID: string): Promise<string[]> {
     const key = await this.tenants.forgetUpload(tenant, imageUUID)
-    if (key) await this.images.delete(key)
-    return key
+    if (!key) return []
+    const [, variants] = await Promise.all([this.images.delete(key), this.images.deletePrefix(`${variantPrefix(key)}/`)])
+    return [key, ...variants]
   }
 
   /** Deletes the inline reference images a task stored for itself (not uploads it named); their R2 keys. */
@@ -66,11 +70,11 @@ export class ImageLibrary {
     const removed = await Promise.all(
       (task.references ?? []).map(async (reference, i) => {
         const imageUUID = await this.inlineReferenceUUID(task.tenant, task.taskUUID, i)
-        if (!('key' in reference) || reference.key !== uploadKey(task.tenant, imageUUID)) return null
+        if (!('key' in reference) || reference.key !== uploadKey(task.tenant, imageUUID)) return []
         return this.remove(task.tenant, imageUUID)
       }),
     )
-    return removed.filter((key): key is string => key !== null)
+    return removed.flat()
   }
 
   /** The imageUUID of a task's inline reference `i`: derived, so a re-sent request stores nothing new. */

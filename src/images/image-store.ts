@@ -49,6 +49,11 @@ export class ImageStore {
     return stored ? 'stored' : 'exists'
   }
 
+  /** Stores bytes the gateway made itself (a variant) at `key`, unless something is already there. */
+  async putOnce(key: string, bytes: ArrayBuffer, contentType: string): Promise<void> {
+    await this.bucket.put(key, bytes, { onlyIf: { etagDoesNotMatch: '*' }, httpMetadata: { contentType } })
+  }
+
   /** The format an object's first bytes say it is: `other` when they are no image we serve, null when there is no object. */
   async formatOf(key: string): Promise<ImageFormat | 'other' | null> {
     const object = await this.bucket.get(key, { range: { offset: 0, length: SNIFF_BYTES } })

@@ -13,7 +13,7 @@ export interface RunwareError {
   documentation?: string
 }
 
-export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 416 | 426 | 429 | 500 | 502 | 503 | 504
+export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 416 | 422 | 426 | 429 | 500 | 501 | 502 | 503 | 504
 
 /** An error with an HTTP status, rendered as `{"errors":[…]}` by the app's onError. */
 export class ApiError extends Error {

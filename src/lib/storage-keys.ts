@@ -37,6 +37,16 @@ export function parseImageKey(key: string): { tenant: string; taskUUID: string; 
 }
 
 /**
+ * R2: resized copies of the image at `objectKey` (src/images/variants.ts), each written once, on
+ * its first request. Under the image's own key, so whatever deletes an image deletes its variants
+ * by this prefix: `variantPrefix(imagePrefix(…))` covers a whole task's.
+ */
+export const variantPrefix = (objectKey: string) => `variants/${objectKey}`
+/** R2: one variant: `variants/{objectKey}/{width}.{avif|webp|jpg|png}`, `full` for a format change alone. */
+export const variantKey = (objectKey: string, width: number | undefined, extension: string) =>
+  `${variantPrefix(objectKey)}/${width ?? 'full'}.${extension}`
+
+/**
  * R2: an input image of the tenant's (an imageUpload, or an inline reference image), named by
  * its imageUUID. The tenant's Durable Object indexes it beside generated images.
  */

@@ -52,11 +52,11 @@ export async function mediaStorage(services: Services, principal: Principal, tas
     return { items: [async () => ({ taskType: 'mediaStorage', taskUUID, operation, mediaUUID: uuid, mediaURL: url })], errors: [] }
   }
   const mediaUUID = media.trim()
-  const key = mediaUUIDSchema.safeParse(mediaUUID).success ? await services.library.remove(principal.tenant, mediaUUID) : null
-  if (!key) {
+  const keys = mediaUUIDSchema.safeParse(mediaUUID).success ? await services.library.remove(principal.tenant, mediaUUID) : []
+  if (!keys.length) {
     const message = 'media names no media uploaded with this API key’s tenant'
     return failed(new ApiError(404, { code: 'mediaNotFound', message, parameter: 'media' }))
   }
-  await services.cache.purge([key])
+  await services.cache.purge(keys)
   return { items: [async () => ({ taskType: 'mediaStorage', taskUUID, operation, mediaUUID })], errors: [] }
 }

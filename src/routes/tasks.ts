@@ -1,7 +1,7 @@
 /** GET and DELETE /v1/tasks/{taskUUID} — the resource view of a task. */
 import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
-import { deliveryPrefix, imagePrefix } from '../lib/storage-keys'
+import { deliveryPrefix, imagePrefix, variantPrefix } from '../lib/storage-keys'
 import { requireTenant, services } from './middleware'
 
 export const taskRoutes = new Hono<AppEnv>()
@@ -19,12 +19,13 @@ export const taskRoutes = new Hono<AppEnv>()
     const { view, images, library, cache } = services(c)
     const taskUUID = c.req.param('taskUUID')
     await view.delete(c.get('tenant'), taskUUID, async (task) => {
-      const [results, , references] = await Promise.all([
+      const [results, variants, , references] = await Promise.all([
         images.deletePrefix(imagePrefix(task.tenant, task.taskUUID)),
+        images.deletePrefix(variantPrefix(imagePrefix(task.tenant, task.taskUUID))),
         images.deletePrefix(deliveryPrefix(task.tenant, task.taskUUID)),
         library.removeInlineReferences(task),
       ])
-      await cache.purge([...results, ...references])
+      await cache.purge([...results, ...variants, ...references])
     })
     return c.json({ data: { taskUUID, deleted: true } })
   })

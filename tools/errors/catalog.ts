@@ -42,6 +42,10 @@ export const ERROR_CATALOG: Record<string, string> = {
   imageNotStored: 'The image of this result is not in storage (it was deleted, or never landed).',
   invalidImage: 'The image is not a PNG, JPG or WEBP, is not valid base64, is too large, or its URL could not be fetched.',
   unsupportedImageFormat: 'Only PNG, JPG and WEBP images can be stored.',
+  variantsUnavailable:
+    'This gateway has no Images binding, so w and format are refused and only originals are served. The operator enables Cloudflare Images and adds the TRANSFORMS binding (README, Images).',
+  variantFailed:
+    'The image could not be resized or re-encoded: 422 when its bytes are no image the Images binding reads, 503 (with Retry-After) when the binding failed. The original, without w and format, still works.',
   invalidRange: 'The Range header asks for bytes the image does not have.',
   invalidSignature: 'The signed URL was altered, or signed for another resource. Use the URL exactly as the gateway gave it.',
   signatureExpired: 'The signed URL has expired. Fetch the task again (GET /v1/tasks/{id} or getResponse) for fresh URLs.',
