@@ -1,11 +1,18 @@
-/** GET and DELETE /v1/tasks/{taskUUID} — the resource view of a task. */
+/** GET /v1/tasks (the tenant's tasks, newest first), and GET and DELETE /v1/tasks/{taskUUID}. */
 import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
 import { deliveryPrefix, imagePrefix, variantPrefix } from '../lib/storage-keys'
+import { validate } from '../schemas/issues'
+import { taskListQuerySchema } from '../schemas/task-list'
 import { requireTenant, services } from './middleware'
 
 export const taskRoutes = new Hono<AppEnv>()
   .use('*', requireTenant)
+  .get('/', async (c) => {
+    const query = validate(taskListQuerySchema, c.req.query())
+    const page = await services(c).view.list(c.get('tenant'), { limit: query.limit, status: query.status, before: query.cursor })
+    return c.json(page)
+  })
   .get('/:taskUUID', async (c) => {
     const task = await services(c).view.describe(c.get('tenant'), c.req.param('taskUUID'))
     return c.json({ data: task })

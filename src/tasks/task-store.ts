@@ -6,7 +6,7 @@
  */
 import * as keys from '../lib/storage-keys'
 import type { TaskRecord } from '../schemas/records'
-import type { TaskState } from '../tenant/contract'
+import type { HistoryQuery, TaskState } from '../tenant/contract'
 import type { TenantClient } from '../tenant/tenant-client'
 
 export class TaskStore {
@@ -18,6 +18,11 @@ export class TaskStore {
   /** The task and its results, as its shard knows them now. */
   load(tenant: string, taskUUID: string): Promise<TaskState | null> {
     return this.tenants.read(tenant, taskUUID)
+  }
+
+  /** A page of the tenant's tasks, newest first. */
+  history(tenant: string, query: HistoryQuery): Promise<{ tasks: TaskState[]; more: boolean }> {
+    return this.tenants.history(tenant, query)
   }
 
   /**

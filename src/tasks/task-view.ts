@@ -5,6 +5,8 @@ import type { TaskOutcome } from './generation'
 import type { DeliveryLog } from '../deliveries/delivery-log'
 import { shownTaskUUID, type Presenter } from '../images/presenter'
 import type { TaskStore } from './task-store'
+import { cursorAfter } from '../schemas/task-list'
+import type { HistoryQuery } from '../tenant/contract'
 
 export type TaskStatus = 'processing' | 'succeeded' | 'failed'
 
@@ -53,9 +55,24 @@ export class TaskView {
     return { items: withStatus, errors: errors.map((e) => new ApiError(e.status, { ...e.detail, status: 'error' })) }
   }
 
-  /** The resource view: status, timestamps, every result with a fresh signed URL, and errors. */
+  /** The resource view of the caller's task. */
   async describe(tenant: string, taskUUID: string): Promise<Record<string, unknown>> {
     const { task, results } = await this.load(tenant, taskUUID)
+    return this.render(task, results)
+  }
+
+  /** A page of the caller's tasks, newest first, each as `describe` shows it; `nextCursor` resumes after it. */
+  async list(tenant: string, query: HistoryQuery): Promise<{ data: Record<string, unknown>[]; nextCursor: string | null }> {
+    const { tasks, more } = await this.tasks.history(tenant, query)
+    const last = tasks.at(-1)?.task
+    return {
+      data: await Promise.all(tasks.map(({ task, results }) => this.render(task, results))),
+      nextCursor: more && last ? cursorAfter(last) : null,
+    }
+  }
+
+  /** The resource view: status, timestamps, every result with a fresh signed URL, and errors. */
+  private async render(task: TaskRecord, results: readonly ResultRecord[]): Promise<Record<string, unknown>> {
     const status = statusOf(task, results)
     const uploads = task.uploadEndpoint ? await this.uploads(task) : undefined
     const rendered = await Promise.all(

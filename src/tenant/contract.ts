@@ -45,6 +45,13 @@ export interface Footprint {
   images: number
 }
 
+/** A page of GET /v1/tasks, as each shard is asked for it: tasks created strictly before `before`, newest first. */
+export interface HistoryQuery {
+  before?: { createdAt: number; taskUUID: string }
+  status?: 'processing' | 'succeeded' | 'failed'
+  limit: number
+}
+
 export interface UsageRow {
   day: string
   model: string

@@ -20,7 +20,8 @@ export const SHARD_SCHEMA = `
     n INTEGER NOT NULL, ttl INTEGER, sent_as TEXT, refs TEXT, socket);
   CREATE TABLE IF NOT EXISTS details (id INTEGER PRIMARY KEY, detail TEXT NOT NULL);
   CREATE INDEX IF NOT EXISTS tasks_due ON tasks (due_at) WHERE due_at IS NOT NULL;
-  CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
+  DROP INDEX IF EXISTS tasks_created;
+  CREATE INDEX IF NOT EXISTS tasks_recent ON tasks (created_at, uuid);
   CREATE TABLE IF NOT EXISTS results (
     task INTEGER NOT NULL, idx INTEGER NOT NULL, image, image_as TEXT, seed INTEGER NOT NULL, cost REAL, nsfw INTEGER,
     at INTEGER NOT NULL, error TEXT, PRIMARY KEY (task, idx)) WITHOUT ROWID;

@@ -15,11 +15,12 @@ import { DurableObject } from 'cloudflare:workers'
 import { ConfigError, readConfig } from '../config/config'
 import type { ReconcileMessage } from '../schemas/reconcile'
 import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
-import type { Footprint, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import type { Footprint, HistoryQuery, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
 import { RecordCache } from './record-cache'
 import type { ImageFormat } from '../lib/image-type'
 import * as rows from './shard-rows'
 import type { ResultRow, TaskRow } from './shard-rows'
+import { historyRows } from './shard-history'
 import { addUpload, findImages, forgetUpload } from './shard-images'
 import { ShardNames } from './shard-names'
 import { Outbox } from './shard-outbox'
@@ -101,6 +102,11 @@ export class TaskShard extends DurableObject<Env> {
 
   read(taskUUID: string): Promise<TaskState | null> {
     return this.state(taskUUID)
+  }
+
+  /** This shard's part of a page of the tenant's tasks, newest first (shard-history.ts). */
+  history(query: HistoryQuery): Promise<TaskState[]> {
+    return Promise.all(historyRows(this.sql, query).map((row) => this.stateOf(row)))
   }
 
   /** The task once it is settled (every result recorded, or deleted, or gone), or as it stands after `timeoutMs`. */
@@ -282,7 +288,10 @@ export class TaskShard extends DurableObject<Env> {
 
   private async state(taskUUID: string): Promise<TaskState | null> {
     const row = this.row(taskUUID)
-    if (!row) return null
+    return row ? this.stateOf(row) : null
+  }
+
+  private async stateOf(row: TaskRow): Promise<TaskState> {
     const results = this.results(row)
     return { task: await this.toRecord(row, results), results }
   }

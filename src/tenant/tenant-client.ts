@@ -5,7 +5,7 @@
  * picks first; only in the 30 days after a tenant grew may an older count's shard be asked too.
  */
 import type { ResultDraft, TaskRecord } from '../schemas/records'
-import type { Footprint, KeyTransition, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import type { Footprint, HistoryQuery, KeyTransition, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
 import type { ShardMap } from './shard-map'
 import { sumUsage } from './spend'
 import type { TaskShard } from './task-shard'
@@ -60,6 +60,17 @@ export class TenantClient {
   /** The task once every result is recorded (or it is deleted), or as it stands after `timeoutMs`. */
   awaitSettled(tenant: string, taskUUID: string, timeoutMs: number): Promise<TaskState | null> {
     return this.first(tenant, taskUUID, (shard) => shard.awaitSettled(taskUUID, timeoutMs))
+  }
+
+  /**
+   * A page of the tenant's tasks, newest first: every shard's first `limit + 1` after the cursor,
+   * merged in the shards' own order. `more` when a task is left behind the page.
+   */
+  async history(tenant: string, query: HistoryQuery): Promise<{ tasks: TaskState[]; more: boolean }> {
+    const asked = { ...query, limit: query.limit + 1 }
+    const pages = await Promise.all(this.map.allShards(tenant).map((index) => this.shard(tenant, index).history(asked)))
+    const merged = pages.flat().sort(({ task: a }, { task: b }) => b.createdAt - a.createdAt || (a.taskUUID < b.taskUUID ? 1 : -1))
+    return { tasks: merged.slice(0, query.limit), more: merged.length > query.limit }
   }
 
   /** Records results, each once; null when the task is unknown or deleted. */

@@ -81,4 +81,37 @@ describe('TaskShard statements', () => {
       expect(scanning).toEqual([])
     })
   })
+
+  it('walks a page of history along the (created_at, uuid) index, with no sort, whatever the filter', async () => {
+    const tenant = tenantName()
+    await inShard(aShard(tenant), async (shard, state) => {
+      const made = await Promise.all([0, 1, 2].map((i) => task(tenant, 1, { createdAt: Date.now() - i * 1000 })))
+      for (const r of made) await shard.open(r, 0, {}, FAR)
+      const newest = made[0]
+      if (!newest) throw new Error('three tasks')
+      const seen = await recording(state, async () => {
+        for (const status of [undefined, 'processing', 'succeeded', 'failed'] as const) {
+          await shard.history({ limit: 2, ...(status ? { status } : {}) })
+          await shard.history({
+            limit: 2,
+            before: { createdAt: newest.createdAt, taskUUID: newest.taskUUID },
+            ...(status ? { status } : {}),
+          })
+        }
+      })
+      const history = seen.filter((s) => /ORDER BY t\.created_at DESC/.test(s.query))
+      expect(history).toHaveLength(8)
+      for (const statement of history) {
+        const plan = rows(state, `EXPLAIN QUERY PLAN ${statement.query}`, ...(statement.bindings as (string | number | ArrayBuffer)[]))
+        const details = plan.map((p) => String(p.detail))
+        expect(details.join('\n')).toMatch(/^(SCAN|SEARCH) t USING INDEX tasks_recent/m)
+        expect(details.join('\n')).not.toMatch(/TEMP B-TREE/)
+      }
+      // And the pages hold what they should: the newest two, then the one before the newest.
+      const page = await shard.history({ limit: 2 })
+      expect(page.map((s) => s.task.taskUUID)).toEqual(made.slice(0, 2).map((t) => t.taskUUID))
+      const after = await shard.history({ limit: 5, before: { createdAt: newest.createdAt, taskUUID: newest.taskUUID } })
+      expect(after.map((s) => s.task.taskUUID)).toEqual(made.slice(1).map((t) => t.taskUUID))
+    })
+  })
 })
