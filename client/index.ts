@@ -1,15 +1,18 @@
 /**
  * A small typed client for imagine-edge. `createClient({ baseURL, apiKey })` gives generate(),
- * getTask(), waitFor() and verifyWebhook(); `client.rpc` is hono/client, typed by the app itself.
+ * getTask(), waitFor(), listTasks() and verifyWebhook(); `client.rpc` is hono/client, typed by the
+ * app itself. `variantURL()` turns any signed imageURL into a thumbnail's.
  *
  *   const client = createClient({ baseURL: 'http://127.0.0.1:8787', apiKey: process.env.IMAGINE_EDGE_KEY })
  *   const { data } = await client.generate({ positivePrompt: 'a lighthouse at dusk', width: 2560, height: 1440 })
+ *   for await (const page of client.listTasks({ limit: 50 })) for (const task of page.data) console.log(task.taskUUID)
+ *   img.src = variantURL(task.results[0].imageURL, { w: 256 })
  */
 import { hc } from 'hono/client'
 import { Webhook } from 'standardwebhooks'
 import type { AppType } from '../src/app'
 import type { imageInferenceSchema } from '../src/schemas/image-inference'
-import type { errorSchema, imageItemSchema, taskResourceSchema } from '../src/schemas/responses'
+import type { errorSchema, imageItemSchema, taskListSchema, taskResourceSchema } from '../src/schemas/responses'
 import type { z } from 'zod'
 
 type InferenceInput = z.input<ReturnType<typeof imageInferenceSchema>>
@@ -18,6 +21,15 @@ export type GenerateParams = Omit<InferenceInput, 'taskType' | 'taskUUID' | 'mod
 export type ImageItem = z.output<typeof imageItemSchema>
 export type ApiErrorDetail = z.output<typeof errorSchema>
 export type Task = z.output<typeof taskResourceSchema>['data']
+export type TaskPage = z.output<typeof taskListSchema>
+
+export interface ListTasksQuery {
+  /** Tasks per page, 1 to 100 (default 20). */
+  limit?: number
+  status?: Task['status']
+  /** Where to start: a page's nextCursor. */
+  cursor?: string
+}
 
 export interface GenerateResult {
   taskUUID: string
@@ -78,7 +90,40 @@ export function createClient({ baseURL, apiKey, fetch: fetchImpl = fetch }: Clie
     }
   }
 
-  return { rpc, generate, getTask, waitFor, verifyWebhook }
+  /** The tenant's tasks, newest first, one page per iteration, until the last page. */
+  async function* listTasks({ limit, status, cursor }: ListTasksQuery = {}): AsyncGenerator<TaskPage, void, undefined> {
+    for (let next: string | null | undefined = cursor; ;) {
+      const query = new URLSearchParams()
+      if (limit !== undefined) query.set('limit', String(limit))
+      if (status) query.set('status', status)
+      if (next) query.set('cursor', next)
+      const res = await fetchImpl(new URL(`/v1/tasks?${query}`, baseURL), { headers })
+      const body = (await res.json()) as Partial<TaskPage> & { errors?: ApiErrorDetail[] }
+      if (!res.ok || !body.data) throw new ImagineEdgeError(res.status, body.errors ?? [])
+      const page = { data: body.data, nextCursor: body.nextCursor ?? null }
+      yield page
+      if (!page.nextCursor) return
+      next = page.nextCursor
+    }
+  }
+
+  return { rpc, generate, getTask, waitFor, listTasks, verifyWebhook }
+}
+
+export type VariantFormat = 'avif' | 'webp' | 'jpeg' | 'png'
+
+/**
+ * A resized copy of a signed imageURL: `w` must be one of the gateway's IMAGE_VARIANT_WIDTHS
+ * (256, 512, 1024 unless its operator changed them). Without `format`, the browser's Accept picks
+ * AVIF or WebP. The signature and expiry stay the original's.
+ */
+export function variantURL(imageURL: string, { w, format }: { w?: number; format?: VariantFormat } = {}): string {
+  const url = new URL(imageURL)
+  url.searchParams.delete('w')
+  url.searchParams.delete('format')
+  if (w !== undefined) url.searchParams.set('w', String(w))
+  if (format) url.searchParams.set('format', format)
+  return url.toString()
 }
 
 /**

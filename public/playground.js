@@ -1,4 +1,7 @@
-// The playground: a prompt, one of the model's sizes, and the images by signed URL.
+// The playground: a prompt, one of the model's sizes, the images by signed URL, and a gallery of
+// the key's recent images (gallery.js).
+import { createGallery } from './gallery.js'
+
 // The API key comes from the URL fragment (#key=…, printed by `npm run dev`) or the form, and
 // is kept only in this tab's sessionStorage. Nothing secret is ever part of this page.
 
@@ -49,6 +52,8 @@ async function call(path, init = {}) {
   const body = await res.json().catch(() => ({}))
   return { res, body }
 }
+
+const gallery = createGallery(call)
 
 // The reference image picker: a preview at once, and an upload (POST /v1/images) only on Generate.
 const referenceInput = $('reference')
@@ -149,6 +154,7 @@ form.addEventListener('submit', async (event) => {
     const finished = body.data.filter((item) => item.imageUUID)
     const results = finished.length === task.numberResults ? finished : (await waitForTask(task.taskUUID, started)).results
     render(results)
+    void gallery.addTask(task.taskUUID)
     statusLine.textContent = `Done in ${((performance.now() - started) / 1000).toFixed(1)} s`
   } catch (error) {
     showError(error.message)
@@ -161,6 +167,7 @@ form.addEventListener('submit', async (event) => {
 loadModel().then(
   () => {
     if (!apiKey()) $('key-fieldset').hidden = false
+    else void gallery.load()
   },
   () => showError('Could not load the model list from /v1/models.'),
 )

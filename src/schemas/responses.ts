@@ -88,6 +88,11 @@ export const taskResourceSchema = z.object({
   }),
 })
 
+export const taskListSchema = z.object({
+  data: z.array(taskResourceSchema.shape.data).describe('Newest first, each as GET /v1/tasks/{taskUUID} shows it'),
+  nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null after the last'),
+})
+
 export const deliveriesSchema = z.object({
   data: z.array(
     z.object({

@@ -1,7 +1,7 @@
 /** Helpers for end-to-end tests against the gateway and emulator started in global setup. */
 import sharp from 'sharp'
 import { inject } from 'vitest'
-import { KEY_A } from '../secrets.ts'
+import { KEY_A, TEST_SECRETS } from '../secrets.ts'
 
 export const gateway = () => inject('gatewayUrl')
 export const emulator = () => inject('emulatorUrl')
@@ -63,3 +63,14 @@ export const inference = (overrides: Record<string, unknown> = {}) => ({
   positivePrompt: 'a lighthouse at dusk, e2e',
   ...overrides,
 })
+
+/** A managed key of a tenant of its own, so what a test lists is only its own. */
+export async function freshKey(name = 'e2e'): Promise<string> {
+  const res = await fetch(`${gateway()}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, tenant: `t${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}` }),
+  })
+  if (res.status !== 201) throw new Error(`key not created: ${res.status}`)
+  return ((await res.json()) as { data: { key: string } }).data.key
+}

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import examples from '../fixtures/seed-examples.json' with { type: 'json' }
 import { chromiumPath, NO_CHROMIUM } from '../../scripts/preflight.ts'
 import { KEY_A } from '../secrets.ts'
-import { emulator, gateway } from './helpers.ts'
+import { createClient } from '../../client/index.ts'
+import { emulator, freshKey, gateway } from './helpers.ts'
 
 let browser: Browser
 
@@ -69,6 +70,74 @@ describe('the playground', () => {
     await error.waitFor({ state: 'visible' })
     expect(await error.textContent()).toContain('positivePrompt must be a string of 2 to 3000 characters')
     expect(offsite).toEqual([])
+  })
+
+  it('shows a key’s 8 recent results as thumbnails for under a fifth of the originals’ bytes; a click opens one whole', async () => {
+    const key = await freshKey('gallery')
+    const client = createClient({ baseURL: gateway(), apiKey: key })
+    const made = [
+      await client.generate({ positivePrompt: 'a gallery of harbours', numberResults: 4, includeCost: true }),
+      await client.generate({ positivePrompt: 'a gallery of towers', numberResults: 4, width: 1664, height: 2496, includeCost: true }),
+    ]
+    const originals = made.flatMap((m) => m.data.map((d) => String(d.imageURL)))
+    expect(originals).toHaveLength(8)
+    let originalBytes = 0
+    for (const url of originals) originalBytes += (await (await fetch(url)).arrayBuffer()).byteLength
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const downloads: Promise<{ url: string; type: string; bytes: number }>[] = []
+    page.on('response', (response) => {
+      if (new URL(response.url()).pathname.startsWith('/files/'))
+        downloads.push(
+          response.body().then((body) => ({ url: response.url(), type: response.headers()['content-type'] ?? '', bytes: body.length })),
+        )
+    })
+    await page.goto(`${gateway()}/#key=${key}`)
+    const thumbs = page.locator('img[data-testid="gallery-thumb"]')
+    await expect.poll(() => thumbs.count(), { timeout: 20_000 }).toBe(8)
+    await page.locator('#gallery').scrollIntoViewIfNeeded()
+    const loaded = () =>
+      thumbs.evaluateAll(
+        (imgs) =>
+          (imgs as unknown as { complete: boolean; naturalWidth: number }[]).filter((i) => i.complete && i.naturalWidth === 256).length,
+      )
+    await expect.poll(loaded, { timeout: 30_000 }).toBe(8)
+
+    const seen = await Promise.all(downloads)
+    expect(seen).toHaveLength(8)
+    for (const d of seen) {
+      expect(new URL(d.url).searchParams.get('w')).toBe('256')
+      // Chromium takes AVIF, so the gateway sends it.
+      expect(d.type).toBe('image/avif')
+    }
+    const thumbBytes = seen.reduce((sum, d) => sum + d.bytes, 0)
+    console.log(
+      `gallery: 8 thumbnails ${thumbBytes} B, 8 originals ${originalBytes} B (${((100 * thumbBytes) / originalBytes).toFixed(1)} %)`,
+    )
+    expect(thumbBytes).toBeLessThanOrEqual(0.2 * originalBytes)
+
+    // Newest first: the towers (1664 × 2496) lead; a click opens the whole image with its seed, size and cost.
+    await thumbs.first().click()
+    const full = page.locator('img[data-testid="viewer-image"]')
+    await expect
+      .poll(
+        () =>
+          full.evaluate((i) => (i as unknown as { complete: boolean }).complete && (i as unknown as { naturalWidth: number }).naturalWidth),
+        { timeout: 20_000 },
+      )
+      .toBe(1664)
+    expect(await page.locator('#viewer-caption').textContent()).toMatch(/^seed \d+ · 1664 × 2496 · \$0\.03$/)
+    await page.getByRole('button', { name: 'Close' }).click()
+
+    // A result generated here joins the front of the grid when it finishes.
+    await page.getByLabel('Prompt').fill('a lantern that joins the gallery')
+    await page.getByLabel('Size').selectOption('1664x2496')
+    await page.getByRole('button', { name: 'Generate' }).click()
+    await expect.poll(() => thumbs.count(), { timeout: 30_000 }).toBe(9)
+    const newest = await page.locator('img[data-testid="result-image"]').first().getAttribute('src')
+    const front = await thumbs.first().getAttribute('src')
+    expect(new URL(front ?? '').pathname).toBe(new URL(newest ?? '').pathname)
+    await page.close()
   })
 
   it('serves the API reference offline, from the gateway itself', async () => {

@@ -94,6 +94,23 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   })
   registry.registerPath({
     method: 'get',
+    path: '/v1/tasks',
+    tags: ['Tasks'],
+    summary: "Your tenant's tasks, newest first, with freshly signed URLs",
+    description:
+      'Cursor-paginated: follow nextCursor until it is null. Tasks created after the first page never shift later pages. Deleted tasks are left out; tasks are kept 30 days.',
+    security: bearer,
+    request: {
+      query: z.object({
+        limit: z.string().optional().describe('1 to 100, default 20'),
+        cursor: z.string().optional().describe('nextCursor from the previous page, unchanged'),
+        status: z.enum(['processing', 'succeeded', 'failed']).optional(),
+      }),
+    },
+    responses: { 200: json(r.taskListSchema, 'A page of tasks'), ...errors(400, 401, 429) },
+  })
+  registry.registerPath({
+    method: 'get',
     path: '/v1/tasks/{taskUUID}',
     tags: ['Tasks'],
     summary: 'A task: status, results with freshly signed URLs, errors',
@@ -198,13 +215,23 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     method: 'get',
     path: '/files/{key}',
     tags: ['Images'],
-    summary: 'A signed image URL, as returned in imageURL (GET and HEAD; Range; If-None-Match)',
-    request: { params: z.object({ key: z.string() }), query: z.object({ exp: z.string(), sig: z.string() }) },
+    summary: 'A signed image URL, as returned in imageURL (GET and HEAD; Range; If-None-Match), or a resized variant of it',
+    description:
+      'Append w (one of IMAGE_VARIANT_WIDTHS, default 256, 512, 1024) for a resized copy that keeps the aspect ratio: AVIF when Accept names image/avif, else WebP when it names image/webp, else the original format (Vary: Accept). format overrides that choice. The signature still decides access and expiry; w and format need none. 501 when the gateway has no Images binding.',
+    request: {
+      params: z.object({ key: z.string() }),
+      query: z.object({
+        exp: z.string(),
+        sig: z.string(),
+        w: z.string().optional().describe('A variant width, one of IMAGE_VARIANT_WIDTHS (default 256, 512, 1024)'),
+        format: z.enum(['avif', 'webp', 'jpeg', 'png']).optional().describe('A variant format, instead of the one Accept picks'),
+      }),
+    },
     responses: {
-      200: { description: 'The image bytes (image/jpeg, image/png or image/webp)' },
+      200: { description: 'The image bytes (image/jpeg, image/png or image/webp; a variant may be image/avif)' },
       206: { description: 'A byte range' },
       304: { description: 'Not modified' },
-      ...errors(403, 404),
+      ...errors(400, 403, 404, 422, 501, 503),
     },
   })
   registry.registerPath({
