@@ -183,4 +183,26 @@ describe('image variants', () => {
     // And the signed URL, still unexpired, finds nothing to resize.
     expect((await call(`${path(url)}&w=256`, { headers: { accept: 'image/avif' } })).status).toBe(404)
   })
+
+  it('resizes an uploaded image (typed by its stored metadata), and a mediaStorage delete takes its variants', async () => {
+    const png = await (await call(`${path(imageURL)}&format=png`)).arrayBuffer()
+    const uploaded = await call('/v1/images', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'image/png' },
+      body: png,
+    })
+    expect(uploaded.status).toBe(201)
+    const { imageUUID, imageURL: uploadURL } = ((await uploaded.json()) as { data: { imageUUID: string; imageURL: string } }).data
+    const key = new URL(uploadURL).pathname.slice('/files/'.length)
+    // No Accept naming a newer format: the upload's own format, read from its stored type.
+    const res = await call(`${path(uploadURL)}&w=512`, { headers: { accept: '*/*' } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('image/png')
+    expect(await info(res)).toMatchObject({ format: 'image/png', width: 512, height: 768 })
+    expect((await env.IMAGES.list({ prefix: `variants/${key}/` })).objects.map((o) => o.key)).toEqual([`variants/${key}/512.png`])
+
+    const removed = await postV1([{ taskType: 'mediaStorage', taskUUID: crypto.randomUUID(), operation: 'delete', media: imageUUID }])
+    expect(removed.status).toBe(200)
+    expect((await env.IMAGES.list({ prefix: `variants/${key}/` })).objects).toHaveLength(0)
+  })
 })
