@@ -9,7 +9,7 @@ import { sha256Hex } from '../lib/crypto'
 import { toHex } from '../lib/encoding'
 import { log } from '../lib/log'
 import { KV_KEY_ID_PREFIX, kvApiKeyKey, kvKeyIdKey } from '../lib/storage-keys'
-import type { CreateKey, KeyRecord, Principal } from '../schemas/api-keys'
+import type { CreateKey, KeyRecord, Principal, UpdateKey } from '../schemas/api-keys'
 import { memo } from '../lib/memo'
 
 /** Recognisable to secret scanners, and to people. */
@@ -49,8 +49,12 @@ export class ApiKeys {
     if (!apiKey.startsWith(KEY_PREFIX)) return null
     const record = await this.kv.get<KeyRecord>(kvApiKeyKey(hash), { type: 'json', cacheTtl: 60 })
     if (!record || record.disabled || (record.expiresAt && Date.parse(record.expiresAt) <= now)) return null
-    const { rateLimitPerMinute, maxConcurrentTasks, budgetUSD, budgetPeriod, models } = record
-    return { tenant: record.tenant, keyId: record.id, limits: { rateLimitPerMinute, maxConcurrentTasks, budgetUSD, budgetPeriod, models } }
+    const { rateLimitPerMinute, maxConcurrentTasks, budgetUSD, budgetPeriod, models, alerts } = record
+    return {
+      tenant: record.tenant,
+      keyId: record.id,
+      limits: { rateLimitPerMinute, maxConcurrentTasks, budgetUSD, budgetPeriod, models, ...(alerts ? { alerts } : {}) },
+    }
   }
 
   async create(input: CreateKey, now = new Date()): Promise<{ key: string; record: KeyRecord }> {
@@ -68,6 +72,7 @@ export class ApiKeys {
       ...(input.maxConcurrentTasks ? { maxConcurrentTasks: input.maxConcurrentTasks } : {}),
       ...(input.budgetUSD ? { budgetUSD: input.budgetUSD } : {}),
       ...(input.models ? { models: input.models } : {}),
+      ...(input.alerts ? { alerts: input.alerts } : {}),
     }
     await this.save(await sha256Hex(key), record)
     audit('key.create', { keyId: record.id, tenant: record.tenant, name: record.name })
@@ -98,6 +103,20 @@ export class ApiKeys {
     await this.save(found.hash, record)
     audit('key.disable', { keyId: id, tenant: record.tenant })
     return record
+  }
+
+  /** Changes a key's name or limits (`null` removes one). Only inside keyTransition, as disable. */
+  async update(id: string, patch: UpdateKey): Promise<KeyRecord | null> {
+    const found = await this.find(id)
+    if (!found) return null
+    const record: Record<string, unknown> = { ...found.record }
+    for (const [field, value] of Object.entries(patch)) {
+      if (value === null) delete record[field]
+      else if (value !== undefined) record[field] = value
+    }
+    await this.save(found.hash, record as unknown as KeyRecord)
+    audit('key.update', { keyId: id, tenant: found.record.tenant, fields: Object.keys(patch) })
+    return record as unknown as KeyRecord
   }
 
   /** A new key for the same tenant and limits; the old one stops working. Only inside keyTransition, as disable. */

@@ -9,6 +9,9 @@ export interface RunwareError {
   allowedValues?: readonly unknown[]
   /** Only on getResponse errors, as Runware marks them. */
   status?: 'error'
+  /** insufficientCredits: which budget refused (the key's own, or its tenant's), and when its period resets. */
+  budget?: 'key' | 'tenant'
+  resetsAt?: string
   /** A page about this error: Runware's own, or the gateway's /docs/errors. */
   documentation?: string
 }

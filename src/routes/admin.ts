@@ -5,10 +5,10 @@ import type { AppEnv } from '../app-env'
 import { sha256Bytes } from '../lib/crypto'
 import { ApiError } from '../lib/errors'
 import { readCapped } from '../lib/streams'
-import { createKeySchema, TENANT_ID } from '../schemas/api-keys'
+import { createKeySchemaFor, TENANT_ID, tenantBudgetSchemaFor, updateKeySchemaFor } from '../schemas/api-keys'
 import { validate } from '../schemas/issues'
 import { bearerToken } from '../access/api-keys'
-import { storageReport } from '../tenant/budgets'
+import { budgetOf, storageReport } from '../tenant/budgets'
 import { usageOf } from './usage'
 import { clientIp, noRoute, services } from './middleware'
 
@@ -44,18 +44,24 @@ function tenantParam(tenant: string): string {
   return tenant
 }
 
+/** A small JSON body, capped as it streams. */
+const readBody = async (body: ReadableStream<Uint8Array> | null): Promise<unknown> =>
+  parseJson(
+    await readCapped(
+      body,
+      MAX_ADMIN_BODY_BYTES,
+      () => new ApiError(413, { code: 'payloadTooLarge', message: `The body is larger than ${MAX_ADMIN_BODY_BYTES} bytes` }),
+    ),
+  )
+
 const keyNotFound = (id: string) => new ApiError(404, { code: 'keyNotFound', message: `No key ${id}`, parameter: 'id' })
 
 export const adminRoutes = new Hono<AppEnv>()
   .use('*', requireAdmin)
   .post('/keys', async (c) => {
-    const body = await readCapped(
-      c.req.raw.body,
-      MAX_ADMIN_BODY_BYTES,
-      () => new ApiError(413, { code: 'payloadTooLarge', message: `The body is larger than ${MAX_ADMIN_BODY_BYTES} bytes` }),
-    )
-    const input = validate(createKeySchema, parseJson(body))
-    const { key, record } = await services(c).keys.create(input)
+    const { keys, config } = services(c)
+    const input = validate(createKeySchemaFor(config.ENVIRONMENT === 'development'), await readBody(c.req.raw.body))
+    const { key, record } = await keys.create(input)
     // The only time the key is shown.
     return c.json({ data: { ...record, key } }, 201)
   })
@@ -68,6 +74,27 @@ export const adminRoutes = new Hono<AppEnv>()
     if (!done?.record) throw keyNotFound(id)
     // A rotation's new key is shown only here.
     return c.json({ data: { ...done.record, ...(done.key ? { key: done.key } : {}) } })
+  })
+  .patch('/keys/:id', async (c) => {
+    const id = c.req.param('id')
+    const { keys, tenants, config } = services(c)
+    const patch = validate(updateKeySchemaFor(config.ENVIRONMENT === 'development'), await readBody(c.req.raw.body))
+    const tenant = await keys.tenantOfKey(id)
+    const done = tenant ? await tenants.keyTransition(tenant, id, 'update', patch) : null
+    if (!done?.record) throw keyNotFound(id)
+    return c.json({ data: done.record })
+  })
+  .put('/tenants/:tenant/budget', async (c) => {
+    const tenant = tenantParam(c.req.param('tenant'))
+    const { tenants, config } = services(c)
+    const input = validate(tenantBudgetSchemaFor(config.ENVIRONMENT === 'development'), await readBody(c.req.raw.body))
+    await tenants.setTenantBudget(tenant, budgetOf(input))
+    return c.json({ data: { tenant, ...input } })
+  })
+  .delete('/tenants/:tenant/budget', async (c) => {
+    const tenant = tenantParam(c.req.param('tenant'))
+    await services(c).tenants.setTenantBudget(tenant, null)
+    return c.json({ data: { tenant, deleted: true } })
   })
   .get('/tenants/:tenant/usage', async (c) =>
     c.json({ data: await usageOf(services(c), tenantParam(c.req.param('tenant')), c.req.query()) }),

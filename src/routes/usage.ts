@@ -3,14 +3,27 @@ import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
 import { validate } from '../schemas/issues'
 import { usageQuerySchema } from '../schemas/usage'
-import { usageReport } from '../tenant/budgets'
+import { budgetReport, usageReport } from '../tenant/budgets'
 import type { Services } from '../services'
 import { requireTenant, services } from './middleware'
 
-/** Parses the query and reads one tenant's usage; shared with the admin API. */
-export async function usageOf({ tenants }: Services, tenant: string, query: Record<string, string>) {
-  const { from, to } = validate(usageQuerySchema, query)
-  return { tenant, from, to, ...usageReport(await tenants.usage(tenant, from, to)) }
+/** Parses the query and reads one tenant's usage, with where its budgets stand; shared with the admin API. */
+export async function usageOf({ tenants, keys }: Services, tenant: string, query: Record<string, string>) {
+  const { from, to, groupBy } = validate(usageQuerySchema, query)
+  const [rows, budgets, names] = await Promise.all([
+    tenants.usage(tenant, from, to),
+    tenants.budgets(tenant),
+    // Keys are named by id and name (never by secret), from the managed keys' list.
+    keys.list().then((all) => all.filter((k) => k.tenant === tenant).map(({ id, name }) => ({ id, name }))),
+  ])
+  const named = new Map(names.map((k) => [k.id, k.name]))
+  return {
+    tenant,
+    from,
+    to,
+    ...usageReport(rows, groupBy, names),
+    budgets: budgets.map((b) => ({ ...budgetReport(b), ...(b.keyId ? { name: named.get(b.keyId) ?? null } : {}) })),
+  }
 }
 
 export const usageRoutes = new Hono<AppEnv>()

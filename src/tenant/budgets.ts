@@ -3,7 +3,7 @@ import { ApiError } from '../lib/errors'
 import { findModel } from '../models/registry'
 import type { Principal } from '../schemas/api-keys'
 import type { TaskRecord } from '../schemas/records'
-import type { Footprint, Limits, Refusal, UsageRow } from './contract'
+import type { Alerts, Budget, BudgetStatus, Footprint, Limits, Refusal, UsageRow } from './contract'
 import { audit } from '../access/api-keys'
 
 const toMicros = (usd: number) => Math.round(usd * 1_000_000)
@@ -13,12 +13,31 @@ const dollars = (micros: number) => `$${toUSD(micros).toFixed(2)}`
 /** A result's estimated cost, reserved against the budget until Runware reports the real one. */
 export const priceMicros = (model: string) => toMicros(findModel(model)?.priceUSD ?? 0)
 
-/** The key's limits, as its tenant's account checks them. */
+/** The key and its limits, as its tenant's account checks them. */
 export function limitsOf(principal: Principal): Limits {
-  const { budgetUSD, budgetPeriod, maxConcurrentTasks } = principal.limits
+  const { budgetUSD, budgetPeriod, maxConcurrentTasks, alerts } = principal.limits
   return {
+    ...(principal.keyId ? { keyId: principal.keyId } : {}),
     ...(budgetUSD !== undefined ? { budgetMicros: toMicros(budgetUSD), budgetPeriod: budgetPeriod ?? 'month' } : {}),
     ...(maxConcurrentTasks !== undefined ? { maxConcurrentTasks } : {}),
+    ...(alerts && budgetUSD !== undefined ? { alerts } : {}),
+  }
+}
+
+/** A tenant budget as the admin API takes it, in micro-dollars. */
+export function budgetOf(input: { budgetUSD: number; budgetPeriod: 'day' | 'month'; alerts?: Alerts | undefined }): Budget {
+  return { budgetMicros: toMicros(input.budgetUSD), budgetPeriod: input.budgetPeriod, ...(input.alerts ? { alerts: input.alerts } : {}) }
+}
+
+/** A budget's standing in dollars, for the usage API and page. */
+export function budgetReport(status: BudgetStatus) {
+  const { budgetMicros, spentMicros, reservedMicros, ...rest } = status
+  return {
+    ...rest,
+    budgetUSD: toUSD(budgetMicros),
+    spentUSD: toUSD(spentMicros),
+    reservedUSD: toUSD(reservedMicros),
+    used: spentMicros / budgetMicros,
   }
 }
 
@@ -36,19 +55,23 @@ export function refusalError(principal: Principal, task: TaskRecord, refusal: Re
       { 'retry-after': '5' },
     )
   }
-  const { budgetUSD, budgetPeriod } = principal.limits
   const left = Math.max(0, refusal.budgetMicros - refusal.spentMicros - refusal.reservedMicros)
   audit('budget.reject', {
     tenant: task.tenant,
     keyId: principal.keyId,
     taskUUID: task.taskUUID,
-    budgetUSD,
+    budget: refusal.scope,
+    budgetUSD: toUSD(refusal.budgetMicros),
     leftUSD: toUSD(left),
     neededUSD: toUSD(refusal.neededMicros),
   })
+  const whose = refusal.scope === 'key' ? "This API key's" : "This key's tenant's"
+  const period = refusal.budgetPeriod === 'day' ? 'daily' : 'monthly'
   return new ApiError(402, {
     code: 'insufficientCredits',
-    message: `This API key's ${budgetPeriod ?? 'month'}ly budget of ${dollars(refusal.budgetMicros)} has ${dollars(left)} left; this task needs ${dollars(refusal.neededMicros)}`,
+    message: `${whose} ${period} budget of ${dollars(refusal.budgetMicros)} has ${dollars(left)} left; this task needs ${dollars(refusal.neededMicros)}. It resets at ${refusal.resetsAt}`,
+    budget: refusal.scope,
+    resetsAt: refusal.resetsAt,
     ...tag,
   })
 }
@@ -75,11 +98,51 @@ export function storageReport(tenant: string, shards: readonly (Footprint & { sh
   }
 }
 
-/** One tenant's usage in dollars: the totals, and each day and model. */
-export function usageReport(rows: readonly UsageRow[]) {
+/** A key as usage names it: by id and name, never by secret. Bootstrap keys' usage has keyId null. */
+export interface KeyName {
+  id: string
+  name: string
+}
+
+/**
+ * One tenant's usage in dollars: the totals, each day and model, and, with `groupBy`, the sums
+ * per key, model and/or day (in that order of the groups given).
+ */
+export function usageReport(rows: readonly UsageRow[], groupBy: readonly ('key' | 'model' | 'day')[] = [], keys: readonly KeyName[] = []) {
+  const names = new Map(keys.map((k) => [k.id, k.name]))
+  const groups = new Map<string, { fields: Record<string, unknown>; images: number; costMicros: number }>()
+  for (const row of groupBy.length ? rows : []) {
+    const fields: Record<string, unknown> = {}
+    for (const g of groupBy) {
+      if (g === 'key') Object.assign(fields, { keyId: row.key || null, name: row.key ? (names.get(row.key) ?? null) : 'bootstrap key' })
+      else fields[g] = row[g]
+    }
+    const id = JSON.stringify(fields)
+    const group = groups.get(id) ?? { fields, images: 0, costMicros: 0 }
+    group.images += row.images
+    group.costMicros += row.costMicros
+    groups.set(id, group)
+  }
   return {
     images: rows.reduce((n, r) => n + r.images, 0),
     costUSD: toUSD(rows.reduce((n, r) => n + r.costMicros, 0)),
-    days: rows.map(({ costMicros, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),
+    days: sumByDayAndModel(rows).map(({ costMicros, key: _, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),
+    ...(groupBy.length
+      ? { groupBy, groups: [...groups.values()].map((g) => ({ ...g.fields, images: g.images, costUSD: toUSD(g.costMicros) })) }
+      : {}),
   }
+}
+
+/** Rows of every key as one per day and model: what `days` has always shown. */
+function sumByDayAndModel(rows: readonly UsageRow[]): UsageRow[] {
+  const sums = new Map<string, UsageRow>()
+  for (const row of rows) {
+    const id = `${row.day} ${row.model}`
+    const sum = sums.get(id)
+    if (sum) {
+      sum.images += row.images
+      sum.costMicros += row.costMicros
+    } else sums.set(id, { ...row, key: '' })
+  }
+  return [...sums.values()]
 }

@@ -6,15 +6,42 @@
 import type { KeyRecord } from '../schemas/api-keys'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 
-/** A key's limits, as the tenant's account checks them when a task opens. */
+/** Where a budget's threshold events go, and at which fractions of it (docs/tenants.md). */
+export interface Alerts {
+  webhookURL: string
+  thresholds: number[]
+}
+
+/** A budget per period, of a key or of a whole tenant. */
+export interface Budget {
+  budgetMicros: number
+  budgetPeriod: 'day' | 'month'
+  alerts?: Alerts
+}
+
+/** The key a task is opened under, and its limits, as the tenant's account checks them. */
 export interface Limits {
+  /** The managed key's id; absent for a bootstrap key (its tenant is its own). */
+  keyId?: string
   budgetMicros?: number
   budgetPeriod?: 'day' | 'month'
   maxConcurrentTasks?: number
+  alerts?: Alerts
 }
 
 export type Refusal =
-  | { reason: 'budget'; budgetMicros: number; spentMicros: number; reservedMicros: number; neededMicros: number }
+  | {
+      reason: 'budget'
+      /** Which budget refused: the key's own, or its tenant's. */
+      scope: 'key' | 'tenant'
+      budgetMicros: number
+      budgetPeriod: 'day' | 'month'
+      spentMicros: number
+      reservedMicros: number
+      neededMicros: number
+      /** When the period ends and the budget is whole again (ISO 8601, UTC). */
+      resetsAt: string
+    }
   | { reason: 'concurrency'; limit: number }
 
 export interface TaskState {
@@ -55,6 +82,17 @@ export interface HistoryQuery {
 export interface UsageRow {
   day: string
   model: string
+  /** The managed key's id; '' for a bootstrap key's tasks (and for usage counted before keys were). */
+  key: string
   images: number
   costMicros: number
+}
+
+/** Where one budget stands in its current period (the account's settled spend and open reservations). */
+export interface BudgetStatus extends Budget {
+  /** A key's id, or null for the tenant's own budget. */
+  keyId: string | null
+  periodStart: string
+  spentMicros: number
+  reservedMicros: number
 }

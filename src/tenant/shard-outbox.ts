@@ -36,6 +36,16 @@ export class Outbox {
     return this.records.remove(task)
   }
 
+  /** Frees a task's reservation; false when the account could not be told. */
+  release(taskUUID: string): Promise<boolean> {
+    return this.account()
+      .release(taskUUID)
+      .then(
+        () => true,
+        () => false,
+      )
+  }
+
   /** Tells the account of recorded results (true when it heard); a failure leaves the task owed and due, for settled() to tell again. */
   async settle(row: TaskRow, perResult: number, results: readonly ResultRecord[], now: number): Promise<boolean> {
     const charges = results.map((r) => ({ index: r.index, micros: chargeOf(r, perResult) }))

@@ -7,6 +7,7 @@
  * as columns (an image's R2 key follows from its task, index and format). docs/storage.md.
  */
 import { childTaskUUID } from '../lib/ids'
+import { runs } from '../lib/sql'
 import { fromHex, toHex } from '../lib/encoding'
 import { imageKey } from '../lib/storage-keys'
 import { finalStatus, type ChildTask, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
@@ -17,7 +18,7 @@ export const SHARD_SCHEMA = `
     id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE, hash BLOB NOT NULL, created_at INTEGER NOT NULL,
     state INTEGER NOT NULL, due_at INTEGER, model INTEGER NOT NULL, origin INTEGER NOT NULL,
     width INTEGER NOT NULL, height INTEGER NOT NULL, format TEXT NOT NULL, flags INTEGER NOT NULL,
-    n INTEGER NOT NULL, ttl INTEGER, sent_as TEXT, refs TEXT, socket);
+    n INTEGER NOT NULL, ttl INTEGER, sent_as TEXT, refs TEXT, socket, api_key INTEGER);
   CREATE TABLE IF NOT EXISTS details (id INTEGER PRIMARY KEY, detail TEXT NOT NULL);
   CREATE INDEX IF NOT EXISTS tasks_due ON tasks (due_at) WHERE due_at IS NOT NULL;
   DROP INDEX IF EXISTS tasks_created;
@@ -28,8 +29,22 @@ export const SHARD_SCHEMA = `
   CREATE INDEX IF NOT EXISTS results_image ON results (image) WHERE image IS NOT NULL;
   CREATE TABLE IF NOT EXISTS uploads (uuid TEXT PRIMARY KEY, object_key TEXT NOT NULL, created_at INTEGER NOT NULL);
   CREATE INDEX IF NOT EXISTS uploads_created ON uploads (created_at);
-  CREATE TABLE IF NOT EXISTS usage (day TEXT NOT NULL, model TEXT NOT NULL, images INTEGER NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, model));
+  CREATE TABLE IF NOT EXISTS usage_by_key (day TEXT NOT NULL, api_key TEXT NOT NULL, model TEXT NOT NULL, images INTEGER NOT NULL,
+    cost INTEGER NOT NULL, PRIMARY KEY (day, api_key, model));
+  CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `
+
+/**
+ * Brings a shard made by an older version up to this schema: tasks learn the key that opened
+ * them (usage by key), and usage counted before keys were is kept under key ''.
+ */
+export function migrate(sql: SqlStorage): void {
+  if (!runs(sql, 'SELECT api_key FROM tasks LIMIT 0')) sql.exec('ALTER TABLE tasks ADD COLUMN api_key INTEGER')
+  if (runs(sql, 'SELECT 1 FROM usage LIMIT 0')) {
+    sql.exec(`INSERT OR IGNORE INTO usage_by_key (day, api_key, model, images, cost) SELECT day, '', model, images, cost FROM usage`)
+    sql.exec('DROP TABLE usage')
+  }
+}
 
 export const OPEN = 0
 export const FINAL = 1
@@ -92,6 +107,8 @@ export type TaskRow = {
   refs: string | null
   /** The WebSocket session its results go to: kept for good, since a re-send over the same session must not push twice. */
   socket: ArrayBuffer | string | null
+  /** The managed key that opened it, by name id; null for a bootstrap key. */
+  api_key: number | null
   detail: string | null
 }
 
@@ -130,6 +147,7 @@ export function insertTask(
   dueAt: number,
   perResult: number,
   limited: boolean,
+  keyId: string | undefined,
   nameId: (text: string) => number,
 ) {
   const flags =
@@ -149,8 +167,8 @@ export function insertTask(
   }
   const { id } = sql
     .exec<{ id: number }>(
-      `INSERT INTO tasks (uuid, hash, created_at, state, due_at, model, origin, width, height, format, flags, n, ttl, sent_as, refs, socket)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      `INSERT INTO tasks (uuid, hash, created_at, state, due_at, model, origin, width, height, format, flags, n, ttl, sent_as, refs, socket, api_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       packUUID(task.taskUUID),
       packHash(task.requestHash),
       task.createdAt,
@@ -167,6 +185,7 @@ export function insertTask(
       task.sentAs ?? null,
       task.references ? JSON.stringify(task.references) : null,
       task.socket ? packUUID(task.socket) : null,
+      keyId ? nameId(keyId) : null,
     )
     .one()
   // A row id can come back after the newest task is forgotten: its detail replaces any left behind.

@@ -1,66 +1,113 @@
 /**
  * A tenant's money in SQLite, in micro-dollars (integers), never floats. The account object
- * checks budgets against settled spend and open reservations; each shard object counts the
- * usage of its own tasks by day and model, and a usage query sums the shards.
+ * checks budgets (each key's, and the tenant's) against settled spend and open reservations;
+ * each shard object counts the usage of its own tasks by day, key and model, and a usage query
+ * sums the shards.
  */
-import type { Limits, Refusal, UsageRow } from './contract'
+import type { Budget, Limits, Refusal, UsageRow } from './contract'
 
 export const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+/** The first day of the period `now` is in. */
+export const periodStart = (period: 'day' | 'month', now: number) => (period === 'day' ? day(now) : `${day(now).slice(0, 7)}-01`)
+
+/** When the period `now` is in ends: the next UTC midnight, or the first of next month. */
+export function periodEnd(period: 'day' | 'month', now: number): string {
+  const d = new Date(now)
+  const end =
+    period === 'day'
+      ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1)
+      : Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
+  return new Date(end).toISOString()
+}
 
 function scalar(sql: SqlStorage, query: string, ...bindings: (string | number)[]): number {
   const row = sql.exec<{ v: number | null }>(query, ...bindings).toArray()[0]
   return row?.v ?? 0
 }
 
-/** Which limit a new task of `neededMicros` would break, if any (the account's tables). */
-export function refusal(sql: SqlStorage, neededMicros: number, limits: Limits, now: number): Refusal | null {
-  if (limits.maxConcurrentTasks !== undefined && scalar(sql, 'SELECT COUNT(*) AS v FROM reservations') >= limits.maxConcurrentTasks) {
-    return { reason: 'concurrency', limit: limits.maxConcurrentTasks }
+/** Settled spend since `since` (a day) and open reservations: one key's, or (key null) the whole tenant's. */
+export function standing(sql: SqlStorage, key: string | null, since: string): { spentMicros: number; reservedMicros: number } {
+  const byKey = key === null ? '' : ' AND api_key = ?'
+  const keyed = key === null ? [] : [key]
+  return {
+    spentMicros: scalar(sql, `SELECT SUM(cost) AS v FROM key_spend WHERE day >= ?${byKey}`, since, ...keyed),
+    reservedMicros: scalar(sql, `SELECT SUM(per_result * open) AS v FROM reservations WHERE 1 = 1${byKey}`, ...keyed),
   }
-  if (limits.budgetMicros === undefined) return null
-  const since = limits.budgetPeriod === 'day' ? day(now) : `${day(now).slice(0, 7)}-01`
-  const spentMicros = scalar(sql, 'SELECT SUM(cost) AS v FROM spend WHERE day >= ?', since)
-  const reservedMicros = scalar(sql, 'SELECT SUM(per_result * open) AS v FROM reservations')
-  if (spentMicros + reservedMicros + neededMicros <= limits.budgetMicros) return null
-  return { reason: 'budget', budgetMicros: limits.budgetMicros, spentMicros, reservedMicros, neededMicros }
 }
 
-/** Counts `costMicros` (and `images`: a settled image is one, a possibly billed failure none) into a shard's usage. */
-export function addUsage(sql: SqlStorage, now: number, model: string, costMicros: number, images = 1): void {
+/**
+ * Which limit a new task of `neededMicros` would break, if any (the account's tables): the key's
+ * in-flight cap and budget count the key's own tasks; the tenant's budget counts every task.
+ */
+export function refusal(sql: SqlStorage, neededMicros: number, limits: Limits, tenantBudget: Budget | null, now: number): Refusal | null {
+  const key = limits.keyId ?? ''
+  if (
+    limits.maxConcurrentTasks !== undefined &&
+    scalar(sql, 'SELECT COUNT(*) AS v FROM reservations WHERE api_key = ?', key) >= limits.maxConcurrentTasks
+  ) {
+    return { reason: 'concurrency', limit: limits.maxConcurrentTasks }
+  }
+  const budgets: [Extract<Refusal, { reason: 'budget' }>['scope'], Budget | null][] = [
+    ['key', limits.budgetMicros === undefined ? null : { budgetMicros: limits.budgetMicros, budgetPeriod: limits.budgetPeriod ?? 'month' }],
+    ['tenant', tenantBudget],
+  ]
+  for (const [scope, budget] of budgets) {
+    if (!budget) continue
+    const { spentMicros, reservedMicros } = standing(sql, scope === 'key' ? key : null, periodStart(budget.budgetPeriod, now))
+    if (spentMicros + reservedMicros + neededMicros <= budget.budgetMicros) continue
+    const { budgetMicros, budgetPeriod } = budget
+    return {
+      reason: 'budget',
+      scope,
+      budgetMicros,
+      budgetPeriod,
+      spentMicros,
+      reservedMicros,
+      neededMicros,
+      resetsAt: periodEnd(budgetPeriod, now),
+    }
+  }
+  return null
+}
+
+/** Counts `costMicros` (and `images`: a settled image is one, a possibly billed failure none) into a shard's usage, under the key that asked. */
+export function addUsage(sql: SqlStorage, now: number, model: string, key: string, costMicros: number, images = 1): void {
   sql.exec(
-    `INSERT INTO usage (day, model, images, cost) VALUES (?, ?, ?, ?)
-     ON CONFLICT (day, model) DO UPDATE SET images = images + excluded.images, cost = cost + excluded.cost`,
+    `INSERT INTO usage_by_key (day, api_key, model, images, cost) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (day, api_key, model) DO UPDATE SET images = images + excluded.images, cost = cost + excluded.cost`,
     day(now),
+    key,
     model,
     images,
     costMicros,
   )
 }
 
-/** A shard's images and micro-dollars by day and model, days inclusive. */
+/** A shard's images and micro-dollars by day, key and model, days inclusive. */
 export function usageRows(sql: SqlStorage, from: string, to: string): UsageRow[] {
   return sql
-    .exec<{ day: string; model: string; images: number; cost: number }>(
-      'SELECT day, model, images, cost FROM usage WHERE day >= ? AND day <= ? ORDER BY day, model',
+    .exec<{ day: string; api_key: string; model: string; images: number; cost: number }>(
+      'SELECT day, api_key, model, images, cost FROM usage_by_key WHERE day >= ? AND day <= ? ORDER BY day, api_key, model',
       from,
       to,
     )
     .toArray()
-    .map((r) => ({ day: r.day, model: r.model, images: r.images, costMicros: r.cost }))
+    .map((r) => ({ day: r.day, model: r.model, key: r.api_key, images: r.images, costMicros: r.cost }))
 }
 
-/** Rows of several shards as one: the same day and model summed, in day and model order. */
+/** Rows of several shards as one: the same day, key and model summed, in that order. */
 export function sumUsage(shards: readonly UsageRow[][]): UsageRow[] {
   const sums = new Map<string, UsageRow>()
   for (const row of shards.flat()) {
-    const key = `${row.day} ${row.model}`
-    const sum = sums.get(key)
+    const id = `${row.day} ${row.key} ${row.model}`
+    const sum = sums.get(id)
     if (sum) {
       sum.images += row.images
       sum.costMicros += row.costMicros
-    } else sums.set(key, { ...row })
+    } else sums.set(id, { ...row })
   }
-  return [...sums.values()].sort((a, b) => a.day.localeCompare(b.day) || a.model.localeCompare(b.model))
+  return [...sums.values()].sort((a, b) => a.day.localeCompare(b.day) || a.key.localeCompare(b.key) || a.model.localeCompare(b.model))
 }
 
 /** The micro-dollars a recorded result costs: Runware's reported cost, else the reserved estimate; an unbilled failure nothing. */

@@ -1,15 +1,13 @@
 /**
  * One of a tenant's shard objects: the strongly consistent home of the tasks a hash of their
  * taskUUID sends here (shard-map.ts), their results and the images uploaded under UUIDs that
- * hash here. Requests to one object run one at a time and each check and the write it decides
- * are synchronous SQL, so "is this taskUUID new?" and "was this result already recorded?" cannot
- * interleave. Where a method waits on the account, other calls may run meanwhile: what it writes
- * after the wait is conditional on the row as it is then (an open looks for the task again).
- * Budgets and in-flight slots, which must be exact across shards, are the account object's
- * (tenant-account.ts); a shard asks it only for tasks opened under limits. The shard schedules
- * reconciliation (each open task has a due time, and the alarm hands due tasks to the reconcile
- * queue), writes a finished task's KV record when the task has client deliveries (its one
- * writer), and keeps of a finished task only its lasting part (shard-rows.ts).
+ * hash here. Requests run one at a time and each check and the write it decides are synchronous
+ * SQL, so "is this taskUUID new?" and "was this result already recorded?" cannot interleave;
+ * after a wait on the account, what a method writes is conditional on the row as it is then.
+ * Budgets and in-flight slots, exact across shards, are the account's (tenant-account.ts), asked
+ * only for tasks under a key's limits or a tenant budget. The shard schedules reconciliation (its
+ * alarm hands due tasks to the reconcile queue), writes a finished task's KV record when it has
+ * client deliveries, and keeps of a finished task only its lasting part (shard-rows.ts).
  */
 import { DurableObject } from 'cloudflare:workers'
 import { ConfigError, readConfig } from '../config/config'
@@ -20,7 +18,7 @@ import { RecordCache } from './record-cache'
 import type { ImageFormat } from '../lib/image-type'
 import * as rows from './shard-rows'
 import type { ResultRow, TaskRow } from './shard-rows'
-import { historyRows } from './shard-history'
+import { footprint, historyRows } from './shard-reports'
 import { addUpload, findImages, forgetUpload } from './shard-images'
 import { ShardNames } from './shard-names'
 import { Outbox } from './shard-outbox'
@@ -45,6 +43,7 @@ export class TaskShard extends DurableObject<Env> {
     super(ctx, env)
     this.sql = ctx.storage.sql
     this.sql.exec(rows.SHARD_SCHEMA)
+    rows.migrate(this.sql)
     this.names = new ShardNames(this.sql)
     this.upkeep = new Upkeep(ctx, this.sql, env.RECONCILE as Queue<ReconcileMessage>, () => this.recheckMs())
     this.outbox = new Outbox(
@@ -64,7 +63,8 @@ export class TaskShard extends DurableObject<Env> {
     this.names.claimTenant(task.tenant)
     const existing = await this.state(task.taskUUID)
     if (existing) return { kind: 'existing', ...existing }
-    const limited = hasLimits(limits)
+    // A tenant with a budget of its own counts every task; otherwise only those of keys with limits.
+    const limited = hasLimits(limits) || this.budgeted()
     if (limited) {
       const refused = await this.account().reserve(task.taskUUID, perResultMicros, task.children.length, limits, task.createdAt)
       if (refused) return { kind: 'refused', refusal: refused }
@@ -72,7 +72,7 @@ export class TaskShard extends DurableObject<Env> {
       const raced = await this.state(task.taskUUID)
       if (raced) return { kind: 'existing', ...raced }
     }
-    rows.insertTask(this.sql, task, dueAt, perResultMicros, limited, (text) => this.names.id(text))
+    rows.insertTask(this.sql, task, dueAt, perResultMicros, limited, limits.keyId, (text) => this.names.id(text))
     await this.upkeep.wakeBy(dueAt)
     return { kind: 'created' }
   }
@@ -83,16 +83,7 @@ export class TaskShard extends DurableObject<Env> {
     if (!row || row.created_at !== createdAt || row.state !== rows.OPEN) return false
     // The reservation goes first: if the account cannot be told, the task stays, and its deadline
     // fails it unbilled, which frees the reservation the usual way.
-    if (
-      row.flags & rows.FLAG.limited &&
-      !(await this.account()
-        .release(taskUUID)
-        .then(
-          () => true,
-          () => false,
-        ))
-    )
-      return true
+    if (row.flags & rows.FLAG.limited && !(await this.outbox.release(taskUUID))) return true
     if (!this.sql.exec('DELETE FROM tasks WHERE id = ? AND state = ?', row.id, rows.OPEN).rowsWritten) return true
     this.sql.exec('DELETE FROM results WHERE task = ?', row.id)
     rows.dropDetail(this.sql, row.id)
@@ -104,7 +95,7 @@ export class TaskShard extends DurableObject<Env> {
     return this.state(taskUUID)
   }
 
-  /** This shard's part of a page of the tenant's tasks, newest first (shard-history.ts). */
+  /** This shard's part of a page of the tenant's tasks, newest first (shard-reports.ts). */
   history(query: HistoryQuery): Promise<TaskState[]> {
     return Promise.all(historyRows(this.sql, query).map((row) => this.stateOf(row)))
   }
@@ -130,6 +121,7 @@ export class TaskShard extends DurableObject<Env> {
       return { task: await this.toRecord(row, results), results, claimed: [], final: null }
     }
     const model = this.names.text(row.model)
+    const key = row.api_key === null ? '' : this.names.text(row.api_key)
     const claimed: ResultRecord[] = []
     for (const draft of drafts) {
       const child = detail.children[draft.index]
@@ -150,7 +142,7 @@ export class TaskShard extends DurableObject<Env> {
       if (!inserted) continue
       const record: ResultRecord = draft.ok ? { ...draft, seed: c.seed } : draft
       claimed.push(record)
-      if (record.ok || record.billed) addUsage(this.sql, now, model, chargeOf(record, detail.perResult), record.ok ? 1 : 0)
+      if (record.ok || record.billed) addUsage(this.sql, now, model, key, chargeOf(record, detail.perResult), record.ok ? 1 : 0)
     }
     const results = this.results(row)
     const task = await this.toRecord(row, results)
@@ -242,18 +234,28 @@ export class TaskShard extends DurableObject<Env> {
     await this.upkeep.alarm(this.names.tenant)
   }
 
-  /** What this shard holds: its SQLite bytes, and the tasks and images it retains (an admin's question, not a hot path). */
+  /** What this shard holds (GET /admin/tenants/{tenant}/storage). */
   footprint(): Footprint {
-    const count = (query: string) => this.sql.exec<{ v: number }>(query).one().v
-    return {
-      bytes: this.ctx.storage.sql.databaseSize,
-      tasks: count('SELECT COUNT(*) AS v FROM tasks'),
-      images: count('SELECT COUNT(*) AS v FROM results WHERE image IS NOT NULL'),
-    }
+    return footprint(this.sql, this.ctx.storage.sql.databaseSize)
   }
 
   usage(from: string, to: string): UsageRow[] {
     return usageRows(this.sql, from, to)
+  }
+
+  /** Whether the tenant has a budget of its own, so every task reserves with the account (set by the admin API). */
+  setBudgeted(on: boolean): void {
+    this.sql.exec(
+      "INSERT INTO settings (name, value) VALUES ('budgeted', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      on ? 1 : 0,
+    )
+    this.#budgeted = on
+  }
+
+  #budgeted?: boolean
+  private budgeted(): boolean {
+    return (this.#budgeted ??=
+      this.sql.exec<{ value: number }>("SELECT value FROM settings WHERE name = 'budgeted'").toArray()[0]?.value === 1)
   }
 
   private account(): DurableObjectStub<TenantAccount> {

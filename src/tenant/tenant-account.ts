@@ -1,23 +1,41 @@
 /**
- * One small Durable Object per tenant for what must be exact across all of its shards: the
- * budget and the in-flight slots. Only tasks opened under a key with limits come here (their
- * shard asks, once to reserve and once per recorded result to settle), so a tenant without
- * limits never touches it, and one with limits costs it a reserve per task and a settle per
- * call that records results (one per webhook), whatever the number of shards. Requests run one at a time, so "check, then reserve" cannot interleave. It also
- * runs key transitions one at a time per key (docs/tenants.md).
+ * One small Durable Object per tenant for what must be exact across all of its shards: budgets
+ * (each key's, and the tenant's own) and in-flight slots, counted per key. Only tasks opened
+ * under a key with limits, or in a tenant with a budget, come here (their shard asks, once to
+ * reserve and once per recorded result to settle), so a tenant without limits never touches it.
+ * Requests run one at a time, so "check, then reserve" cannot interleave, and a threshold is
+ * crossed once. It also runs key transitions one at a time per key (docs/tenants.md).
  */
 import { DurableObject } from 'cloudflare:workers'
+import { runs } from '../lib/sql'
 import { ApiKeys } from '../access/api-keys'
+import type { UpdateKey } from '../schemas/api-keys'
 import { ConfigError, readConfig } from '../config/config'
-import type { KeyTransition, Limits, Refusal } from './contract'
-import { day, refusal } from './spend'
+import type { Alerts, Budget, BudgetStatus, KeyTransition, Limits, Refusal } from './contract'
+import { day, periodStart, refusal, standing } from './spend'
+
+/** Brings an account made before per-key budgets up to this schema: its reservations and spend become the bootstrap key's (''). */
+export function migrate(sql: SqlStorage): void {
+  if (!runs(sql, 'SELECT api_key FROM reservations LIMIT 0'))
+    sql.exec("ALTER TABLE reservations ADD COLUMN api_key TEXT NOT NULL DEFAULT ''")
+  if (runs(sql, 'SELECT 1 FROM spend LIMIT 0')) {
+    sql.exec("INSERT OR IGNORE INTO key_spend (day, api_key, cost) SELECT day, '', cost FROM spend")
+    sql.exec('DROP TABLE spend')
+  }
+}
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS reservations (task TEXT PRIMARY KEY, per_result INTEGER NOT NULL, open INTEGER NOT NULL,
-    settled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+    settled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, api_key TEXT NOT NULL DEFAULT '');
   CREATE INDEX IF NOT EXISTS reservations_created ON reservations (created_at);
-  CREATE TABLE IF NOT EXISTS spend (day TEXT PRIMARY KEY, cost INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS key_spend (day TEXT NOT NULL, api_key TEXT NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, api_key));
+  CREATE TABLE IF NOT EXISTS budgets (scope TEXT PRIMARY KEY, micros INTEGER NOT NULL, period TEXT NOT NULL, alerts TEXT);
+  CREATE TABLE IF NOT EXISTS alerts_sent (scope TEXT NOT NULL, period TEXT NOT NULL, threshold REAL NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (scope, period, threshold));
 `
+/** A budget's row in \`budgets\`: the tenant's own, or a key's (as its last reservation brought it). */
+const TENANT = 'tenant'
+const keyScope = (keyId: string) => `key:${keyId}`
 /** A reservation no shard settled in this long lost its task (a shard that stopped between reserve and create). */
 const STALE_MS = 2 * 86_400_000
 /** Spend is kept this long: a month budget reads at most 31 days back. */
@@ -36,6 +54,48 @@ export class TenantAccount extends DurableObject<Env> {
     super(ctx, env)
     this.sql = ctx.storage.sql
     this.sql.exec(SCHEMA)
+    migrate(this.sql)
+  }
+
+  private budget(scope: string): Budget | null {
+    const row = this.sql
+      .exec<{ micros: number; period: string; alerts: string | null }>('SELECT micros, period, alerts FROM budgets WHERE scope = ?', scope)
+      .toArray()[0]
+    if (!row) return null
+    return {
+      budgetMicros: row.micros,
+      budgetPeriod: row.period as Budget['budgetPeriod'],
+      ...(row.alerts ? { alerts: JSON.parse(row.alerts) as Alerts } : {}),
+    }
+  }
+
+  private putBudget(scope: string, budget: Budget | null): void {
+    if (!budget) this.sql.exec('DELETE FROM budgets WHERE scope = ?', scope)
+    else
+      this.sql.exec(
+        'INSERT INTO budgets (scope, micros, period, alerts) VALUES (?, ?, ?, ?) ON CONFLICT (scope) DO UPDATE SET micros = excluded.micros, period = excluded.period, alerts = excluded.alerts',
+        scope,
+        budget.budgetMicros,
+        budget.budgetPeriod,
+        budget.alerts ? JSON.stringify(budget.alerts) : null,
+      )
+  }
+
+  /** Sets (or, with null, removes) the tenant's own budget. */
+  setTenantBudget(budget: Budget | null): void {
+    this.putBudget(TENANT, budget)
+  }
+
+  /** Where the tenant's budget and each budgeted key's stand in their current periods (the usage page's table). */
+  budgets(now: number): BudgetStatus[] {
+    const scopes = this.sql.exec<{ scope: string }>('SELECT scope FROM budgets ORDER BY scope').toArray()
+    return scopes.flatMap(({ scope }) => {
+      const budget = this.budget(scope)
+      if (!budget) return []
+      const keyId = scope === TENANT ? null : scope.slice('key:'.length)
+      const periodStartDay = periodStart(budget.budgetPeriod, now)
+      return [{ ...budget, keyId, periodStart: periodStartDay, ...standing(this.sql, keyId, periodStartDay) }]
+    })
   }
 
   /** Reserves `open` results at `perResult` for the task, or says which limit refuses it. A second reserve of a task is a no-op. */
@@ -43,16 +103,31 @@ export class TenantAccount extends DurableObject<Env> {
     const held = this.sql.exec('SELECT 1 FROM reservations WHERE task = ?', taskUUID).toArray().length
     if (held) return null
     this.sql.exec('DELETE FROM reservations WHERE created_at < ?', now - STALE_MS)
-    const refused = refusal(this.sql, perResult * open, limits, now)
+    // The key's budget as its record says now: its alerts are read from here when spend settles.
+    if (limits.keyId) {
+      const { budgetMicros, budgetPeriod = 'month', alerts } = limits
+      this.putBudget(
+        keyScope(limits.keyId),
+        budgetMicros === undefined ? null : { budgetMicros, budgetPeriod, ...(alerts ? { alerts } : {}) },
+      )
+    }
+    const refused = refusal(this.sql, perResult * open, limits, this.budget(TENANT), now)
     if (refused) return refused
-    this.sql.exec('INSERT INTO reservations (task, per_result, open, created_at) VALUES (?, ?, ?, ?)', taskUUID, perResult, open, now)
+    this.sql.exec(
+      'INSERT INTO reservations (task, per_result, open, created_at, api_key) VALUES (?, ?, ?, ?, ?)',
+      taskUUID,
+      perResult,
+      open,
+      now,
+      limits.keyId ?? '',
+    )
     return null
   }
 
   /** Settles recorded results, each once (by index): its charge into spend, its share of the reservation freed. */
   settle(taskUUID: string, charges: readonly Charge[], now: number): void {
     const row = this.sql
-      .exec<{ settled: number; open: number }>('SELECT settled, open FROM reservations WHERE task = ?', taskUUID)
+      .exec<{ settled: number; open: number; api_key: string }>('SELECT settled, open, api_key FROM reservations WHERE task = ?', taskUUID)
       .toArray()[0]
     if (!row) return
     let { settled, open } = row
@@ -66,11 +141,12 @@ export class TenantAccount extends DurableObject<Env> {
     }
     if (spent) {
       this.sql.exec(
-        'INSERT INTO spend (day, cost) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET cost = cost + excluded.cost',
+        'INSERT INTO key_spend (day, api_key, cost) VALUES (?, ?, ?) ON CONFLICT (day, api_key) DO UPDATE SET cost = cost + excluded.cost',
         day(now),
+        row.api_key,
         spent,
       )
-      this.sql.exec('DELETE FROM spend WHERE day < ?', day(now - SPEND_DAYS * 86_400_000))
+      this.sql.exec('DELETE FROM key_spend WHERE day < ?', day(now - SPEND_DAYS * 86_400_000))
     }
     if (open <= 0) this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
     else this.sql.exec('UPDATE reservations SET settled = ?, open = ? WHERE task = ?', settled, open, taskUUID)
@@ -86,12 +162,13 @@ export class TenantAccount extends DurableObject<Env> {
    * record and writes the next, so two at once could both start from the same record (two live
    * keys after two rotations); here they run one after another, per key id, in this one place.
    */
-  keyTransition(id: string, operation: 'disable' | 'rotate'): Promise<KeyTransition> {
+  keyTransition(id: string, operation: 'disable' | 'rotate' | 'update', patch: UpdateKey = {}): Promise<KeyTransition> {
     const config = readConfig(this.env)
     if (config instanceof ConfigError) throw new Error('configuration is invalid')
     const keys = new ApiKeys(this.env.TASKS, config)
     const run = (this.keyQueue.get(id) ?? Promise.resolve()).then(async (): Promise<KeyTransition> => {
       if (operation === 'disable') return { record: await keys.disable(id) }
+      if (operation === 'update') return { record: await keys.update(id, patch) }
       const rotated = await keys.rotate(id)
       return rotated ? { record: rotated.record, key: rotated.key } : { record: null }
     })

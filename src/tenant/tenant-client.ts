@@ -5,7 +5,19 @@
  * picks first; only in the 30 days after a tenant grew may an older count's shard be asked too.
  */
 import type { ResultDraft, TaskRecord } from '../schemas/records'
-import type { Footprint, HistoryQuery, KeyTransition, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
+import type { UpdateKey } from '../schemas/api-keys'
+import type {
+  Budget,
+  BudgetStatus,
+  Footprint,
+  HistoryQuery,
+  KeyTransition,
+  Limits,
+  OpenOutcome,
+  RecordedResults,
+  TaskState,
+  UsageRow,
+} from './contract'
 import type { ShardMap } from './shard-map'
 import { sumUsage } from './spend'
 import type { TaskShard } from './task-shard'
@@ -108,9 +120,27 @@ export class TenantClient {
     return Object.assign({}, ...found) as Record<string, string>
   }
 
-  /** Disables or rotates a key of the tenant's, one transition of a key at a time. */
-  keyTransition(tenant: string, id: string, operation: 'disable' | 'rotate'): Promise<KeyTransition> {
-    return this.accounts.get(this.accounts.idFromName(tenant)).keyTransition(id, operation)
+  /** Disables, rotates or updates a key of the tenant's, one transition of a key at a time. */
+  keyTransition(tenant: string, id: string, operation: 'disable' | 'rotate' | 'update', patch: UpdateKey = {}): Promise<KeyTransition> {
+    return this.account(tenant).keyTransition(id, operation, patch)
+  }
+
+  /**
+   * Sets or removes the tenant's own budget. Every shard learns it counts all of the tenant's
+   * tasks from now on (or only those under a key's limits again); the account keeps the budget.
+   */
+  async setTenantBudget(tenant: string, budget: Budget | null): Promise<void> {
+    await this.account(tenant).setTenantBudget(budget)
+    await Promise.all(this.map.allShards(tenant).map((index) => this.shard(tenant, index).setBudgeted(budget !== null)))
+  }
+
+  /** Where the tenant's budget and each budgeted key's stand in their current periods. */
+  budgets(tenant: string, now = Date.now()): Promise<BudgetStatus[]> {
+    return this.account(tenant).budgets(now)
+  }
+
+  private account(tenant: string): DurableObjectStub<TenantAccount> {
+    return this.accounts.get(this.accounts.idFromName(tenant))
   }
 
   /** What each of the tenant's shards holds, by shard index. */

@@ -14,7 +14,7 @@ const limits = { budgetMicros: 1_000_000, budgetPeriod: 'day' as const }
 async function account(tenant: string) {
   return runInDurableObject(accountOf(tenant), (_instance, state) => ({
     reservations: state.storage.sql.exec('SELECT task, open FROM reservations').toArray(),
-    spent: state.storage.sql.exec<{ v: number | null }>('SELECT SUM(cost) AS v FROM spend').one().v ?? 0,
+    spent: state.storage.sql.exec<{ v: number | null }>('SELECT SUM(cost) AS v FROM key_spend').one().v ?? 0,
   }))
 }
 

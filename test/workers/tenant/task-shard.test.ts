@@ -84,14 +84,18 @@ describe('TaskShard.recordResults', () => {
       const first = await shard.recordResults(record.taskUUID, [priced, unpriced, success(record, 7, now)], now)
       const unpricedRecord = { ...unpriced, seed: 11 } // the child's own seed fills in
       expect(first).toEqual({ task: record, results: [priced, unpricedRecord], claimed: [priced, unpricedRecord], final: null })
-      expect(shard.usage('2026-10-20', '2026-10-20')).toEqual([{ day: '2026-10-20', model: record.model, images: 2, costMicros: 90_000 }])
+      expect(shard.usage('2026-10-20', '2026-10-20')).toEqual([
+        { day: '2026-10-20', model: record.model, key: '', images: 2, costMicros: 90_000 },
+      ])
       expect(shard.usage('2026-10-21', '2026-10-31')).toEqual([])
 
       // A second report of index 0 changes nothing: not claimed, not charged, its image not indexed.
       const late = success(record, 0, now + 1000, { cost: 0.5 })
       const second = await shard.recordResults(record.taskUUID, [late], now + 1000)
       expect(second).toEqual({ task: record, results: [priced, unpricedRecord], claimed: [], final: null })
-      expect(shard.usage('2026-10-20', '2026-10-20')).toEqual([{ day: '2026-10-20', model: record.model, images: 2, costMicros: 90_000 }])
+      expect(shard.usage('2026-10-20', '2026-10-20')).toEqual([
+        { day: '2026-10-20', model: record.model, key: '', images: 2, costMicros: 90_000 },
+      ])
 
       expect(shard.findImages([priced.imageUUID, unpriced.imageUUID, late.imageUUID, crypto.randomUUID()])).toEqual({
         [priced.imageUUID]: priced.objectKey,
@@ -128,7 +132,9 @@ describe('TaskShard.recordResults', () => {
       expect(end?.results.map((r) => r.index)).toEqual([0, 1])
       expect((await shard.read(failed.taskUUID))?.task.status).toBe('failed')
       // Unbilled failures cost nothing: the one success, at the reserved price.
-      expect(shard.usage('2026-10-21', '2026-10-21')).toEqual([{ day: '2026-10-21', model: mixed.model, images: 1, costMicros: 10_000 }])
+      expect(shard.usage('2026-10-21', '2026-10-21')).toEqual([
+        { day: '2026-10-21', model: mixed.model, key: '', images: 1, costMicros: 10_000 },
+      ])
     })
   })
 
@@ -139,7 +145,9 @@ describe('TaskShard.recordResults', () => {
       const record = await task(tenant, 2, { createdAt: now })
       await shard.open(record, 30_000, {}, FAR)
       await shard.recordResults(record.taskUUID, [failure(0, now, true), failure(1, now)], now)
-      expect(shard.usage('2026-10-21', '2026-10-21')).toEqual([{ day: '2026-10-21', model: record.model, images: 0, costMicros: 30_000 }])
+      expect(shard.usage('2026-10-21', '2026-10-21')).toEqual([
+        { day: '2026-10-21', model: record.model, key: '', images: 0, costMicros: 30_000 },
+      ])
       expect((await shard.read(record.taskUUID))?.results[0]).toEqual(failure(0, now, true))
     })
   })

@@ -10,7 +10,7 @@ import { aShard, at, DAY_MS, failure, FAR, reservationOf, rows, success, task, t
 
 const uuid = () => crypto.randomUUID()
 const spendOf = (tenant: string) =>
-  runInDurableObject(accountOf(tenant), (_account, state) => rows(state, 'SELECT day, cost FROM spend ORDER BY day'))
+  runInDurableObject(accountOf(tenant), (_account, state) => rows(state, 'SELECT day, cost FROM key_spend ORDER BY day'))
 
 describe('TenantAccount.reserve', () => {
   it('counts open reservations against maxConcurrentTasks and frees a slot when a task settles its last result', async () => {
@@ -46,6 +46,9 @@ describe('TenantAccount.reserve', () => {
 
     expect(await account.reserve(b, 80_000, 2, limits, now)).toEqual({
       reason: 'budget',
+      scope: 'key',
+      budgetPeriod: 'month',
+      resetsAt: '2026-11-01T00:00:00.000Z',
       budgetMicros: 200_000,
       spentMicros: 10_000,
       reservedMicros: 60_000,
@@ -67,6 +70,9 @@ describe('TenantAccount.reserve', () => {
     // And the next micro-dollar is refused.
     expect(await account.reserve(c, 1, 1, limits, now)).toEqual({
       reason: 'budget',
+      scope: 'key',
+      budgetPeriod: 'month',
+      resetsAt: '2026-11-01T00:00:00.000Z',
       budgetMicros: 200_000,
       spentMicros: 40_000,
       reservedMicros: 160_000,
@@ -85,8 +91,11 @@ describe('TenantAccount.reserve', () => {
 
     const month = { budgetMicros: 100_000, budgetPeriod: 'month' as const }
     const daily = { budgetMicros: 100_000, budgetPeriod: 'day' as const }
-    const refused = (spentMicros: number) => ({
+    const refused = (spentMicros: number, budgetPeriod: 'day' | 'month', resetsAt: string) => ({
       reason: 'budget',
+      scope: 'key',
+      budgetPeriod,
+      resetsAt,
       budgetMicros: 100_000,
       spentMicros,
       reservedMicros: 0,
@@ -94,16 +103,20 @@ describe('TenantAccount.reserve', () => {
     })
 
     // Later on day 1, a day budget counts the day's spend.
-    expect(await account.reserve(uuid(), 50_000, 1, daily, at('2026-11-01T23:59:00Z'))).toEqual(refused(60_000))
+    expect(await account.reserve(uuid(), 50_000, 1, daily, at('2026-11-01T23:59:00Z'))).toEqual(
+      refused(60_000, 'day', '2026-11-02T00:00:00.000Z'),
+    )
     // On the last day of the month a month budget still counts day 1 …
     const day30 = at('2026-11-30T08:00:00Z')
-    expect(await account.reserve(uuid(), 50_000, 1, month, day30)).toEqual(refused(60_000))
+    expect(await account.reserve(uuid(), 50_000, 1, month, day30)).toEqual(refused(60_000, 'month', '2026-12-01T00:00:00.000Z'))
     // … while a day budget starts afresh.
     const daily30 = uuid()
     expect(await account.reserve(daily30, 50_000, 1, daily, day30)).toBeNull()
     await account.release(daily30)
     // A budget without a period is a month budget.
-    expect(await account.reserve(uuid(), 50_000, 1, { budgetMicros: 100_000 }, day30)).toEqual(refused(60_000))
+    expect(await account.reserve(uuid(), 50_000, 1, { budgetMicros: 100_000 }, day30)).toEqual(
+      refused(60_000, 'month', '2026-12-01T00:00:00.000Z'),
+    )
 
     // A new month starts afresh too: 0 spent + 0 reserved + 100 000 needed fits 100 000.
     expect(await account.reserve(uuid(), 50_000, 2, month, at('2026-12-01T00:00:00Z'))).toBeNull()
@@ -185,7 +198,16 @@ describe('TenantAccount through a shard', () => {
     const other = await task(tenant, 1, { createdAt: now })
     expect(await shard.open(other, 60_000, limits, FAR)).toEqual({
       kind: 'refused',
-      refusal: { reason: 'budget', budgetMicros: 200_000, spentMicros: 0, reservedMicros: 150_000, neededMicros: 60_000 },
+      refusal: {
+        reason: 'budget',
+        scope: 'key',
+        budgetPeriod: 'month',
+        resetsAt: '2026-11-01T00:00:00.000Z',
+        budgetMicros: 200_000,
+        spentMicros: 0,
+        reservedMicros: 150_000,
+        neededMicros: 60_000,
+      },
     })
 
     // Runware's cost, then the reserved price, then an unbilled failure; index 0 reported twice.

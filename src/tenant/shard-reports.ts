@@ -1,9 +1,10 @@
 /**
- * A shard's tasks, newest first, for GET /v1/tasks. The order is (created_at, uuid), so a page
+ * What a shard reports rather than decides: its footprint, and its tasks, newest first, for
+ * GET /v1/tasks. The order is (created_at, uuid), so a page
  * ends at a point every shard can resume after: tasks created later sort before it and never
  * shift a page already read. The (created_at, uuid) index serves it without a sort.
  */
-import type { HistoryQuery } from './contract'
+import type { Footprint, HistoryQuery } from './contract'
 import { DELETED, FINAL, OPEN, packUUID, type TaskRow } from './shard-rows'
 
 /** Whether a finished task has an image: the tasks/{id} view calls it succeeded (records.ts). */
@@ -32,4 +33,14 @@ export function historyRows(sql: SqlStorage, { before, status, limit }: HistoryQ
       limit,
     )
     .toArray()
+}
+
+/** What a shard holds: its SQLite bytes, and the tasks and images it retains (an admin's question, not a hot path). */
+export function footprint(sql: SqlStorage, bytes: number): Footprint {
+  const count = (query: string) => sql.exec<{ v: number }>(query).one().v
+  return {
+    bytes,
+    tasks: count('SELECT COUNT(*) AS v FROM tasks'),
+    images: count('SELECT COUNT(*) AS v FROM results WHERE image IS NOT NULL'),
+  }
 }

@@ -1,0 +1,137 @@
+/** Usage and budgets per key within a shared tenant, and a tenant's own budget (issue 21). */
+import { describe, expect, it } from 'vitest'
+import { TEST_SECRETS } from '../../secrets'
+import { call, inference, postV1 } from '../helpers'
+
+const admin = (path: string, init: RequestInit = {}) =>
+  call(`/admin${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers },
+  })
+
+async function createKey(body: Record<string, unknown>): Promise<{ id: string; key: string; tenant: string }> {
+  const res = await admin('/keys', { method: 'POST', body: JSON.stringify(body) })
+  expect(res.status).toBe(201)
+  return ((await res.json()) as { data: { id: string; key: string; tenant: string } }).data
+}
+
+const freshTenant = () => `t${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`
+const image = (key: string, overrides: Record<string, unknown> = {}) => postV1([inference({ includeCost: true, ...overrides })], key)
+
+type Group = { keyId: string | null; name: string | null; day?: string; images: number; costUSD: number }
+type Usage = { images: number; costUSD: number; groups: Group[]; budgets: Record<string, unknown>[] }
+
+async function usage(path: string, key?: string): Promise<Usage> {
+  const res = key ? await call(path, { headers: { authorization: `Bearer ${key}` } }) : await admin(path)
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { data: Usage }).data
+}
+
+describe('usage per key', () => {
+  it('counts two keys of one tenant apart: 2 images and $0.06 each, 4 and $0.12 in all', async () => {
+    const tenant = freshTenant()
+    const [a, b] = [await createKey({ name: 'web', tenant }), await createKey({ name: 'mobile', tenant })]
+    for (const k of [a, b, a, b]) expect((await image(k.key)).status).toBe(200)
+
+    const byKey = await usage(`/tenants/${tenant}/usage?groupBy=key`)
+    expect(byKey.images).toBe(4)
+    expect(byKey.costUSD).toBeCloseTo(0.12, 10)
+    const sorted = [...byKey.groups].sort((x, y) => String(x.name).localeCompare(String(y.name)))
+    expect(sorted).toEqual([
+      { keyId: b.id, name: 'mobile', images: 2, costUSD: 0.06 },
+      { keyId: a.id, name: 'web', images: 2, costUSD: 0.06 },
+    ])
+    // Named by id and name, never by secret.
+    expect(JSON.stringify(byKey)).not.toContain(a.key)
+
+    // A client key sees its own tenant the same way; day and key together give each day's split.
+    const own = await usage('/v1/usage?groupBy=day,key', a.key)
+    const today = new Date().toISOString().slice(0, 10)
+    expect(own.groups.filter((g) => g.day === today).map((g) => g.images)).toEqual([2, 2])
+    expect((await usage('/v1/usage?groupBy=model', b.key)).groups).toEqual([{ model: 'imagineart:1@5', images: 4, costUSD: 0.12 }])
+  })
+
+  it('refuses a bad groupBy by name', async () => {
+    const { key } = await createKey({ name: 'x' })
+    for (const groupBy of ['tenant', 'key,key', '']) {
+      const res = await call(`/v1/usage?groupBy=${groupBy}`, { headers: { authorization: `Bearer ${key}` } })
+      expect(res.status, groupBy).toBe(400)
+      expect(((await res.json()) as { errors: { parameter: string }[] }).errors[0]?.parameter).toMatch(/^groupBy/)
+    }
+  })
+})
+
+describe('key budgets in a shared tenant', () => {
+  it('refuse the third image of a $0.06 key, naming its budget and reset, while the other key goes on', async () => {
+    const tenant = freshTenant()
+    const limited = await createKey({ name: 'limited', tenant, budgetUSD: 0.06 })
+    const free = await createKey({ name: 'free', tenant })
+    expect((await image(limited.key)).status).toBe(200)
+    expect((await image(free.key)).status).toBe(200)
+    expect((await image(limited.key)).status).toBe(200)
+    const third = await image(limited.key)
+    expect(third.status).toBe(402)
+    const error = third.json.errors?.[0] as Record<string, string>
+    expect(error).toMatchObject({ code: 'insufficientCredits', budget: 'key' })
+    expect(error.message).toContain("This API key's monthly budget of $0.06")
+    const now = new Date()
+    expect(error.resetsAt).toBe(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString())
+    expect(error.message).toContain(error.resetsAt)
+    // The other key's spend never counted against it, and it keeps generating.
+    for (let i = 0; i < 3; i++) expect((await image(free.key)).status).toBe(200)
+  })
+
+  it('dispatch exactly 10 of 20 concurrent $0.03 requests against a $0.30 key budget', async () => {
+    const tenant = freshTenant()
+    const key = await createKey({ name: 'burst', tenant, budgetUSD: 0.3 })
+    const other = await createKey({ name: 'bystander', tenant, budgetUSD: 0.03 })
+    expect((await image(other.key)).status).toBe(200)
+    const answers = await Promise.all(Array.from({ length: 20 }, () => image(key.key)))
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(10)
+    expect(answers.filter((a) => a.status === 402)).toHaveLength(10)
+    const byKey = await usage(`/tenants/${tenant}/usage?groupBy=key`)
+    expect(byKey.groups.find((g) => g.keyId === key.id)).toMatchObject({ images: 10, costUSD: 0.3 })
+    const budgets = byKey.budgets.filter((b) => b.keyId === key.id)
+    expect(budgets).toMatchObject([{ name: 'burst', budgetUSD: 0.3, spentUSD: 0.3, reservedUSD: 0, used: 1, budgetPeriod: 'month' }])
+  })
+
+  it('keep maxConcurrentTasks per key', async () => {
+    const tenant = freshTenant()
+    const one = await createKey({ name: 'one at a time', tenant, maxConcurrentTasks: 1 })
+    const other = await createKey({ name: 'other', tenant, maxConcurrentTasks: 1 })
+    // Async, and Runware's webhooks cannot reach this gateway: each task holds its slot.
+    expect((await image(one.key, { deliveryMethod: 'async' })).status).toBe(200)
+    expect((await image(one.key, { deliveryMethod: 'async' })).status).toBe(429)
+    expect((await image(other.key, { deliveryMethod: 'async' })).status).toBe(200)
+  })
+})
+
+describe('a tenant budget', () => {
+  it('counts every key of the tenant, with or without limits, and names itself in the 402', async () => {
+    const tenant = freshTenant()
+    const [a, b] = [await createKey({ name: 'a', tenant }), await createKey({ name: 'b', tenant })]
+    const put = await admin(`/tenants/${tenant}/budget`, { method: 'PUT', body: JSON.stringify({ budgetUSD: 0.09, budgetPeriod: 'day' }) })
+    expect(put.status).toBe(200)
+    for (const k of [a, b, a]) expect((await image(k.key)).status).toBe(200)
+    const refused = await image(b.key)
+    expect(refused.status).toBe(402)
+    expect(refused.json.errors?.[0]).toMatchObject({ code: 'insufficientCredits', budget: 'tenant' })
+    expect(String(refused.json.errors?.[0]?.message)).toContain("This key's tenant's daily budget of $0.09")
+    const tenantBudget = (await usage(`/tenants/${tenant}/usage`)).budgets.find((x) => x.keyId === null)
+    expect(tenantBudget).toMatchObject({ budgetUSD: 0.09, spentUSD: 0.09, budgetPeriod: 'day' })
+
+    expect((await admin(`/tenants/${tenant}/budget`, { method: 'DELETE' })).status).toBe(200)
+    expect((await image(b.key)).status).toBe(200)
+  })
+
+  it('validates the budget and its alerts, naming each parameter', async () => {
+    const tenant = freshTenant()
+    const res = await admin(`/tenants/${tenant}/budget`, {
+      method: 'PUT',
+      body: JSON.stringify({ budgetUSD: -1, alerts: { webhookURL: 'https://10.0.0.1/hook', thresholds: [0, 2] } }),
+    })
+    expect(res.status).toBe(400)
+    const parameters = ((await res.json()) as { errors: { parameter: string }[] }).errors.map((e) => e.parameter)
+    expect(parameters).toEqual(expect.arrayContaining(['budgetUSD', 'alerts.webhookURL', 'alerts.thresholds[0]', 'alerts.thresholds[1]']))
+  })
+})
