@@ -46,7 +46,7 @@ function sameKey(given: string, expected: string): boolean {
 }
 
 /** Handles one `POST /v1` body; `authorization` is the raw header, if any. */
-export async function handleV1(deps: ApiDeps, authorization: string | undefined, raw: string): Promise<ApiResponse> {
+export async function handleV1(deps: ApiDeps, authorization: string | undefined, raw: string, traceparent?: string): Promise<ApiResponse> {
   let parsed: unknown
   try {
     parsed = JSON.parse(raw)
@@ -58,7 +58,7 @@ export async function handleV1(deps: ApiDeps, authorization: string | undefined,
   const bodyAuth = isRecord(first) && first.taskType === 'authentication' ? first : undefined
   const bearer = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim()
   const method: AuthMethod = bearer !== undefined ? 'bearer' : bodyAuth ? 'body' : 'none'
-  deps.requests.add(method, redactAuth(all))
+  deps.requests.add(method, redactAuth(all), traceparent)
 
   const givenKey = bearer ?? (typeof bodyAuth?.apiKey === 'string' ? bodyAuth.apiKey : undefined)
   if (givenKey === undefined || !sameKey(givenKey, deps.apiKey)) {

@@ -9,13 +9,16 @@ export interface RecordedRequest {
   at: string
   auth: AuthMethod
   body: unknown
+  /** The W3C traceparent header the request carried, if any. */
+  traceparent?: string
 }
 
 export class RequestLog {
   private readonly entries: { entry: RecordedRequest; text: string }[] = []
 
-  add(auth: AuthMethod, body: unknown): void {
-    this.entries.push({ entry: { at: new Date().toISOString(), auth, body }, text: JSON.stringify(body) })
+  add(auth: AuthMethod, body: unknown, traceparent?: string): void {
+    const entry = { at: new Date().toISOString(), auth, body, ...(traceparent ? { traceparent } : {}) }
+    this.entries.push({ entry, text: JSON.stringify(body) })
     if (this.entries.length > KEPT_REQUESTS) this.entries.shift()
   }
 

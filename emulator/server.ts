@@ -108,6 +108,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
         { apiKey: opts.apiKey, tasks, faults, requests, readings },
         req.headers.authorization,
         await readBody(req),
+        typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined,
       )
       sendJson(res, answer.status, answer.body, answer.headers)
       return answer.status

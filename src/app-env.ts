@@ -9,5 +9,7 @@ export interface AppEnv {
     services?: Services
     tenant: string
     principal: Principal
+    /** The request's W3C traceparent: the client's, or a fresh one (routes/observability). */
+    traceparent: string
   }
 }

@@ -37,6 +37,8 @@ export interface ServiceContext {
   /** The request's origin; PUBLIC_BASE_URL wins when set. */
   origin: string
   waitUntil: (promise: Promise<unknown>) => void
+  /** The request's W3C traceparent, carried by the tasks it creates (to Runware and to their webhooks). */
+  traceparent?: string
 }
 
 /**
@@ -152,6 +154,7 @@ export class Services {
       dispatcher: this.dispatcher,
       sockets: this.sockets,
       origin: this.origin,
+      ...(this.context.traceparent ? { traceparent: this.context.traceparent } : {}),
       syncTimeoutSeconds: this.config.SYNC_TIMEOUT_SECONDS,
       check: (task) => this.reconciler.run([{ v: 1, tenant: task.tenant, taskUUID: task.taskUUID }]),
       waitUntil: this.context.waitUntil,

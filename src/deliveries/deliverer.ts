@@ -8,6 +8,7 @@ import type { ImageStore } from '../images/image-store'
 import type { Presenter } from '../images/presenter'
 import { backoffDelayMs, parseRetryAfterMs } from '../lib/retry'
 import { eventId } from '../lib/storage-keys'
+import { childTraceparent } from '../lib/trace'
 import type { DeliveryAttempt, DeliveryMessage } from '../schemas/deliveries'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { TaskState } from '../tenant/contract'
@@ -128,6 +129,7 @@ export class Deliverer {
         'webhook-timestamp': String(timestamp),
         'webhook-signature': signature,
         'webhook-event': eventName('webhook', result),
+        ...(task.traceparent ? { traceparent: childTraceparent(task.traceparent) } : {}),
       },
     })
   }

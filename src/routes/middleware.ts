@@ -22,7 +22,11 @@ const originOf = (url: string) => {
  */
 export function services(c: Context<AppEnv>): Services {
   return memo(c, 'services', () =>
-    buildServices(c.env, requireConfig(c.env), { origin: originOf(c.req.url), waitUntil: (p) => c.executionCtx.waitUntil(p) }),
+    buildServices(c.env, requireConfig(c.env), {
+      origin: originOf(c.req.url),
+      waitUntil: (p) => c.executionCtx.waitUntil(p),
+      traceparent: c.get('traceparent'),
+    }),
   )
 }
 

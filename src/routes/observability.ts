@@ -1,7 +1,7 @@
 /**
- * Request ids, and a structured log line per request (per successful read only when slow or
- * asked for: lib/request-log): route pattern, status, duration, tenant. Never a URL (signed
- * URLs and webhook tokens live in query strings), never a key.
+ * Request ids, trace context, and a structured log line per request (per successful read only
+ * when slow or asked for: lib/request-log): route pattern, status, duration, tenant, trace id.
+ * Never a URL (signed URLs and webhook tokens live in query strings), never a key.
  */
 import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
@@ -9,6 +9,7 @@ import { matchedRoutes } from 'hono/route'
 import type { AppEnv } from '../app-env'
 import { log } from '../lib/log'
 import { logsRequest } from '../lib/request-log'
+import { newTraceparent, traceIdOf, validTraceparent } from '../lib/trace'
 import { ConfigError, readConfig } from '../config/config'
 
 const SAFE_ID = /^[\w.:-]{1,128}$/
@@ -29,6 +30,9 @@ function stamp(c: Context<AppEnv>, id: string, durationMs: number): void {
 export const observability = createMiddleware<AppEnv>(async (c, next) => {
   const given = c.req.header('x-request-id')
   const id = given && SAFE_ID.test(given) ? given : crypto.randomUUID()
+  // The client's trace goes on to Runware and to the task's webhooks; a request without one starts one.
+  const traceparent = validTraceparent(c.req.header('traceparent')) ?? newTraceparent()
+  c.set('traceparent', traceparent)
   const started = performance.now()
   await next()
   // In Workers the clock only moves across I/O, so this is the time spent waiting on it.
@@ -43,6 +47,7 @@ export const observability = createMiddleware<AppEnv>(async (c, next) => {
   // A failed request's line goes to the error stream, so Workers Logs files it under errors too.
   log(c.res.status >= 500 ? 'error' : 'info', 'request', {
     id,
+    traceId: traceIdOf(traceparent),
     method: c.req.method,
     route,
     status: c.res.status,

@@ -38,6 +38,8 @@ export interface TaskRecord {
   uploadEndpoint?: string
   /** The WebSocket session (connectionSessionUUID) its results are pushed to, when it came in over a socket. */
   socket?: string
+  /** The W3C traceparent of the request that created it: Runware's calls and the client's webhooks continue its trace. */
+  traceparent?: string
   /** Image-to-image inputs: an R2 key (signed afresh at each dispatch) or a client's https URL. */
   references?: StoredReference[]
   /** One per result, in result order. */

@@ -40,7 +40,10 @@ export class Dispatcher {
       (task.references ?? []).map((r) => ('url' in r ? r.url : this.deps.referenceUrl(r.key, task.origin))),
     )
     const body = await Promise.all(indices.map((i) => this.child(task, i, deliveryMethod, references)))
-    return this.interpret(task, await this.deps.runware.send(body, options))
+    return this.interpret(
+      task,
+      await this.deps.runware.send(body, task.traceparent ? { ...options, traceparent: task.traceparent } : options),
+    )
   }
 
   /** What an upstream answer means for the task; conflicts mean "already dispatched". */

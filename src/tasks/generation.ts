@@ -33,6 +33,8 @@ export interface GenerationDeps {
   sockets: SocketNotifier
   /** The origin upload and webhook URLs are issued for. */
   origin: string
+  /** The request's trace, which the task carries to Runware and to its webhooks. */
+  traceparent?: string
   syncTimeoutSeconds: number
   /**
    * Asks Runware about the task now (getResponse, as the reconciler does). A waiting sync request
@@ -260,6 +262,7 @@ export class GenerationService {
       ...(request.uploadEndpoint !== undefined ? { uploadEndpoint: request.uploadEndpoint } : {}),
       ...(references.length ? { references } : {}),
       ...(socket ? { socket } : {}),
+      ...(this.deps.traceparent ? { traceparent: this.deps.traceparent } : {}),
       children,
       status: 'processing',
     }

@@ -86,6 +86,7 @@ export interface Detail {
   safety?: TaskRecord['safety']
   webhookURL?: string
   uploadEndpoint?: string
+  traceparent?: string
 }
 
 export type TaskRow = {
@@ -164,6 +165,7 @@ export function insertTask(
     ...(task.safety ? { safety: task.safety } : {}),
     ...(task.webhookURL ? { webhookURL: task.webhookURL } : {}),
     ...(task.uploadEndpoint ? { uploadEndpoint: task.uploadEndpoint } : {}),
+    ...(task.traceparent ? { traceparent: task.traceparent } : {}),
   }
   const { id } = sql
     .exec<{ id: number }>(

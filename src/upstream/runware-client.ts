@@ -3,6 +3,7 @@
  * with bounded backoff. Every attempt re-sends the same body, so the same taskUUIDs.
  * A per-isolate circuit stops it hammering an upstream that is down.
  */
+import { childTraceparent } from '../lib/trace'
 import { Circuit } from '../lib/circuit'
 import { backoffDelayMs, parseRetryAfterMs, sleep, type BackoffPolicy } from '../lib/retry'
 import type { Config } from '../config/schema'
@@ -36,6 +37,8 @@ export interface SendOptions {
    * upstream, so one tenant's slow generations cannot open the circuit for every tenant.
    */
   slowIsNormal?: boolean
+  /** The task's trace: each attempt carries it on as a hop of its own (lib/trace). */
+  traceparent?: string
 }
 
 export interface RunwareClientOptions {
@@ -79,7 +82,11 @@ export class RunwareClient {
       if (blockedMs > 0) return timedOut ? { kind: 'timeout' } : { kind: 'unavailable', status: null, retryAfterMs: blockedMs }
       const remaining = deadline - Date.now()
       if (remaining <= 0) break
-      const { result, retryAfterMs } = await this.attempt(body, Math.min(remaining, options.attemptTimeoutMs ?? remaining))
+      const { result, retryAfterMs } = await this.attempt(
+        body,
+        Math.min(remaining, options.attemptTimeoutMs ?? remaining),
+        options.traceparent,
+      )
       if (result.kind === 'ok' || result.kind === 'rejected') {
         this.circuit.success()
         return withVerdicts(result, verdicts)
@@ -96,12 +103,16 @@ export class RunwareClient {
     return timedOut ? { kind: 'timeout' } : { kind: 'unavailable', status: null, retryAfterMs: Math.max(wait, 1000) }
   }
 
-  private async attempt(body: string, timeoutMs: number): Promise<Attempt> {
+  private async attempt(body: string, timeoutMs: number, traceparent?: string): Promise<Attempt> {
     let response: Response
     try {
       response = await fetch(this.options.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.apiKey}` },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${this.options.apiKey}`,
+          ...(traceparent ? { traceparent: childTraceparent(traceparent) } : {}),
+        },
         body,
         signal: AbortSignal.timeout(timeoutMs),
       })

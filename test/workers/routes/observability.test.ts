@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { app } from '../../../src/app'
 import { logsRequest } from '../../../src/lib/request-log'
 import { KEY_A, TEST_SECRETS } from '../../secrets'
-import { BASE, call, inference } from '../helpers'
+import { inject } from 'vitest'
+import { BASE, call, inference, upstreamRequests } from '../helpers'
 
 /** The gateway's request log lines while `run` runs. */
 async function requestLines(run: () => unknown): Promise<{ lines: string[]; requests: Record<string, unknown>[] }> {
@@ -65,5 +66,48 @@ describe('observability', () => {
     expect(logsRequest('POST', 200, 3, false)).toBe(true)
     expect(logsRequest('DELETE', 200, 3, false)).toBe(true)
     expect(logsRequest('GET', 200, 3, true)).toBe(true)
+  })
+
+  it("carries a client's traceparent to Runware and to the task's webhook, and logs its trace id", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const traceparent = `00-${traceId}-00f067aa0ba902b7-01`
+    const marker = `trace-${crypto.randomUUID()}`
+    const path = `/trace/${crypto.randomUUID()}/`
+    const body = inference({ positivePrompt: `a traced lighthouse ${marker}`, webhookURL: `${inject('receiverUrl')}${path}` })
+    const { requests } = await requestLines(async () => {
+      const res = await call('/v1', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY_A}`, traceparent },
+        body: JSON.stringify([body]),
+      })
+      expect(res.status).toBe(200)
+    })
+    expect(requests.find((r) => r.route === '/v1')?.traceId).toBe(traceId)
+
+    const [upstream] = await upstreamRequests(marker)
+    const sent = (upstream as { traceparent?: string } | undefined)?.traceparent ?? ''
+    // The same trace, as a hop of the gateway's own: a new span id, the client's flags.
+    expect(sent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`))
+    expect(sent).not.toBe(traceparent)
+
+    let webhook: { headers: Record<string, string> } | undefined
+    for (const deadline = Date.now() + 20_000; !webhook && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      webhook = (
+        (await (await fetch(`${inject('receiverUrl')}/__received?path=${path}`)).json()) as { headers: Record<string, string> }[]
+      )[0]
+    }
+    expect(webhook?.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`))
+  })
+
+  it('starts a trace for a request without one (or with a malformed one), and logs it', async () => {
+    const { requests } = await requestLines(async () => {
+      await call('/v1', { method: 'POST', headers: { traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' }, body: '[]' })
+      await call('/v1', { method: 'POST', body: '[]' })
+    })
+    const ids = requests.map((r) => r.traceId)
+    expect(ids).toHaveLength(2)
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/)
+    expect(ids[0]).not.toBe('00000000000000000000000000000000')
+    expect(ids[0]).not.toBe(ids[1])
   })
 })
