@@ -7,12 +7,12 @@
 import type { ImageStore } from '../images/image-store'
 import type { Presenter } from '../images/presenter'
 import { backoffDelayMs, parseRetryAfterMs } from '../lib/retry'
-import { eventId } from '../lib/storage-keys'
+import { ALERT_LOG, eventId } from '../lib/storage-keys'
 import { childTraceparent } from '../lib/trace'
-import type { DeliveryAttempt, DeliveryMessage } from '../schemas/deliveries'
+import type { AlertMessage, DeliveryAttempt, DeliveryMessage, DeliveryRecord } from '../schemas/deliveries'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import type { TaskState } from '../tenant/contract'
-import { eventName, newDeliveryRecord, type DeliveryLog } from './delivery-log'
+import { ALERT_EVENT, eventName, newAlertRecord, newDeliveryRecord, type DeliveryLog } from './delivery-log'
 import { signatureHeader } from './standard-webhooks'
 import type { WebhookSecrets } from './webhook-secrets'
 
@@ -48,6 +48,7 @@ export class Deliverer {
   constructor(private readonly deps: DelivererDeps) {}
 
   async deliver(message: DeliveryMessage, now = Date.now()): Promise<Decision> {
+    if (message.kind === 'alert') return this.deliverAlert(message, now)
     const state = await this.deps.tasks.loadWhole(message.tenant, message.taskUUID)
     // The record is on its way to this location's KV: no send, no attempt counted, just later.
     if (state === 'later') return { action: 'retry', delaySeconds: KV_PROPAGATION_SECONDS }
@@ -63,7 +64,25 @@ export class Deliverer {
     if (record.status === 'delivered' && !message.replay) return { action: 'ack' } // a duplicate message
     if (message.replay && record.status !== 'retrying' && record.status !== 'queued') record.windowStart = new Date(now).toISOString()
 
-    const sent = message.kind === 'webhook' ? await this.postEvent(id, task, result, url, now) : await this.putCopy(result, url)
+    const sent =
+      message.kind === 'webhook'
+        ? await this.post(task.tenant, id, await this.body(task, result), url, eventName('webhook', result), task.traceparent, now)
+        : await this.putCopy(result, url)
+    return this.conclude(task.tenant, record, sent, now)
+  }
+
+  /** A budget's threshold event: its message holds all of it, and the log keeps the message for replays. */
+  private async deliverAlert(message: AlertMessage, now: number): Promise<Decision> {
+    const at = new Date(now).toISOString()
+    const record = (await this.deps.log.get(message.tenant, ALERT_LOG, message.id)) ?? newAlertRecord(message, at)
+    if (record.status === 'delivered' && !message.replay) return { action: 'ack' }
+    if (message.replay && record.status !== 'retrying' && record.status !== 'queued') record.windowStart = at
+    const sent = await this.post(message.tenant, message.id, JSON.stringify(message.event), message.url, ALERT_EVENT, undefined, now)
+    return this.conclude(message.tenant, record, sent, now)
+  }
+
+  /** Logs an attempt and decides what follows it. */
+  private async conclude(tenant: string, record: DeliveryRecord, sent: Sent, now: number): Promise<Decision> {
     const attempt: DeliveryAttempt = {
       at: new Date(now).toISOString(),
       status: sent.status,
@@ -74,14 +93,15 @@ export class Deliverer {
     const decision = this.decide(sent, attempts, Date.parse(record.windowStart), now)
     const status =
       decision.action === 'retry' ? 'retrying' : decision.action === 'dead' ? 'dead' : sent.status === 410 ? 'cancelled' : 'delivered'
-    await this.deps.log.put(task.tenant, { ...record, status, attempts })
+    await this.deps.log.put(tenant, { ...record, status, attempts })
     return decision
   }
 
   /** Records that an event reached the dead-letter queue (however it got there). */
   async markDead(message: DeliveryMessage): Promise<void> {
-    const id = eventId(message.kind, message.taskUUID, message.index)
-    const record = await this.deps.log.get(message.tenant, message.taskUUID, id)
+    const [folder, id] =
+      message.kind === 'alert' ? [ALERT_LOG, message.id] : [message.taskUUID, eventId(message.kind, message.taskUUID, message.index)]
+    const record = await this.deps.log.get(message.tenant, folder, id)
     if (record && record.status !== 'dead' && record.status !== 'delivered')
       await this.deps.log.put(message.tenant, { ...record, status: 'dead' })
   }
@@ -105,10 +125,18 @@ export class Deliverer {
     return JSON.stringify('item' in shown ? shown.item : { errors: [shown.error] })
   }
 
-  private async postEvent(id: string, task: TaskRecord, result: ResultRecord, url: string, now: number): Promise<Sent> {
-    const body = await this.body(task, result)
+  /** A POST signed per Standard Webhooks with the tenant's secrets, carrying the task's trace as a hop of its own. */
+  private async post(
+    tenant: string,
+    id: string,
+    body: string,
+    url: string,
+    event: string,
+    traceparent: string | undefined,
+    now: number,
+  ): Promise<Sent> {
     const timestamp = Math.floor(now / 1000)
-    const secrets = await this.deps.secrets.forTenant(task.tenant, now)
+    const secrets = await this.deps.secrets.forTenant(tenant, now)
     const signature = await signatureHeader(
       [
         secrets.current.secret,
@@ -128,8 +156,8 @@ export class Deliverer {
         'webhook-id': id,
         'webhook-timestamp': String(timestamp),
         'webhook-signature': signature,
-        'webhook-event': eventName('webhook', result),
-        ...(task.traceparent ? { traceparent: childTraceparent(task.traceparent) } : {}),
+        'webhook-event': event,
+        ...(traceparent ? { traceparent: childTraceparent(traceparent) } : {}),
       },
     })
   }

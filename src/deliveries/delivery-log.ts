@@ -1,6 +1,6 @@
 /** The delivery log in R2: one record per event, so clients can see attempts and outcomes. */
-import { deliveryKey, deliveryPrefix, eventId } from '../lib/storage-keys'
-import type { DeliveryKind, DeliveryRecord } from '../schemas/deliveries'
+import { ALERT_LOG, deliveryKey, deliveryPrefix, eventId } from '../lib/storage-keys'
+import type { AlertMessage, DeliveryKind, DeliveryRecord } from '../schemas/deliveries'
 import type { ResultRecord } from '../schemas/records'
 
 /** Attempts kept per record; older ones are summarised away. */
@@ -29,6 +29,26 @@ export function newDeliveryRecord(kind: DeliveryKind, taskUUID: string, result: 
     createdAt: at,
     windowStart: at,
     attempts: [],
+  }
+}
+
+/** The event name of a budget's threshold alert (docs/tenants.md). */
+export const ALERT_EVENT = 'budget.threshold'
+
+/** An alert's record before its first attempt: logged beside tasks' deliveries, under `alerts`. */
+export function newAlertRecord(message: AlertMessage, at: string): DeliveryRecord {
+  return {
+    id: message.id,
+    kind: 'alert',
+    event: ALERT_EVENT,
+    taskUUID: ALERT_LOG,
+    index: 0,
+    status: 'queued',
+    target: redactTarget(message.url),
+    createdAt: at,
+    windowStart: at,
+    attempts: [],
+    message: { ...message, replay: false },
   }
 }
 

@@ -4,7 +4,7 @@
  * the single writer of each result; at finalization it re-checks, so an event lost between a
  * result's claim and its send still goes out. Duplicates are harmless: ids are stable.
  */
-import { eventId, parseEventId } from '../lib/storage-keys'
+import { ALERT_LOG, eventId, parseEventId } from '../lib/storage-keys'
 import type { DeliveryKind, DeliveryMessage } from '../schemas/deliveries'
 import type { ResultRecord, TaskRecord } from '../schemas/records'
 import { newDeliveryRecord, type DeliveryLog } from './delivery-log'
@@ -48,6 +48,14 @@ export class EventPublisher {
 
   /** Sends a logged event again, at a client's request; false when the tenant has no such event. */
   async replay(tenant: string, id: string): Promise<boolean> {
+    if (id.startsWith('bud_')) {
+      // A budget alert: its record keeps the message it went out as.
+      const record = await this.log.get(tenant, ALERT_LOG, id)
+      if (!record?.message) return false
+      await this.queue.send({ ...record.message, replay: true })
+      await this.log.put(tenant, { ...record, status: 'queued' })
+      return true
+    }
     const parts = parseEventId(id)
     const record = parts ? await this.log.get(tenant, parts.taskUUID, id) : null
     if (!parts || !record) return false

@@ -56,6 +56,13 @@ export const uploadKey = (tenant: string, imageUUID: string) => `uploads/${tenan
 export const deliveryPrefix = (tenant: string, taskUUID: string) => `deliveries/${tenant}/${taskUUID}/`
 export const deliveryKey = (tenant: string, taskUUID: string, eventId: string) => `${deliveryPrefix(tenant, taskUUID)}${eventId}`
 
+/** R2: budget threshold events are logged beside tasks' deliveries, under this name instead of a taskUUID. */
+export const ALERT_LOG = 'alerts'
+
+/** The event id of a budget threshold event: once per budget, period and threshold. */
+export const alertEventId = (keyId: string | null, periodStart: string, threshold: number) =>
+  `bud_${keyId ?? 'tenant'}_${periodStart}_${Math.round(threshold * 100)}`
+
 /** The event id of a result's webhook (`evt_`) or upload copy (`upl_`): stable across retries. */
 export const eventId = (kind: 'webhook' | 'upload', taskUUID: string, index: number) =>
   `${kind === 'webhook' ? 'evt' : 'upl'}_${taskUUID}_${index}`

@@ -1,6 +1,7 @@
-/** GET /v1/usage — the caller's images and settled cost, by day and model. */
+/** GET /v1/usage — the caller's images and settled cost, by day, key and model, with its budgets; and its budget alerts. */
 import { Hono } from 'hono'
 import type { AppEnv } from '../app-env'
+import { ALERT_LOG } from '../lib/storage-keys'
 import { validate } from '../schemas/issues'
 import { usageQuerySchema } from '../schemas/usage'
 import { budgetReport, usageReport } from '../tenant/budgets'
@@ -29,3 +30,8 @@ export async function usageOf({ tenants, keys }: Services, tenant: string, query
 export const usageRoutes = new Hono<AppEnv>()
   .use('*', requireTenant)
   .get('/', async (c) => c.json({ data: await usageOf(services(c), c.get('tenant'), c.req.query()) }))
+  // The budget threshold events sent to this tenant's alert URLs, with every attempt (replay them by id).
+  .get('/alerts', async (c) => {
+    const records = await services(c).deliveryLog.list(c.get('tenant'), ALERT_LOG)
+    return c.json({ data: records.map(({ message: _, ...shown }) => shown) })
+  })

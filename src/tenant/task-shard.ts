@@ -66,7 +66,14 @@ export class TaskShard extends DurableObject<Env> {
     // A tenant with a budget of its own counts every task; otherwise only those of keys with limits.
     const limited = hasLimits(limits) || this.budgeted()
     if (limited) {
-      const refused = await this.account().reserve(task.taskUUID, perResultMicros, task.children.length, limits, task.createdAt)
+      const refused = await this.account().reserve(
+        task.taskUUID,
+        perResultMicros,
+        task.children.length,
+        limits,
+        task.createdAt,
+        task.tenant,
+      )
       if (refused) return { kind: 'refused', refusal: refused }
       // The account's answer let other calls in: the same taskUUID may have been opened meanwhile.
       const raced = await this.state(task.taskUUID)

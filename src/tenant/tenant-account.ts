@@ -10,6 +10,8 @@ import { DurableObject } from 'cloudflare:workers'
 import { runs } from '../lib/sql'
 import { ApiKeys } from '../access/api-keys'
 import type { UpdateKey } from '../schemas/api-keys'
+import type { AlertMessage } from '../schemas/deliveries'
+import { claimCrossings, sendClaimed } from './budget-alerts'
 import { ConfigError, readConfig } from '../config/config'
 import type { Alerts, Budget, BudgetStatus, KeyTransition, Limits, Refusal } from './contract'
 import { day, periodStart, refusal, standing } from './spend'
@@ -31,7 +33,8 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS key_spend (day TEXT NOT NULL, api_key TEXT NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, api_key));
   CREATE TABLE IF NOT EXISTS budgets (scope TEXT PRIMARY KEY, micros INTEGER NOT NULL, period TEXT NOT NULL, alerts TEXT);
   CREATE TABLE IF NOT EXISTS alerts_sent (scope TEXT NOT NULL, period TEXT NOT NULL, threshold REAL NOT NULL,
-    sent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (scope, period, threshold));
+    sent INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL, PRIMARY KEY (scope, period, threshold));
+  CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 /** A budget's row in \`budgets\`: the tenant's own, or a key's (as its last reservation brought it). */
 const TENANT = 'tenant'
@@ -82,8 +85,18 @@ export class TenantAccount extends DurableObject<Env> {
   }
 
   /** Sets (or, with null, removes) the tenant's own budget. */
-  setTenantBudget(budget: Budget | null): void {
+  setTenantBudget(budget: Budget | null, tenant: string): void {
+    this.learnTenant(tenant)
     this.putBudget(TENANT, budget)
+  }
+
+  /** The tenant this account is for (its events name it), as the first caller told it. */
+  private learnTenant(tenant: string | undefined): void {
+    if (tenant) this.sql.exec("INSERT OR IGNORE INTO meta (name, value) VALUES ('tenant', ?)", tenant)
+  }
+
+  private tenant(): string {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE name = 'tenant'").toArray()[0]?.value ?? ''
   }
 
   /** Where the tenant's budget and each budgeted key's stand in their current periods (the usage page's table). */
@@ -99,7 +112,8 @@ export class TenantAccount extends DurableObject<Env> {
   }
 
   /** Reserves `open` results at `perResult` for the task, or says which limit refuses it. A second reserve of a task is a no-op. */
-  reserve(taskUUID: string, perResult: number, open: number, limits: Limits, now: number): Refusal | null {
+  reserve(taskUUID: string, perResult: number, open: number, limits: Limits, now: number, tenant?: string): Refusal | null {
+    this.learnTenant(tenant)
     const held = this.sql.exec('SELECT 1 FROM reservations WHERE task = ?', taskUUID).toArray().length
     if (held) return null
     this.sql.exec('DELETE FROM reservations WHERE created_at < ?', now - STALE_MS)
@@ -124,8 +138,11 @@ export class TenantAccount extends DurableObject<Env> {
     return null
   }
 
-  /** Settles recorded results, each once (by index): its charge into spend, its share of the reservation freed. */
-  settle(taskUUID: string, charges: readonly Charge[], now: number): void {
+  /**
+   * Settles recorded results, each once (by index): its charge into spend, its share of the
+   * reservation freed; then each budget threshold the spend reached is claimed, and its event queued, once.
+   */
+  async settle(taskUUID: string, charges: readonly Charge[], now: number): Promise<void> {
     const row = this.sql
       .exec<{ settled: number; open: number; api_key: string }>('SELECT settled, open, api_key FROM reservations WHERE task = ?', taskUUID)
       .toArray()[0]
@@ -150,6 +167,13 @@ export class TenantAccount extends DurableObject<Env> {
     }
     if (open <= 0) this.sql.exec('DELETE FROM reservations WHERE task = ?', taskUUID)
     else this.sql.exec('UPDATE reservations SET settled = ?, open = ? WHERE task = ?', settled, open, taskUUID)
+    if (spent) {
+      const keyBudget = row.api_key ? this.budget(keyScope(row.api_key)) : null
+      if (keyBudget) claimCrossings(this.sql, this.tenant(), keyScope(row.api_key), row.api_key, keyBudget, now)
+      const tenantBudget = this.budget(TENANT)
+      if (tenantBudget) claimCrossings(this.sql, this.tenant(), TENANT, null, tenantBudget, now)
+    }
+    await sendClaimed(this.sql, this.env.DELIVERIES as Queue<AlertMessage>)
   }
 
   /** Frees a task's reservation unsettled: Runware never took it. */

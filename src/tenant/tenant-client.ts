@@ -130,7 +130,7 @@ export class TenantClient {
    * tasks from now on (or only those under a key's limits again); the account keeps the budget.
    */
   async setTenantBudget(tenant: string, budget: Budget | null): Promise<void> {
-    await this.account(tenant).setTenantBudget(budget)
+    await this.account(tenant).setTenantBudget(budget, tenant)
     await Promise.all(this.map.allShards(tenant).map((index) => this.shard(tenant, index).setBudgeted(budget !== null)))
   }
 

@@ -1,5 +1,6 @@
 /** Usage and budgets per key within a shared tenant, and a tenant's own budget (issue 21). */
-import { describe, expect, it } from 'vitest'
+import { Webhook } from 'standardwebhooks'
+import { describe, expect, inject, it } from 'vitest'
 import { TEST_SECRETS } from '../../secrets'
 import { call, inference, postV1 } from '../helpers'
 
@@ -106,6 +107,31 @@ describe('key budgets in a shared tenant', () => {
   })
 })
 
+describe('PATCH /admin/keys/{id}', () => {
+  it('changes a key’s budget and alerts, and null removes them', async () => {
+    const key = await createKey({ name: 'grows', tenant: freshTenant(), budgetUSD: 0.03 })
+    expect((await image(key.key)).status).toBe(200)
+    expect((await image(key.key)).status).toBe(402)
+    const patch = (body: unknown) => admin(`/keys/${key.id}`, { method: 'PATCH', body: JSON.stringify(body) })
+    const raised = await patch({ budgetUSD: 0.06, alerts: { webhookURL: 'https://hooks.example.com/budget', thresholds: [0.8] } })
+    expect(raised.status).toBe(200)
+    expect(((await raised.json()) as { data: Record<string, unknown> }).data).toMatchObject({
+      budgetUSD: 0.06,
+      alerts: { webhookURL: 'https://hooks.example.com/budget', thresholds: [0.8] },
+    })
+    expect((await image(key.key)).status).toBe(200)
+    expect((await image(key.key)).status).toBe(402)
+    const removed = await patch({ budgetUSD: null, alerts: null })
+    expect(((await removed.json()) as { data: Record<string, unknown> }).data).not.toHaveProperty('budgetUSD')
+    expect((await image(key.key)).status).toBe(200)
+    // Validated like a create, naming the parameter; an unknown key is 404.
+    const bad = await patch({ alerts: { webhookURL: 'http://example.com/x', thresholds: [0.5] } })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { errors: { parameter: string }[] }).errors[0]?.parameter).toBe('alerts.webhookURL')
+    expect((await admin('/keys/key_nope', { method: 'PATCH', body: '{}' })).status).toBe(404)
+  })
+})
+
 describe('a tenant budget', () => {
   it('counts every key of the tenant, with or without limits, and names itself in the 402', async () => {
     const tenant = freshTenant()
@@ -133,5 +159,57 @@ describe('a tenant budget', () => {
     expect(res.status).toBe(400)
     const parameters = ((await res.json()) as { errors: { parameter: string }[] }).errors.map((e) => e.parameter)
     expect(parameters).toEqual(expect.arrayContaining(['budgetUSD', 'alerts.webhookURL', 'alerts.thresholds[0]', 'alerts.thresholds[1]']))
+  })
+})
+
+describe('budget threshold alerts', () => {
+  it('sends one signed budget.threshold event per threshold crossed, never twice, and a 402 after the budget', async () => {
+    const path = `/alerts/${crypto.randomUUID()}/`
+    const key = await createKey({
+      name: 'alerted',
+      tenant: freshTenant(),
+      budgetUSD: 0.09,
+      alerts: { webhookURL: `${inject('receiverUrl')}${path}?token=alert-secret-42`, thresholds: [1.0, 0.5] },
+    })
+    for (let i = 0; i < 3; i++) expect((await image(key.key)).status).toBe(200)
+    const fourth = await image(key.key)
+    expect(fourth.status).toBe(402)
+    expect(fourth.json.errors?.[0]).toMatchObject({ budget: 'key' })
+
+    type Hit = { headers: Record<string, string>; body: string }
+    const hits = async () => (await (await fetch(`${inject('receiverUrl')}/__received?path=${path}`)).json()) as Hit[]
+    for (const deadline = Date.now() + 20_000; (await hits()).length < 2 && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 200))
+    // Time for a duplicate to show, if one were coming.
+    await new Promise((r) => setTimeout(r, 1500))
+    const received = await hits()
+    expect(received).toHaveLength(2)
+
+    const secret = (
+      (await (await call('/v1/webhooks/secret', { headers: { authorization: `Bearer ${key.key}` } })).json()) as {
+        data: { secret: string }
+      }
+    ).data.secret
+    const periodStart = `${new Date().toISOString().slice(0, 7)}-01`
+    const events = received.map((hit) => new Webhook(secret).verify(hit.body, hit.headers) as Record<string, unknown>)
+    expect(events.sort((a, b) => Number(a.threshold) - Number(b.threshold))).toEqual([
+      { type: 'budget.threshold', keyId: key.id, threshold: 0.5, spentUSD: 0.06, budgetUSD: 0.09, periodStart },
+      { type: 'budget.threshold', keyId: key.id, threshold: 1, spentUSD: 0.09, budgetUSD: 0.09, periodStart },
+    ])
+    expect(received.map((h) => h.headers['webhook-event'])).toEqual(['budget.threshold', 'budget.threshold'])
+    const ids = received.map((h) => h.headers['webhook-id']).sort()
+    expect(ids).toEqual([`bud_${key.id}_${periodStart}_100`, `bud_${key.id}_${periodStart}_50`])
+
+    // Logged, and replayable like every other event: the same webhook-id again.
+    const auth = { authorization: `Bearer ${key.key}` }
+    const log = ((await (await call('/v1/usage/alerts', { headers: auth })).json()) as { data: { id: string; status: string }[] }).data
+    expect(log.map((r) => [r.id, r.status]).sort()).toEqual(ids.map((id) => [id, 'delivered']))
+    // The log shows the target without its query string (where secrets go), and never the message.
+    expect(JSON.stringify(log)).not.toContain('alert-secret-42')
+    expect(JSON.stringify(log)).not.toContain('"message"')
+    expect((await call(`/v1/webhooks/deliveries/${ids[0]}/replay`, { method: 'POST', headers: auth })).status).toBe(202)
+    for (const deadline = Date.now() + 20_000; (await hits()).length < 3 && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 200))
+    expect((await hits()).map((h) => h.headers['webhook-id'])).toContain(ids[0])
   })
 })
