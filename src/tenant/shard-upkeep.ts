@@ -4,6 +4,7 @@
  * an hour forgets a bounded batch of history past retention (by the creation-time indexes).
  * Alarm times are rounded up to ALARM_GRAIN_MS, so a burst of new tasks sets one alarm, not one each.
  */
+import { ConfigError, readConfig } from '../config/config'
 import { TASK_RETENTION_SECONDS } from '../lib/storage-keys'
 import type { ReconcileMessage } from '../schemas/reconcile'
 import { dropDetail, OPEN, unpackUUID } from './shard-rows'
@@ -15,6 +16,14 @@ export const PRUNE_EVERY_MS = 3_600_000
 /** The most tasks (and uploads) one prune forgets; the rest wait for the next, a minute on. */
 export const PRUNE_BATCH = 500
 const ALARM_GRAIN_MS = 5_000
+/** RECONCILE_AFTER_SECONDS when the configuration cannot be read. */
+const DEFAULT_RECHECK_MS = 120_000
+
+/** How long after a look a task is looked at again: RECONCILE_AFTER_SECONDS. */
+export function recheckMsOf(env: Env): number {
+  const config = readConfig(env)
+  return config instanceof ConfigError ? DEFAULT_RECHECK_MS : config.RECONCILE_AFTER_SECONDS * 1000
+}
 
 export class Upkeep {
   /** The alarm as this object last set it (only this object sets it); undefined until read. */

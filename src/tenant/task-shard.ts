@@ -10,7 +10,6 @@
  * client deliveries, and keeps of a finished task only its lasting part (shard-rows.ts).
  */
 import { DurableObject } from 'cloudflare:workers'
-import { ConfigError, readConfig } from '../config/config'
 import type { ReconcileMessage } from '../schemas/reconcile'
 import { finalStatus, type ResultDraft, type ResultRecord, type TaskRecord } from '../schemas/records'
 import type { Footprint, HistoryQuery, Limits, OpenOutcome, RecordedResults, TaskState, UsageRow } from './contract'
@@ -22,13 +21,10 @@ import { footprint, historyRows } from './shard-reports'
 import { addUpload, findImages, forgetUpload } from './shard-images'
 import { ShardNames } from './shard-names'
 import { Outbox } from './shard-outbox'
-import { Upkeep } from './shard-upkeep'
+import { recheckMsOf, Upkeep } from './shard-upkeep'
 import { addUsage, chargeOf, usageRows } from './spend'
 import type { TenantAccount } from './tenant-account'
 import { Waiters } from './waiters'
-
-/** RECONCILE_AFTER_SECONDS when the configuration cannot be read. */
-const DEFAULT_RECHECK_MS = 120_000
 
 const hasLimits = (limits: Limits) => limits.budgetMicros !== undefined || limits.maxConcurrentTasks !== undefined
 
@@ -252,18 +248,12 @@ export class TaskShard extends DurableObject<Env> {
 
   /** Whether the tenant has a budget of its own, so every task reserves with the account (set by the admin API). */
   setBudgeted(on: boolean): void {
-    this.sql.exec(
-      "INSERT INTO settings (name, value) VALUES ('budgeted', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-      on ? 1 : 0,
-    )
+    rows.setSetting(this.sql, 'budgeted', on)
     this.#budgeted = on
   }
 
   #budgeted?: boolean
-  private budgeted(): boolean {
-    return (this.#budgeted ??=
-      this.sql.exec<{ value: number }>("SELECT value FROM settings WHERE name = 'budgeted'").toArray()[0]?.value === 1)
-  }
+  private budgeted = () => (this.#budgeted ??= rows.setting(this.sql, 'budgeted'))
 
   private account(): DurableObjectStub<TenantAccount> {
     const ns = this.env.ACCOUNTS as DurableObjectNamespace<TenantAccount>
@@ -271,8 +261,7 @@ export class TaskShard extends DurableObject<Env> {
   }
 
   private recheckMs(): number {
-    const config = readConfig(this.env)
-    return config instanceof ConfigError ? DEFAULT_RECHECK_MS : config.RECONCILE_AFTER_SECONDS * 1000
+    return recheckMsOf(this.env)
   }
 
   private row(taskUUID: string): TaskRow | undefined {
