@@ -5,7 +5,7 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import examples from '../fixtures/seed-examples.json' with { type: 'json' }
 import { chromiumPath, NO_CHROMIUM } from '../../scripts/preflight.ts'
-import { KEY_A } from '../secrets.ts'
+import { KEY_A, TEST_SECRETS } from '../secrets.ts'
 import { createClient } from '../../client/index.ts'
 import { emulator, freshKey, gateway } from './helpers.ts'
 
@@ -179,9 +179,93 @@ describe('the playground', () => {
   })
 })
 
+describe('the usage page', () => {
+  it('draws, for the admin, one series per key whose bars are the API’s numbers, budget lines, and the key table', async () => {
+    const tenant = `t${crypto.randomUUID().replaceAll('-', '').slice(0, 18)}`
+    const adminCall = (path: string, init: RequestInit = {}) =>
+      fetch(`${gateway()}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      })
+    const keys = []
+    for (const [name, budgetUSD] of [
+      ['web', 0.3],
+      ['batch', undefined],
+    ] as const) {
+      const res = await adminCall('/admin/keys', {
+        method: 'POST',
+        body: JSON.stringify({ name, tenant, ...(budgetUSD ? { budgetUSD } : {}) }),
+      })
+      keys.push(((await res.json()) as { data: { id: string; key: string } }).data)
+    }
+    const [web, batch] = keys as [{ id: string; key: string }, { id: string; key: string }]
+    await createClient({ baseURL: gateway(), apiKey: web.key }).generate({ positivePrompt: 'usage web', numberResults: 2 })
+    await createClient({ baseURL: gateway(), apiKey: batch.key }).generate({ positivePrompt: 'usage batch', numberResults: 3 })
+    const api = (await (await adminCall(`/admin/tenants/${tenant}/usage?groupBy=day,key`)).json()) as {
+      data: { groups: { day: string; keyId: string; images: number; costUSD: number }[] }
+    }
+    expect(api.data.groups).toHaveLength(2)
+
+    const page = await browser.newPage()
+    const offsite: string[] = []
+    page.on('request', (request) => {
+      if (!request.url().startsWith(gateway())) offsite.push(request.url())
+    })
+    await page.goto(`${gateway()}/usage#admin=${TEST_SECRETS.ADMIN_TOKEN}`)
+    await page.locator('#tenant').waitFor({ state: 'visible' })
+    await page.locator('#tenant').selectOption(tenant)
+    await expect.poll(() => page.locator('#key-rows tr').count(), { timeout: 20_000 }).toBe(2)
+    expect(page.url()).not.toContain('admin=')
+
+    // One series per key in each chart, and each bar is the API's number, drawn to scale.
+    for (const [chart, measure] of [
+      ['#cost-chart', 'costUSD'],
+      ['#images-chart', 'images'],
+    ] as const) {
+      const bars = await page.locator(`${chart} rect`).evaluateAll((rects) =>
+        rects.map((r) => ({
+          key: r.getAttribute('data-key'),
+          day: r.getAttribute('data-day'),
+          value: Number(r.getAttribute('data-value')),
+          height: Number(r.getAttribute('height')),
+        })),
+      )
+      const svg = page.locator(`${chart} svg`)
+      const max = Number(await svg.getAttribute('data-max'))
+      const plot = Number(await svg.getAttribute('data-plot-height'))
+      expect(new Set(bars.map((b) => b.key))).toEqual(new Set([web.id, batch.id]))
+      for (const group of api.data.groups) {
+        const bar = bars.find((b) => b.key === group.keyId && b.day === group.day)
+        expect(bar?.value).toBeCloseTo(group[measure], 10)
+        expect(bar?.height).toBeCloseTo((group[measure] / max) * plot, 3)
+      }
+    }
+    // The budgeted key has its budget line; the other has none.
+    expect(await page.locator('#cost-chart line.budget').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-budget-key')))).toEqual([
+      web.id,
+    ])
+    const row = (id: string) => page.locator(`#key-rows tr[data-key="${id}"] td`).allTextContents()
+    expect(await row(web.id)).toEqual([`web (${web.id})`, '2', '$0.06', '$0.30 / month', '$0.06', '20 %'])
+    expect(await row(batch.id)).toEqual([`batch (${batch.id})`, '3', '$0.09', '—', '—', '—'])
+    expect(offsite).toEqual([])
+    await page.close()
+  })
+
+  it('shows a client key its own tenant', async () => {
+    const key = await freshKey('usage-client')
+    await createClient({ baseURL: gateway(), apiKey: key }).generate({ positivePrompt: 'usage for a client key' })
+    const page = await browser.newPage()
+    await page.goto(`${gateway()}/usage#key=${key}`)
+    await expect.poll(() => page.locator('#key-rows tr').count(), { timeout: 20_000 }).toBe(1)
+    expect(await page.locator('#cost-chart rect').count()).toBe(1)
+    expect(await page.locator('#tenant-field').isHidden()).toBe(true)
+    await page.close()
+  })
+})
+
 describe('static pages', () => {
   it('send a CSP with frame protection, nosniff and no referrer; the pages still work under it', async () => {
-    for (const path of ['/', '/docs/', '/docs/errors']) {
+    for (const path of ['/', '/usage', '/docs/', '/docs/errors']) {
       const res = await fetch(`${gateway()}${path}`)
       expect(res.status).toBe(200)
       const csp = res.headers.get('content-security-policy') ?? ''
