@@ -120,6 +120,35 @@ export const usageSchema = z.object({
     images: z.number().int(),
     costUSD: z.number(),
     days: z.array(z.object({ day: z.string(), model: z.string(), images: z.number().int(), costUSD: z.number() })),
+    groupBy: z.array(z.enum(['key', 'model', 'day'])).optional(),
+    groups: z
+      .array(
+        z.object({
+          keyId: z.string().nullable().optional().describe('null: the bootstrap key'),
+          name: z.string().nullable().optional(),
+          model: z.string().optional(),
+          day: z.string().optional(),
+          images: z.number().int(),
+          costUSD: z.number(),
+        }),
+      )
+      .optional()
+      .describe('With groupBy: the sums per key (by id and name, never by secret), model and/or day'),
+    budgets: z
+      .array(
+        z.object({
+          keyId: z.string().nullable().describe("null: the tenant's own budget"),
+          name: z.string().nullable().optional(),
+          budgetUSD: z.number(),
+          budgetPeriod: z.enum(['day', 'month']),
+          periodStart: z.string(),
+          spentUSD: z.number().describe('Settled spend in the current period'),
+          reservedUSD: z.number().describe('Held for tasks still running'),
+          used: z.number().describe('spentUSD / budgetUSD'),
+          alerts: z.object({ webhookURL: z.string(), thresholds: z.array(z.number()) }).optional(),
+        }),
+      )
+      .describe("Where the tenant's budget and each budgeted key's stand"),
   }),
 })
 
@@ -181,4 +210,5 @@ export const keyRecordSchema = z.object({
   budgetUSD: z.number().optional(),
   budgetPeriod: z.enum(['day', 'month']).optional(),
   models: z.array(z.string()).optional(),
+  alerts: z.object({ webhookURL: z.string(), thresholds: z.array(z.number()) }).optional(),
 })

@@ -26,7 +26,7 @@ export const ERROR_CATALOG: Record<string, string> = {
   tooManyConcurrentTasks: "The key's maxConcurrentTasks is reached; retry when a task finishes.",
   rateLimitExceeded: 'Too many requests for this key; wait for the Retry-After header and retry.',
   insufficientCredits:
-    "The key's budget for the period is spent (or would be by this task); it resets at the period's start, or the operator raises it.",
+    'A budget for the period is spent (or would be by this task): the key\'s own (`budget: "key"`) or its tenant\'s (`budget: "tenant"`). It resets at `resetsAt`, or the operator raises it.',
   payloadTooLarge:
     'The body or message is too large. Send large images as https URLs, or upload them first with POST /v1/images or mediaStorage.',
   conflictTaskUUID:

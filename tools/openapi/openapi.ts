@@ -6,7 +6,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { MODELS } from '../../src/models/registry'
-import { createKeySchema } from '../../src/schemas/api-keys'
+import { createKeySchema, tenantBudgetSchema, updateKeySchemaFor } from '../../src/schemas/api-keys'
 import { imageInferenceSchema } from '../../src/schemas/image-inference'
 import * as r from '../../src/schemas/responses'
 import { authenticationSchema, getResponseSchema, imageUploadSchema } from '../../src/schemas/tasks'
@@ -47,6 +47,7 @@ const admin = [{ adminAuth: [] }]
 const usageQuery = z.object({
   from: z.string().optional().describe('YYYY-MM-DD, default: first of the month'),
   to: z.string().optional().describe('YYYY-MM-DD, default: today'),
+  groupBy: z.string().optional().describe('key, model or day, or several joined by commas (day,key)'),
 })
 
 export function buildOpenApiDocument(): Record<string, unknown> {
@@ -190,10 +191,48 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     method: 'get',
     path: '/v1/usage',
     tags: ['Usage'],
-    summary: 'Your images and settled cost by day and model',
+    summary: 'Your images and settled cost by day and model (groupBy=key|model|day), and where your budgets stand',
     security: bearer,
     request: { query: usageQuery },
     responses: { 200: json(r.usageSchema, 'Usage'), ...errors(400, 401) },
+  })
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/usage/alerts',
+    tags: ['Usage'],
+    summary: 'Your budget.threshold events, with every attempt (replay one with POST /v1/webhooks/deliveries/{id}/replay)',
+    security: bearer,
+    responses: { 200: json(r.deliveriesSchema, 'The alert log'), ...errors(401) },
+  })
+  registry.registerPath({
+    method: 'patch',
+    path: '/admin/keys/{id}',
+    tags: ['Admin'],
+    summary: "Changes a key's name, limits or alerts; null removes a limit",
+    security: admin,
+    request: { params: z.object({ id: z.string() }), body: { content: { 'application/json': { schema: updateKeySchemaFor(false) } } } },
+    responses: { 200: json(z.object({ data: r.keyRecordSchema }), 'The key record'), ...errors(400, 401, 404) },
+  })
+  registry.registerPath({
+    method: 'put',
+    path: '/admin/tenants/{tenant}/budget',
+    tags: ['Admin'],
+    summary: "Sets a tenant's own budget: every key of the tenant counts against it",
+    security: admin,
+    request: { params: z.object({ tenant: z.string() }), body: { content: { 'application/json': { schema: tenantBudgetSchema } } } },
+    responses: { 200: json(z.object({ data: z.object({ tenant: z.string() }).loose() }), 'The budget'), ...errors(400, 401) },
+  })
+  registry.registerPath({
+    method: 'delete',
+    path: '/admin/tenants/{tenant}/budget',
+    tags: ['Admin'],
+    summary: "Removes a tenant's own budget",
+    security: admin,
+    request: { params: z.object({ tenant: z.string() }) },
+    responses: {
+      200: json(z.object({ data: z.object({ tenant: z.string(), deleted: z.literal(true) }) }), 'Removed'),
+      ...errors(400, 401),
+    },
   })
   registry.registerPath({
     method: 'get',
