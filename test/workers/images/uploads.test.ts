@@ -2,6 +2,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { UrlSigner } from '../../../src/images/url-signer'
+import { KEY_A } from '../../secrets'
 import { BASE, call, inference, postV1, upstreamRequests } from '../helpers'
 
 const JPG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...Array.from({ length: 100 }, () => 7)])
@@ -57,5 +58,20 @@ describe('PUT /uploads', () => {
     const key = url.pathname.slice('/uploads/'.length)
     const expired = await new UrlSigner(env.SIGNING_SECRET, BASE).uploadUrl(key, 60, Date.now() - 3_600_000)
     expect((await call(expired.slice(BASE.length), { method: 'PUT', body: JPG })).status).toBe(403)
+  })
+
+  it("refuses a PUT to a deleted task's signed upload URL with 404, and stores nothing", async () => {
+    const marker = `upload-deleted-${crypto.randomUUID()}`
+    const body = inference({ positivePrompt: `a late kite ${marker}` })
+    expect((await postV1([body])).status).toBe(200)
+    const [request] = await upstreamRequests(marker)
+    const url = String(request?.body[0]?.uploadEndpoint).slice(BASE.length)
+    const key = decodeURIComponent(new URL(url, BASE).pathname.slice('/uploads/'.length))
+    const deleted = await call(`/v1/tasks/${body.taskUUID}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEY_A}` } })
+    expect(deleted.status).toBe(200)
+    expect(await env.IMAGES.head(key)).toBeNull()
+    const res = await call(url, { method: 'PUT', body: JPG, headers: { 'content-length': String(JPG.length) } })
+    expect(res.status).toBe(404)
+    expect(await env.IMAGES.head(key)).toBeNull()
   })
 })

@@ -1,10 +1,10 @@
 /** Runware's webhooks: token-checked, any of the three body shapes, idempotent under duplicates. */
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { requireConfig } from '../../../src/config/config'
 import { buildServices } from '../../../src/services'
 import { usageReport } from '../../../src/tenant/budgets'
-import { KEY_A } from '../../secrets'
+import { KEY_A, TEST_SECRETS } from '../../secrets'
 import { BASE, call, hook, inference, postV1, tenantOf, upstreamItem, upstreamRequests } from '../helpers'
 
 interface Child {
@@ -13,10 +13,10 @@ interface Child {
 }
 
 /** Submits an async task; returns the child tasks the gateway dispatched, in result order. */
-async function submit(numberResults: number): Promise<{ taskUUID: string; children: Child[] }> {
+async function submit(numberResults: number, key = KEY_A): Promise<{ taskUUID: string; children: Child[] }> {
   const marker = `hook-${crypto.randomUUID()}`
   const body = inference({ positivePrompt: `a heron ${marker}`, numberResults, deliveryMethod: 'async' })
-  expect((await postV1([body])).status).toBe(200)
+  expect((await postV1([body], key)).status).toBe(200)
   const [request] = await upstreamRequests(marker)
   const children = (request?.body ?? []).map((t) => ({ taskUUID: String(t.taskUUID), webhookURL: String(t.webhookURL) }))
   return { taskUUID: body.taskUUID, children }
@@ -91,5 +91,57 @@ describe('POST /webhooks/runware', () => {
     // A late duplicate after finalization changes nothing.
     expect((await hook(a.webhookURL, { ...itemA, imageUUID: crypto.randomUUID() })).status).toBe(200)
     expect((await task(taskUUID)).data.results[0]).toMatchObject({ imageUUID: itemA.imageUUID })
+  })
+
+  it("settles Runware's reported cost, not the estimate, in usage and in the remaining budget", async () => {
+    const created = await call('/admin/keys', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'reported cost', budgetUSD: 0.1 }),
+    })
+    const { key } = ((await created.json()) as { data: { key: string } }).data
+    const { children } = await submit(1, key)
+    const item = { ...(await upstreamItem(children[0]!.taskUUID)), cost: 0.05 }
+    expect((await hook(children[0]!.webhookURL, item)).status).toBe(200)
+    const usage = (
+      (await (await call('/v1/usage', { headers: { authorization: `Bearer ${key}` } })).json()) as {
+        data: { costUSD: number; budgets: { spentUSD: number; reservedUSD: number }[] }
+      }
+    ).data
+    expect(usage.costUSD).toBe(0.05)
+    expect(usage.budgets).toMatchObject([{ spentUSD: 0.05, reservedUSD: 0 }])
+    // $0.05 left: one more $0.03 image fits, a second would not.
+    expect((await postV1([inference({ deliveryMethod: 'async' })], key)).status).toBe(200)
+    expect((await postV1([inference({ deliveryMethod: 'async' })], key)).status).toBe(402)
+  })
+
+  it('refuses to copy an image from a host that is not Runware’s: nothing fetched, nothing recorded', async () => {
+    const { taskUUID, children } = await submit(1)
+    const path = `/not-runware/${crypto.randomUUID()}.jpg`
+    const item = { ...(await upstreamItem(children[0]!.taskUUID)), imageURL: `${inject('receiverUrl')}${path}` }
+    const res = await hook(children[0]!.webhookURL, item)
+    // Not stored, so Runware is asked to retry: the upload may still land.
+    expect(res.status).toBe(503)
+    expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('imageNotStored')
+    expect((await (await fetch(`${inject('receiverUrl')}/__received?path=${path}`)).json()) as unknown[]).toEqual([])
+    expect((await stored(taskUUID))?.results).toEqual([])
+    expect((await task(taskUUID)).data.status).toBe('processing')
+  })
+
+  it('takes a conflictTaskUUID error on a webhook as no result: the task stays open, and a later real item records it', async () => {
+    const { taskUUID, children } = await submit(1)
+    const child = children[0]!
+    const conflict = {
+      errors: [
+        { code: 'conflictTaskUUID', message: 'The taskUUID was already used', taskType: 'imageInference', taskUUID: child.taskUUID },
+      ],
+    }
+    expect((await hook(child.webhookURL, conflict)).status).toBe(200)
+    expect((await stored(taskUUID))?.results).toEqual([])
+    expect((await task(taskUUID)).data.status).toBe('processing')
+    expect((await hook(child.webhookURL, await upstreamItem(child.taskUUID))).status).toBe(200)
+    const done = (await task(taskUUID)).data
+    expect(done.status).toBe('succeeded')
+    expect(done.results).toMatchObject([{ index: 0, status: 'succeeded' }])
   })
 })
