@@ -108,7 +108,7 @@ export const MUTANTS: Mutant[] = [
     file: 'src/tenant/budget-alerts.ts',
     from: 'INSERT OR IGNORE INTO alerts_sent',
     to: 'INSERT OR REPLACE INTO alerts_sent',
-    tests: ['test/workers/tenant/key-budgets.test.ts'],
+    tests: ['test/workers/tenant/tenant-account.test.ts', 'test/workers/tenant/key-budgets.test.ts'],
   },
   {
     module: 'money',

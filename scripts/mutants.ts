@@ -55,6 +55,12 @@ const chosen = MUTANTS.filter((m) => !only.length || only.includes(m.module))
 const dir = scratchCopy()
 const outcomes: { mutant: Mutant; killed: boolean }[] = []
 try {
+  // Unmutated, every test must pass here: otherwise "killed" would mean nothing.
+  const workers = [...new Set(chosen.flatMap((m) => m.tests))].filter((t) => t.startsWith('test/workers/'))
+  if (killed(dir, { module: 'money', name: 'none', file: '', from: '', to: '', tests: workers })) {
+    throw new Error('the guarding tests fail without any mutant: fix them first (npx vitest run --project workers …)')
+  }
+  console.log(`baseline: the ${workers.length} guarding test files pass unmutated`)
   for (const mutant of chosen) {
     const restore = apply(dir, mutant)
     const started = Date.now()

@@ -10,7 +10,7 @@ import { parseImageSource, type ImageSource } from '../../../src/lib/image-sourc
 import { UPLOAD_LIMITS } from '../../../src/models/registry'
 import { buildServices } from '../../../src/services'
 import { KEY_A } from '../../secrets'
-import { BASE, call, inference, postV1, shardOf, taskRecord, tenantOf } from '../helpers'
+import { BASE, call, inference, postV1, shardOf, taskRecord, tenantOf, upstreamRequests } from '../helpers'
 
 const auth = { authorization: `Bearer ${KEY_A}` }
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
@@ -85,5 +85,16 @@ describe('deletion', () => {
       put.mockRestore()
     })
     expect(await env.TASKS.get(kvTaskKey(task.tenant, task.taskUUID))).not.toBeNull()
+  })
+
+  it('refuses a re-sent body of a deleted task with 409 conflictTaskUUID, and generates nothing', async () => {
+    const marker = `deleted-resend-${crypto.randomUUID()}`
+    const task = inference({ positivePrompt: `a sandcastle at low tide ${marker}` })
+    expect((await postV1([task])).status).toBe(200)
+    expect((await call(`/v1/tasks/${task.taskUUID}`, { method: 'DELETE', headers: auth })).status).toBe(200)
+    const again = await postV1([task])
+    expect(again.status).toBe(409)
+    expect(again.json.errors?.[0]).toMatchObject({ code: 'conflictTaskUUID', parameter: 'taskUUID' })
+    expect(await upstreamRequests(marker)).toHaveLength(1)
   })
 })

@@ -119,4 +119,12 @@ describe('the SSRF policy', () => {
     const reached = (await (await fetch(`${receiver}/__received?path=${target}`)).json()) as unknown[]
     expect(reached).toEqual([])
   })
+
+  it.each(['http://example.com/hook', 'ftp://example.com/hook', 'https://user:pass@example.com/hook', 'https://user@example.com/hook'])(
+    'refuses %s: https only, no credentials, in production and in development',
+    (url) => {
+      expect(unsafeTargetReason(url, false)).toMatch(/https|credentials/)
+      expect(unsafeTargetReason(url, true)).toMatch(/https|credentials/)
+    },
+  )
 })

@@ -144,4 +144,23 @@ describe('POST /webhooks/runware', () => {
     expect(done.status).toBe('succeeded')
     expect(done.results).toMatchObject([{ index: 0, status: 'succeeded' }])
   })
+
+  it("ignores an item for another child on a child's webhook", async () => {
+    const { taskUUID, children } = await submit(2)
+    const [first, second] = children as [Child, Child]
+    const res = await hook(first.webhookURL, await upstreamItem(second.taskUUID))
+    expect(res.status).toBe(200)
+    expect((await stored(taskUUID))?.results).toEqual([])
+  })
+
+  it('copies nothing into a task deleted since: a late webhook leaves its images gone', async () => {
+    const { taskUUID, children } = await submit(1)
+    const child = children[0]!
+    const item = await upstreamItem(child.taskUUID)
+    expect((await hook(child.webhookURL, item)).status).toBe(200)
+    expect((await call(`/v1/tasks/${taskUUID}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEY_A}` } })).status).toBe(200)
+    const late = await hook(child.webhookURL, item)
+    expect(late.status).toBeLessThan(500)
+    expect((await env.IMAGES.list({ prefix: 'images/' })).objects.filter((o) => o.key.includes(taskUUID))).toEqual([])
+  })
 })

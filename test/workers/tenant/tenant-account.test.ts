@@ -3,6 +3,7 @@
  * budgets are checked against open reservations and settled spend, each result settles once,
  * and a shard reserves for, and settles, the limited tasks it holds.
  */
+import { env } from 'cloudflare:workers'
 import { runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { accountOf } from '../helpers'
@@ -224,5 +225,44 @@ describe('TenantAccount through a shard', () => {
       refusal: { spentMicros: 70_000, reservedMicros: 0, neededMicros: 130_001 },
     })
     expect(await shard.open(other, 130_000, limits, FAR)).toEqual({ kind: 'created' })
+  })
+})
+
+describe('TenantAccount threshold alerts', () => {
+  it('claims each threshold once per period, however often spend settles, and queues its event once', async () => {
+    const tenant = tenantName('tacct')
+    await runInDurableObject(accountOf(tenant), async (account) => {
+      const queued: { id: string; event: Record<string, unknown> }[] = []
+      const queue = {
+        sendBatch: async (batch: { body: { id: string; event: Record<string, unknown> } }[]) =>
+          void queued.push(...batch.map((b) => b.body)),
+      }
+      // The account's own queue binding, counted.
+      ;(account as unknown as { env: Env }).env = { ...env, DELIVERIES: queue } as unknown as Env
+      const limits = {
+        keyId: 'key_alerted',
+        budgetMicros: 90_000,
+        budgetPeriod: 'month' as const,
+        alerts: { webhookURL: 'https://hooks.example.com/budget', thresholds: [0.5, 1] },
+      }
+      const now = at('2026-12-05T10:00:00Z')
+      for (let i = 0; i < 3; i++) {
+        const t = uuid()
+        expect(await account.reserve(t, 30_000, 1, limits, now, tenant)).toBeNull()
+        // Told twice, as a shard may: counted once.
+        await Promise.all([account.settle(t, [{ index: 0, micros: 30_000 }], now), account.settle(t, [{ index: 0, micros: 30_000 }], now)])
+      }
+      expect(queued.map((m) => m.id)).toEqual(['bud_key_alerted_2026-12-01_50', 'bud_key_alerted_2026-12-01_100'])
+      expect(queued.map((m) => m.event)).toEqual([
+        { type: 'budget.threshold', keyId: 'key_alerted', threshold: 0.5, spentUSD: 0.06, budgetUSD: 0.09, periodStart: '2026-12-01' },
+        { type: 'budget.threshold', keyId: 'key_alerted', threshold: 1, spentUSD: 0.09, budgetUSD: 0.09, periodStart: '2026-12-01' },
+      ])
+      // A new month starts afresh: the same thresholds can be crossed again.
+      const january = at('2027-01-02T10:00:00Z')
+      const t = uuid()
+      expect(await account.reserve(t, 60_000, 1, limits, january, tenant)).toBeNull()
+      await account.settle(t, [{ index: 0, micros: 60_000 }], january)
+      expect(queued.map((m) => m.id).slice(2)).toEqual(['bud_key_alerted_2027-01-01_50'])
+    })
   })
 })
