@@ -3,9 +3,9 @@
  * safety. Each mutant in scripts/mutant-list.ts is a one-line change. It is applied to a scratch
  * copy of the repository, the test files that guard that module are run there (workers-level
  * tests under `--project workers`), and the mutant is reported killed (some test failed) or
- * survived. Stryker cannot drive tests inside workerd (the vitest pool runs them in another
- * runtime), hence this curated list: see CONTRIBUTING.md. Not part of `npm test`: run it before
- * a release. `npm run mutants -- money` runs one module's mutants.
+ * survived. Each mutant is aimed at a promise, so a survivor is a missing test, never noise
+ * (CONTRIBUTING.md, which also says how far StrykerJS gets here). Not part of `npm test`: run
+ * it before a release. `npm run mutants -- money` runs one module's mutants.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
