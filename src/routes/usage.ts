@@ -11,12 +11,12 @@ import { requireTenant, services } from './middleware'
 /** Parses the query and reads one tenant's usage, with where its budgets stand; shared with the admin API. */
 export async function usageOf({ tenants, keys }: Services, tenant: string, query: Record<string, string>) {
   const { from, to, groupBy } = validate(usageQuerySchema, query)
-  const [rows, budgets, names] = await Promise.all([
-    tenants.usage(tenant, from, to),
-    tenants.budgets(tenant),
-    // Keys are named by id and name (never by secret), from the managed keys' list.
-    keys.list().then((all) => all.filter((k) => k.tenant === tenant).map(({ id, name }) => ({ id, name }))),
-  ])
+  const [rows, budgets] = await Promise.all([tenants.usage(tenant, from, to), tenants.budgets(tenant)])
+  // Keys are named by id and name (never by secret), from the managed keys' list: read only when a key is shown.
+  const names =
+    groupBy.includes('key') || budgets.some((b) => b.keyId)
+      ? (await keys.list()).filter((k) => k.tenant === tenant).map(({ id, name }) => ({ id, name }))
+      : []
   const named = new Map(names.map((k) => [k.id, k.name]))
   return {
     tenant,

@@ -142,3 +142,50 @@ describe('the storage report (admin only)', () => {
     })
   })
 })
+
+describe('the inputs issues 20 and 21 added', () => {
+  const admin = (path: string, init: RequestInit = {}) =>
+    call(path, { ...init, headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, 'content-type': 'application/json' } })
+  const codeOf = async (res: Response) => ((await res.json()) as { errors: { code: string; parameter?: string }[] }).errors[0]
+
+  it('keeps an admin PATCH or budget PUT small, JSON, and its tenant a tenant id', async () => {
+    const { data } = (await (await admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'hostile' }) })).json()) as {
+      data: { id: string }
+    }
+    const huge = await admin(`/admin/keys/${data.id}`, { method: 'PATCH', body: JSON.stringify({ name: 'x'.repeat(40_000) }) })
+    expect(huge.status).toBe(413)
+    const notJson = await admin(`/admin/keys/${data.id}`, { method: 'PATCH', body: '{"name":' })
+    expect(notJson.status).toBe(400)
+    const unknownField = await admin(`/admin/keys/${data.id}`, { method: 'PATCH', body: JSON.stringify({ tenant: 'tother' }) })
+    expect(unknownField.status).toBe(400)
+    expect(await codeOf(unknownField)).toMatchObject({ code: 'unsupportedParameter', parameter: 'tenant' })
+    for (const bad of ['T_UPPER', 'x'.repeat(200)]) {
+      const res = await admin(`/admin/tenants/${bad}/budget`, { method: 'PUT', body: JSON.stringify({ budgetUSD: 1 }) })
+      expect(res.status).toBe(400)
+      expect((await codeOf(res))?.parameter).toBe('tenant')
+    }
+    expect((await as(KEY_A, `/admin/keys/${data.id}`, { method: 'PATCH', body: '{}' })).status).toBe(401)
+  })
+
+  it("shows a cursor from another tenant's page nothing of that tenant", async () => {
+    const mine = inference()
+    expect((await postV1([mine], KEY_A)).status).toBe(200)
+    const page = (await (await as(KEY_A, '/v1/tasks?limit=1')).json()) as { nextCursor: string | null; data: { taskUUID: string }[] }
+    // A cursor only says where to resume, in the caller's own tasks: B's pages hold none of A's.
+    const cursor = page.nextCursor ?? `${Date.now() + 60_000}_${mine.taskUUID}`
+    const theirs = (await (await as(KEY_B, `/v1/tasks?limit=100&cursor=${cursor}`)).json()) as { data: { taskUUID: string }[] }
+    expect(theirs.data.map((t) => t.taskUUID)).not.toContain(mine.taskUUID)
+    expect(JSON.stringify(theirs)).not.toContain(await tenantOf(KEY_A))
+  })
+
+  it('ignores an oversized or malformed traceparent, and never answers it with a 5xx', async () => {
+    for (const traceparent of ['x'.repeat(8000), '00-zz-yy-01', `01-${'a'.repeat(32)}-${'b'.repeat(16)}-01`]) {
+      const res = await as(KEY_A, '/v1', {
+        method: 'POST',
+        headers: { traceparent },
+        body: JSON.stringify([{ taskType: 'ping', ping: true }]),
+      })
+      expect(res.status).toBe(200)
+    }
+  })
+})

@@ -113,11 +113,13 @@ describe('PATCH /admin/keys/{id}', () => {
     expect((await image(key.key)).status).toBe(200)
     expect((await image(key.key)).status).toBe(402)
     const patch = (body: unknown) => admin(`/keys/${key.id}`, { method: 'PATCH', body: JSON.stringify(body) })
-    const raised = await patch({ budgetUSD: 0.06, alerts: { webhookURL: 'https://hooks.example.com/budget', thresholds: [0.8] } })
+    // The receiver takes the alert this spend sends (0.8 of $0.06).
+    const webhookURL = `${inject('receiverUrl')}/patched-alerts/${crypto.randomUUID()}/`
+    const raised = await patch({ budgetUSD: 0.06, alerts: { webhookURL, thresholds: [0.8] } })
     expect(raised.status).toBe(200)
     expect(((await raised.json()) as { data: Record<string, unknown> }).data).toMatchObject({
       budgetUSD: 0.06,
-      alerts: { webhookURL: 'https://hooks.example.com/budget', thresholds: [0.8] },
+      alerts: { webhookURL, thresholds: [0.8] },
     })
     expect((await image(key.key)).status).toBe(200)
     expect((await image(key.key)).status).toBe(402)
@@ -211,5 +213,12 @@ describe('budget threshold alerts', () => {
     for (const deadline = Date.now() + 20_000; (await hits()).length < 3 && Date.now() < deadline;)
       await new Promise((r) => setTimeout(r, 200))
     expect((await hits()).map((h) => h.headers['webhook-id'])).toContain(ids[0])
+    // The replay's attempt is logged once the consumer is done with it (and before the test's storage goes).
+    type Logged = { id: string; status: string; attempts: unknown[] }
+    const replayed = async () =>
+      ((await (await call('/v1/usage/alerts', { headers: auth })).json()) as { data: Logged[] }).data.find((r) => r.id === ids[0])
+    for (const deadline = Date.now() + 20_000; (await replayed())?.attempts.length !== 2 && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 200))
+    expect(await replayed()).toMatchObject({ status: 'delivered', attempts: [{ status: 200 }, { status: 200 }] })
   })
 })
