@@ -8,9 +8,7 @@
 import { alertEventId } from '../lib/storage-keys'
 import type { AlertMessage } from '../schemas/deliveries'
 import type { Budget } from './contract'
-import { periodStart, standing } from './spend'
-
-const toUSD = (micros: number) => micros / 1_000_000
+import { periodStart, standing, toUSD } from './spend'
 
 /**
  * Claims every threshold of `budget` (a key's, or the tenant's when `keyId` is null) that its

@@ -4,10 +4,9 @@ import { findModel } from '../models/registry'
 import type { Principal } from '../schemas/api-keys'
 import type { TaskRecord } from '../schemas/records'
 import type { Alerts, Budget, BudgetStatus, Footprint, Limits, Refusal, UsageRow } from './contract'
+import { sumUsage, toMicros, toUSD } from './spend'
 import { audit } from '../access/api-keys'
 
-const toMicros = (usd: number) => Math.round(usd * 1_000_000)
-const toUSD = (micros: number) => micros / 1_000_000
 const dollars = (micros: number) => `$${toUSD(micros).toFixed(2)}`
 
 /** A result's estimated cost, reserved against the budget until Runware reports the real one. */
@@ -126,23 +125,10 @@ export function usageReport(rows: readonly UsageRow[], groupBy: readonly ('key' 
   return {
     images: rows.reduce((n, r) => n + r.images, 0),
     costUSD: toUSD(rows.reduce((n, r) => n + r.costMicros, 0)),
-    days: sumByDayAndModel(rows).map(({ costMicros, key: _, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),
+    // Every key's rows as one per day and model: what `days` has always shown.
+    days: sumUsage([rows.map((r) => ({ ...r, key: '' }))]).map(({ costMicros, key: _, ...r }) => ({ ...r, costUSD: toUSD(costMicros) })),
     ...(groupBy.length
       ? { groupBy, groups: [...groups.values()].map((g) => ({ ...g.fields, images: g.images, costUSD: toUSD(g.costMicros) })) }
       : {}),
   }
-}
-
-/** Rows of every key as one per day and model: what `days` has always shown. */
-function sumByDayAndModel(rows: readonly UsageRow[]): UsageRow[] {
-  const sums = new Map<string, UsageRow>()
-  for (const row of rows) {
-    const id = `${row.day} ${row.model}`
-    const sum = sums.get(id)
-    if (sum) {
-      sum.images += row.images
-      sum.costMicros += row.costMicros
-    } else sums.set(id, { ...row, key: '' })
-  }
-  return [...sums.values()]
 }

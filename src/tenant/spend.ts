@@ -8,6 +8,9 @@ import type { Budget, Limits, Refusal, UsageRow } from './contract'
 
 export const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
+export const toMicros = (usd: number) => Math.round(usd * 1_000_000)
+export const toUSD = (micros: number) => micros / 1_000_000
+
 /** The first day of the period `now` is in. */
 export const periodStart = (period: 'day' | 'month', now: number) => (period === 'day' ? day(now) : `${day(now).slice(0, 7)}-01`)
 
@@ -112,6 +115,6 @@ export function sumUsage(shards: readonly UsageRow[][]): UsageRow[] {
 
 /** The micro-dollars a recorded result costs: Runware's reported cost, else the reserved estimate; an unbilled failure nothing. */
 export function chargeOf(result: { ok: boolean; cost?: number; billed?: true }, perResult: number): number {
-  if (result.ok) return result.cost !== undefined ? Math.round(result.cost * 1e6) : perResult
+  if (result.ok) return result.cost !== undefined ? toMicros(result.cost) : perResult
   return result.billed ? perResult : 0
 }

@@ -1,7 +1,7 @@
 /** GET /v1/tasks: the tenant's tasks, newest first, over every shard, with a cursor stable while tasks arrive. */
 import { describe, expect, it } from 'vitest'
-import { KEY_A, KEY_B } from '../../secrets'
-import { call, inference, postV1, setFault } from '../helpers'
+import { KEY_A, KEY_B, TEST_SECRETS } from '../../secrets'
+import { call, inference, postV1, setFault, shardOf, taskRecord } from '../helpers'
 
 type Page = { data?: Record<string, unknown>[]; nextCursor?: string | null; errors?: Record<string, unknown>[] }
 
@@ -51,11 +51,22 @@ describe('GET /v1/tasks', () => {
   })
 
   it('defaults to 20, and gives no cursor after the last page', async () => {
-    for (let i = 0; i < 3; i += 1) await created()
-    const { body } = await list('')
-    expect(body.data?.length).toBeGreaterThanOrEqual(3)
-    expect(body.data?.length).toBeLessThanOrEqual(20)
-    const all = await list('?limit=100')
+    // A tenant of its own with 25 tasks, opened straight in their shards (no generation needed).
+    const res = await call('/admin/keys', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'history default' }),
+    })
+    const { key, tenant } = ((await res.json()) as { data: { key: string; tenant: string } }).data
+    for (let i = 0; i < 25; i += 1) {
+      const task = taskRecord({ tenant, createdAt: Date.now() - i })
+      await shardOf(tenant, task.taskUUID).open(task, 0, {}, Date.now() + 3_600_000)
+    }
+    const { body } = await list('', key)
+    expect(body.data).toHaveLength(20)
+    expect(body.nextCursor).toEqual(expect.any(String))
+    const all = await list('?limit=100', key)
+    expect(all.body.data).toHaveLength(25)
     expect(all.body.nextCursor).toBeNull()
   })
 
