@@ -4,8 +4,10 @@
  * new promise adds its mutant here (CONTRIBUTING.md). A mutant that cannot change behaviour is
  * kept with `equivalent` saying why, so a survivor always has a written reason.
  */
+export type Module = 'money' | 'signing' | 'url-safety' | 'recorder' | 'webhooks' | 'idempotency'
+
 export interface Mutant {
-  module: 'money' | 'signing' | 'url-safety' | 'recorder' | 'webhooks' | 'idempotency'
+  module: Module
   name: string
   file: string
   /** Text that occurs exactly once in `file`, and what replaces it. */
@@ -35,6 +37,52 @@ const IDEMPOTENCY = [
   'test/workers/tasks/concurrency.test.ts',
   'test/workers/hostile/deletion.test.ts',
 ]
+
+/**
+ * Each module's source files, which `npm run stryker` mutates whole (scripts/stryker.ts), and the
+ * workers-level test files that guard them. The curated mutants below live in these files too,
+ * except a few guarded lines elsewhere (the shard's usage, the Runware client, the task view).
+ */
+export const MODULES: Record<Module, { files: string[]; tests: string[] }> = {
+  money: {
+    files: ['src/tenant/spend.ts', 'src/tenant/tenant-account.ts', 'src/tenant/budget-alerts.ts'],
+    tests: [
+      ...ACCOUNT,
+      'test/workers/tenant/task-shard.test.ts',
+      'test/workers/tenant/owed.test.ts',
+      'test/workers/tenant/migrations.test.ts',
+      'test/workers/hostile/money.test.ts',
+      'test/workers/hostile/keys.test.ts',
+      'test/workers/tenant/account-alerts.test.ts',
+      'test/workers/tenant/spend.test.ts',
+    ],
+  },
+  signing: {
+    files: ['src/images/url-signer.ts', 'src/deliveries/standard-webhooks.ts'],
+    tests: [...SIGNATURES, 'test/workers/images/uploads.test.ts', 'test/workers/tenant/key-budgets.test.ts'],
+  },
+  'url-safety': { files: ['src/lib/url-safety.ts'], tests: [...SSRF, 'test/workers/lib/lib.test.ts'] },
+  recorder: {
+    files: ['src/tasks/result-recorder.ts'],
+    tests: [
+      'test/workers/tasks/runware-webhooks.test.ts',
+      'test/workers/hostile/deletion.test.ts',
+      'test/workers/hostile/files.test.ts',
+      'test/workers/images/presigned-dispatch.test.ts',
+      'test/workers/tasks/sync-wait.test.ts',
+    ],
+  },
+  webhooks: {
+    files: ['src/routes/webhooks.ts', 'src/routes/uploads.ts'],
+    tests: [
+      ...HOOKS,
+      'test/workers/images/uploads.test.ts',
+      'test/workers/hostile/deletion.test.ts',
+      'test/workers/tasks/sync-wait.test.ts',
+    ],
+  },
+  idempotency: { files: ['src/tasks/generation.ts'], tests: [...IDEMPOTENCY, 'test/workers/protocol/validation.test.ts'] },
+}
 
 export const MUTANTS: Mutant[] = [
   // Money: the account's budgets and the shards' usage.
@@ -108,7 +156,7 @@ export const MUTANTS: Mutant[] = [
     file: 'src/tenant/budget-alerts.ts',
     from: 'INSERT OR IGNORE INTO alerts_sent',
     to: 'INSERT OR REPLACE INTO alerts_sent',
-    tests: ['test/workers/tenant/tenant-account.test.ts', 'test/workers/tenant/key-budgets.test.ts'],
+    tests: ['test/workers/tenant/account-alerts.test.ts', 'test/workers/tenant/key-budgets.test.ts'],
   },
   {
     module: 'money',

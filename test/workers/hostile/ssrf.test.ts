@@ -4,7 +4,7 @@ import { createExecutionContext } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { inject } from 'vitest'
 import worker from '../../../src/index'
-import { unsafeTargetReason } from '../../../src/lib/url-safety'
+import { MAX_TARGET_URL_LENGTH, unsafeTargetReason } from '../../../src/lib/url-safety'
 import { KEY_A } from '../../secrets'
 import { requireConfig } from '../../../src/config/config'
 import { ApiError } from '../../../src/lib/errors'
@@ -82,6 +82,28 @@ describe('the SSRF policy', () => {
   })
 
   it.each(ALLOWED)('allows %s', (url) => expect(unsafeTargetReason(url, false)).toBeNull())
+
+  // A developer's own machine: its loopback, over http or https, in development only.
+  it.each([
+    'http://localhost:8787/hook',
+    'http://127.0.0.1/hook',
+    'http://[::1]:3000/hook',
+    'https://localhost/',
+    'https://127.0.0.1/',
+    'https://[::1]/',
+  ])('allows %s in development only', (url) => {
+    expect(unsafeTargetReason(url, true)).toBeNull()
+    expect(unsafeTargetReason(url, false)).toMatch(url.startsWith('http:') ? /only in development/ : /localhost|special-purpose/)
+  })
+
+  it('refuses a URL that is not absolute, or longer than the limit, naming why', () => {
+    for (const raw of ['/hook', 'example.com/hook', ''])
+      for (const development of [false, true]) expect(unsafeTargetReason(raw, development)).toBe('is not an absolute URL')
+    const base = 'https://example.com/'
+    const longest = base + 'a'.repeat(MAX_TARGET_URL_LENGTH - base.length)
+    expect(unsafeTargetReason(longest, false)).toBeNull()
+    expect(unsafeTargetReason(longest + 'a', false)).toBe(`is longer than ${MAX_TARGET_URL_LENGTH} characters`)
+  })
 
   it('applies to every URL a client names, refusing before anything is dispatched', async () => {
     const production = { ...env, ENVIRONMENT: 'production' }

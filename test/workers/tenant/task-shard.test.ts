@@ -67,7 +67,7 @@ describe('TaskShard.open', () => {
     expect(await reservationOf(tenant, record.taskUUID)).toEqual([])
     // Were it reserved, this new task would not fit a budget of one result.
     const limited = await task(tenant, 1, { createdAt: now })
-    expect(await accountOf(tenant).reserve(limited.taskUUID, 20_000, 1, { budgetMicros: 20_000 }, now)).toBeNull()
+    expect(await accountOf(tenant).reserve(limited.taskUUID, 20_000, 1, { budgetMicros: 20_000 }, now, tenant)).toBeNull()
   })
 })
 

@@ -20,20 +20,20 @@ describe('TenantAccount.reserve', () => {
     const now = at('2026-10-06T10:00:00Z')
     const limits = { maxConcurrentTasks: 2 }
     const [a, b, c] = [uuid(), uuid(), uuid()]
-    expect(await account.reserve(a, 1000, 2, limits, now)).toBeNull()
-    expect(await account.reserve(b, 1000, 1, {}, now)).toBeNull() // a task without a slot limit still holds one
-    expect(await account.reserve(c, 1000, 1, limits, now)).toEqual({ reason: 'concurrency', limit: 2 })
+    expect(await account.reserve(a, 1000, 2, limits, now, tenant)).toBeNull()
+    expect(await account.reserve(b, 1000, 1, {}, now, tenant)).toBeNull() // a task without a slot limit still holds one
+    expect(await account.reserve(c, 1000, 1, limits, now, tenant)).toEqual({ reason: 'concurrency', limit: 2 })
     expect(await reservationOf(tenant, c)).toEqual([])
 
     // A second reserve of a held task is a no-op, whatever the limits.
-    expect(await account.reserve(a, 9999, 5, { maxConcurrentTasks: 0, budgetMicros: 0 }, now)).toBeNull()
+    expect(await account.reserve(a, 9999, 5, { maxConcurrentTasks: 0, budgetMicros: 0 }, now, tenant)).toBeNull()
     expect(await reservationOf(tenant, a)).toEqual([{ per_result: 1000, open: 2 }])
 
     await account.settle(a, [{ index: 0, micros: 1000 }], now)
-    expect(await account.reserve(c, 1000, 1, limits, now)).toEqual({ reason: 'concurrency', limit: 2 })
+    expect(await account.reserve(c, 1000, 1, limits, now, tenant)).toEqual({ reason: 'concurrency', limit: 2 })
     await account.settle(a, [{ index: 1, micros: 0 }], now)
     expect(await reservationOf(tenant, a)).toEqual([])
-    expect(await account.reserve(c, 1000, 1, limits, now)).toBeNull()
+    expect(await account.reserve(c, 1000, 1, limits, now, tenant)).toBeNull()
   })
 
   it('refuses a task when spent + reserved + needed exceeds the budget, with the figures, and admits it once settling frees the reservation', async () => {
@@ -42,10 +42,10 @@ describe('TenantAccount.reserve', () => {
     const now = at('2026-10-07T10:00:00Z')
     const limits = { budgetMicros: 200_000, budgetPeriod: 'month' as const }
     const [a, b, c] = [uuid(), uuid(), uuid()]
-    expect(await account.reserve(a, 30_000, 3, limits, now)).toBeNull() // reserves 90 000
+    expect(await account.reserve(a, 30_000, 3, limits, now, tenant)).toBeNull() // reserves 90 000
     await account.settle(a, [{ index: 0, micros: 10_000 }], now) // spends 10 000; 2 × 30 000 still reserved
 
-    expect(await account.reserve(b, 80_000, 2, limits, now)).toEqual({
+    expect(await account.reserve(b, 80_000, 2, limits, now, tenant)).toEqual({
       reason: 'budget',
       scope: 'key',
       budgetPeriod: 'month',
@@ -67,9 +67,9 @@ describe('TenantAccount.reserve', () => {
       now,
     )
     // Now 40 000 spent + 0 reserved + 160 000 needed = exactly the budget: admitted.
-    expect(await account.reserve(b, 80_000, 2, limits, now)).toBeNull()
+    expect(await account.reserve(b, 80_000, 2, limits, now, tenant)).toBeNull()
     // And the next micro-dollar is refused.
-    expect(await account.reserve(c, 1, 1, limits, now)).toEqual({
+    expect(await account.reserve(c, 1, 1, limits, now, tenant)).toEqual({
       reason: 'budget',
       scope: 'key',
       budgetPeriod: 'month',
@@ -86,7 +86,7 @@ describe('TenantAccount.reserve', () => {
     const account = accountOf(tenant)
     const day1 = at('2026-11-01T12:00:00Z')
     const first = uuid()
-    expect(await account.reserve(first, 50_000, 1, {}, day1)).toBeNull()
+    expect(await account.reserve(first, 50_000, 1, {}, day1, tenant)).toBeNull()
     await account.settle(first, [{ index: 0, micros: 60_000 }], day1)
     expect(await spendOf(tenant)).toEqual([{ day: '2026-11-01', cost: 60_000 }])
 
@@ -104,23 +104,23 @@ describe('TenantAccount.reserve', () => {
     })
 
     // Later on day 1, a day budget counts the day's spend.
-    expect(await account.reserve(uuid(), 50_000, 1, daily, at('2026-11-01T23:59:00Z'))).toEqual(
+    expect(await account.reserve(uuid(), 50_000, 1, daily, at('2026-11-01T23:59:00Z'), tenant)).toEqual(
       refused(60_000, 'day', '2026-11-02T00:00:00.000Z'),
     )
     // On the last day of the month a month budget still counts day 1 …
     const day30 = at('2026-11-30T08:00:00Z')
-    expect(await account.reserve(uuid(), 50_000, 1, month, day30)).toEqual(refused(60_000, 'month', '2026-12-01T00:00:00.000Z'))
+    expect(await account.reserve(uuid(), 50_000, 1, month, day30, tenant)).toEqual(refused(60_000, 'month', '2026-12-01T00:00:00.000Z'))
     // … while a day budget starts afresh.
     const daily30 = uuid()
-    expect(await account.reserve(daily30, 50_000, 1, daily, day30)).toBeNull()
+    expect(await account.reserve(daily30, 50_000, 1, daily, day30, tenant)).toBeNull()
     await account.release(daily30)
     // A budget without a period is a month budget.
-    expect(await account.reserve(uuid(), 50_000, 1, { budgetMicros: 100_000 }, day30)).toEqual(
+    expect(await account.reserve(uuid(), 50_000, 1, { budgetMicros: 100_000 }, day30, tenant)).toEqual(
       refused(60_000, 'month', '2026-12-01T00:00:00.000Z'),
     )
 
     // A new month starts afresh too: 0 spent + 0 reserved + 100 000 needed fits 100 000.
-    expect(await account.reserve(uuid(), 50_000, 2, month, at('2026-12-01T00:00:00Z'))).toBeNull()
+    expect(await account.reserve(uuid(), 50_000, 2, month, at('2026-12-01T00:00:00Z'), tenant)).toBeNull()
   })
 
   it('forgets a reservation no shard settled within two days', async () => {
@@ -129,9 +129,9 @@ describe('TenantAccount.reserve', () => {
     const now = at('2026-10-08T10:00:00Z')
     const limits = { maxConcurrentTasks: 1 }
     const [lost, next] = [uuid(), uuid()]
-    expect(await account.reserve(lost, 1000, 1, limits, now)).toBeNull()
-    expect(await account.reserve(next, 1000, 1, limits, now + DAY_MS)).toEqual({ reason: 'concurrency', limit: 1 })
-    expect(await account.reserve(next, 1000, 1, limits, now + 2 * DAY_MS + 1)).toBeNull()
+    expect(await account.reserve(lost, 1000, 1, limits, now, tenant)).toBeNull()
+    expect(await account.reserve(next, 1000, 1, limits, now + DAY_MS, tenant)).toEqual({ reason: 'concurrency', limit: 1 })
+    expect(await account.reserve(next, 1000, 1, limits, now + 2 * DAY_MS + 1, tenant)).toBeNull()
     expect(await reservationOf(tenant, lost)).toEqual([])
   })
 })
@@ -142,7 +142,7 @@ describe('TenantAccount.settle and release', () => {
     const account = accountOf(tenant)
     const now = at('2026-10-09T10:00:00Z')
     const task = uuid()
-    expect(await account.reserve(task, 10_000, 3, {}, now)).toBeNull()
+    expect(await account.reserve(task, 10_000, 3, {}, now, tenant)).toBeNull()
     await account.settle(task, [{ index: 0, micros: 7_000 }], now)
     await account.settle(task, [{ index: 0, micros: 7_000 }], now)
     await account.settle(
@@ -176,13 +176,17 @@ describe('TenantAccount.settle and release', () => {
     const now = at('2026-10-10T10:00:00Z')
     const limits = { maxConcurrentTasks: 1, budgetMicros: 100_000 }
     const [a, b] = [uuid(), uuid()]
-    expect(await account.reserve(a, 40_000, 2, limits, now)).toBeNull()
+    expect(await account.reserve(a, 40_000, 2, limits, now, tenant)).toBeNull()
     await account.settle(a, [{ index: 0, micros: 40_000 }], now)
-    expect(await account.reserve(b, 10_000, 1, limits, now)).toEqual({ reason: 'concurrency', limit: 1 })
+    expect(await account.reserve(b, 10_000, 1, limits, now, tenant)).toEqual({ reason: 'concurrency', limit: 1 })
     await account.release(a)
     expect(await reservationOf(tenant, a)).toEqual([])
-    expect(await account.reserve(b, 70_000, 1, limits, now)).toMatchObject({ reason: 'budget', spentMicros: 40_000, reservedMicros: 0 })
-    expect(await account.reserve(b, 60_000, 1, limits, now)).toBeNull()
+    expect(await account.reserve(b, 70_000, 1, limits, now, tenant)).toMatchObject({
+      reason: 'budget',
+      spentMicros: 40_000,
+      reservedMicros: 0,
+    })
+    expect(await account.reserve(b, 60_000, 1, limits, now, tenant)).toBeNull()
   })
 })
 
@@ -228,41 +232,61 @@ describe('TenantAccount through a shard', () => {
   })
 })
 
-describe('TenantAccount threshold alerts', () => {
-  it('claims each threshold once per period, however often spend settles, and queues its event once', async () => {
+describe('TenantAccount storage', () => {
+  it('writes no spend row for a result that cost nothing, and keeps 40 days of spend', async () => {
     const tenant = tenantName('tacct')
-    await runInDurableObject(accountOf(tenant), async (account) => {
-      const queued: { id: string; event: Record<string, unknown> }[] = []
-      const queue = {
-        sendBatch: async (batch: { body: { id: string; event: Record<string, unknown> } }[]) =>
-          void queued.push(...batch.map((b) => b.body)),
-      }
-      // The account's own queue binding, counted.
-      ;(account as unknown as { env: Env }).env = { ...env, DELIVERIES: queue } as unknown as Env
-      const limits = {
-        keyId: 'key_alerted',
-        budgetMicros: 90_000,
-        budgetPeriod: 'month' as const,
-        alerts: { webhookURL: 'https://hooks.example.com/budget', thresholds: [0.5, 1] },
-      }
-      const now = at('2026-12-05T10:00:00Z')
-      for (let i = 0; i < 3; i++) {
-        const t = uuid()
-        expect(await account.reserve(t, 30_000, 1, limits, now, tenant)).toBeNull()
-        // Told twice, as a shard may: counted once.
-        await Promise.all([account.settle(t, [{ index: 0, micros: 30_000 }], now), account.settle(t, [{ index: 0, micros: 30_000 }], now)])
-      }
-      expect(queued.map((m) => m.id)).toEqual(['bud_key_alerted_2026-12-01_50', 'bud_key_alerted_2026-12-01_100'])
-      expect(queued.map((m) => m.event)).toEqual([
-        { type: 'budget.threshold', keyId: 'key_alerted', threshold: 0.5, spentUSD: 0.06, budgetUSD: 0.09, periodStart: '2026-12-01' },
-        { type: 'budget.threshold', keyId: 'key_alerted', threshold: 1, spentUSD: 0.09, budgetUSD: 0.09, periodStart: '2026-12-01' },
-      ])
-      // A new month starts afresh: the same thresholds can be crossed again.
-      const january = at('2027-01-02T10:00:00Z')
-      const t = uuid()
-      expect(await account.reserve(t, 60_000, 1, limits, january, tenant)).toBeNull()
-      await account.settle(t, [{ index: 0, micros: 60_000 }], january)
-      expect(queued.map((m) => m.id).slice(2)).toEqual(['bud_key_alerted_2027-01-01_50'])
+    const account = accountOf(tenant)
+    const day1 = at('2026-09-01T10:00:00Z')
+    const a = uuid()
+    expect(await account.reserve(a, 10_000, 2, {}, day1, tenant)).toBeNull()
+    await account.settle(a, [{ index: 0, micros: 0 }], day1) // an unbilled failure
+    expect(await spendOf(tenant)).toEqual([])
+    await account.settle(a, [{ index: 1, micros: 5_000 }], day1)
+    const spendOn = async (days: number) => {
+      const [t, now] = [uuid(), day1 + days * DAY_MS]
+      expect(await account.reserve(t, 1_000, 1, {}, now, tenant)).toBeNull()
+      await account.settle(t, [{ index: 0, micros: 1_000 }], now)
+    }
+    await spendOn(39)
+    expect(await spendOf(tenant)).toEqual([
+      { day: '2026-09-01', cost: 5_000 },
+      { day: '2026-10-10', cost: 1_000 },
+    ])
+    await spendOn(41) // 2026-09-01 is now more than 40 days back
+    expect(await spendOf(tenant)).toEqual([
+      { day: '2026-10-10', cost: 1_000 },
+      { day: '2026-10-12', cost: 1_000 },
+    ])
+  })
+
+  it("runs a key's transitions one after another, answers an unknown key with no record, and forgets the key once they are done", async () => {
+    await runInDurableObject(accountOf(tenantName('tacct')), async (account) => {
+      const queue = (account as unknown as { keyQueue: Map<string, unknown> }).keyQueue
+      // KV held shut for every read after the first: the second transition waits inside its read.
+      let reads = 0
+      let open!: () => void
+      const gate = new Promise<void>((resolve) => (open = resolve))
+      const kv = new Proxy(env.TASKS, {
+        get: (target, name) =>
+          name === 'get'
+            ? async (...args: Parameters<KVNamespace['get']>) => {
+                if (reads++ > 0) await gate
+                return target.get(...args)
+              }
+            : Reflect.get(target, name),
+      })
+      ;(account as unknown as { env: Env }).env = { ...env, TASKS: kv }
+      const tick = () => new Promise((resolve) => setTimeout(resolve, 0))
+      const missing = `key_${uuid()}`
+      const [first, second] = [account.keyTransition(missing, 'rotate'), account.keyTransition(missing, 'disable')]
+      expect(await first).toEqual({ record: null })
+      await tick()
+      expect(reads).toBe(2) // the second began only after the first had finished
+      expect(queue.size).toBe(1) // and is still the key's place in line
+      open()
+      expect(await second).toEqual({ record: null })
+      await tick()
+      expect(queue.size).toBe(0)
     })
   })
 })
