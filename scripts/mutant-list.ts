@@ -58,8 +58,13 @@ export const MODULES: Record<Module, { files: string[]; tests: string[] }> = {
     ],
   },
   signing: {
-    files: ['src/images/url-signer.ts', 'src/deliveries/standard-webhooks.ts'],
-    tests: [...SIGNATURES, 'test/workers/images/uploads.test.ts', 'test/workers/tenant/key-budgets.test.ts'],
+    files: ['src/images/url-signer.ts', 'src/deliveries/standard-webhooks.ts', 'src/lib/crypto.ts'],
+    tests: [
+      ...SIGNATURES,
+      'test/workers/images/url-signer.test.ts',
+      'test/workers/deliveries/standard-webhooks.test.ts',
+      'test/workers/images/uploads.test.ts',
+    ],
   },
   'url-safety': { files: ['src/lib/url-safety.ts'], tests: [...SSRF, 'test/workers/lib/lib.test.ts'] },
   recorder: {

@@ -6,8 +6,9 @@
  * or carries a `// Stryker disable next-line <mutator>: <why>` comment saying why it cannot change
  * what a user sees; such mutants are reported as ignored, with the reason. Exits non-zero when a
  * mutant survives without one. `npm run stryker -- money` runs one module. Reports go to
- * reports/mutation/{module}.html, and reports/stryker-incremental-{module}.json lets a second run
- * test only what changed.
+ * reports/mutation/{module}.html; `--incremental` reuses the last run's results where nothing changed
+ * (reports/stryker-incremental-{module}.json), which is quicker while writing tests but can keep a
+ * stale survivor.
  */
 import type { LogLevel, MutantResult, PartialStrykerOptions } from '@stryker-mutator/api/core'
 import { Stryker } from '@stryker-mutator/core'
@@ -31,7 +32,9 @@ function options(module: Module): PartialStrykerOptions {
     reporters: ['html', 'json', 'progress'],
     htmlReporter: { fileName: `reports/mutation/${module}.html` },
     jsonReporter: { fileName: `reports/mutation/${module}.json` },
-    incremental: !args.includes('--force'),
+    // Opt-in: an incremental run reuses a survivor's result when the tests that covered it are
+    // unchanged, so a new test that reaches a module-level line may not be tried against it.
+    incremental: args.includes('--incremental'),
     incrementalFile: `reports/stryker-incremental-${module}.json`,
     ignorePatterns: ['.wrangler', '.vitest', 'bench/results', 'test/artifacts', 'dist', 'out', 'reports'],
     tempDirName: '.stryker-tmp',
