@@ -69,12 +69,18 @@ export const MODULES: Record<Module, { files: string[]; tests: string[] }> = {
   'url-safety': { files: ['src/lib/url-safety.ts'], tests: [...SSRF, 'test/workers/lib/lib.test.ts'] },
   recorder: {
     files: ['src/tasks/result-recorder.ts'],
+    // The recorder is every channel's way in, so every channel's tests guard it.
     tests: [
       'test/workers/tasks/runware-webhooks.test.ts',
+      'test/workers/tasks/reconcile.test.ts',
+      'test/workers/tasks/sync-wait.test.ts',
+      'test/workers/tasks/lagging-kv.test.ts',
+      'test/workers/sockets/sockets.test.ts',
+      'test/workers/protocol/echo.test.ts',
       'test/workers/hostile/deletion.test.ts',
       'test/workers/hostile/files.test.ts',
       'test/workers/images/presigned-dispatch.test.ts',
-      'test/workers/tasks/sync-wait.test.ts',
+      'test/workers/deliveries/client-webhooks.test.ts',
     ],
   },
   webhooks: {
@@ -86,7 +92,7 @@ export const MODULES: Record<Module, { files: string[]; tests: string[] }> = {
       'test/workers/tasks/sync-wait.test.ts',
     ],
   },
-  idempotency: { files: ['src/tasks/generation.ts'], tests: [...IDEMPOTENCY, 'test/workers/protocol/validation.test.ts'] },
+  idempotency: { files: ['src/tasks/idempotency.ts'], tests: [...IDEMPOTENCY, 'test/workers/sockets/sockets.test.ts'] },
 }
 
 export const MUTANTS: Mutant[] = [
@@ -304,17 +310,25 @@ export const MUTANTS: Mutant[] = [
   {
     module: 'idempotency',
     name: 'a re-used taskUUID with another body is accepted',
-    file: 'src/tasks/generation.ts',
-    from: 'if (task.deleted || task.requestHash !== attempt.requestHash) {',
-    to: 'if (task.deleted) {',
+    file: 'src/tasks/idempotency.ts',
+    from: 'if (!task.deleted && task.requestHash === attempt.requestHash) return null',
+    to: 'if (!task.deleted) return null',
     tests: IDEMPOTENCY,
   },
   {
     module: 'idempotency',
     name: "a deleted task's taskUUID starts a new generation",
+    file: 'src/tasks/idempotency.ts',
+    from: 'if (!task.deleted && task.requestHash === attempt.requestHash) return null',
+    to: 'if (task.requestHash === attempt.requestHash) return null',
+    tests: IDEMPOTENCY,
+  },
+  {
+    module: 'idempotency',
+    name: 'a conflicting re-send is answered as the task it conflicts with',
     file: 'src/tasks/generation.ts',
-    from: 'if (task.deleted || task.requestHash !== attempt.requestHash) {',
-    to: 'if (task.requestHash !== attempt.requestHash) {',
+    from: 'if (conflict) return { items: [], errors: [conflict] }',
+    to: 'if (conflict && pushed) return { items: [], errors: [conflict] }',
     tests: IDEMPOTENCY,
   },
   {

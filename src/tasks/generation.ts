@@ -15,6 +15,7 @@ import { limitsOf, priceMicros, refusalError } from '../tenant/budgets'
 import type { TaskState } from '../tenant/contract'
 import type { TenantClient } from '../tenant/tenant-client'
 import type { DispatchOutcome, Dispatcher } from './dispatcher'
+import { conflictOf, lostError } from './idempotency'
 import type { ResultRecorder, ResultReport } from './result-recorder'
 
 export interface TaskOutcome {
@@ -82,8 +83,9 @@ export class GenerationService {
     const dueAt = record.createdAt + (pushed ? FIRST_CHECK_MS : this.deps.reconcileAfterSeconds * 1000)
     const opened = await this.deps.tenants.open(record, priceMicros(record.model), limitsOf(principal), dueAt)
     if (opened.kind === 'existing') {
-      const same = !opened.task.deleted && opened.task.requestHash === record.requestHash
-      if (pushed && same) return this.resentOverSocket(opened.task, opened.results, socket)
+      const conflict = conflictOf(opened.task, record)
+      if (conflict) return { items: [], errors: [conflict] }
+      if (pushed) return this.resentOverSocket(opened.task, opened.results, socket)
       return this.existing(opened.task, opened.results, record, startedAt)
     }
     if (opened.kind === 'refused') throw refusalError(principal, record, opened.refusal)
@@ -183,45 +185,14 @@ export class GenerationService {
     if (reports.length) await this.deps.recorder.record(task, reports)
   }
 
-  /** The same taskUUID again: the same body gets the same task, another body a conflict. */
+  /** The same request again under its taskUUID: the same task, answered as a first request would be. */
   private async existing(task: TaskRecord, known: ResultRecord[], attempt: TaskRecord, startedAt: number): Promise<TaskOutcome> {
-    if (task.deleted || task.requestHash !== attempt.requestHash) {
-      const message = task.deleted
-        ? 'taskUUID belongs to a deleted task; use a new taskUUID'
-        : 'taskUUID was already used with a different request body'
-      return {
-        items: [],
-        errors: [
-          new ApiError(409, {
-            code: 'conflictTaskUUID',
-            message,
-            parameter: 'taskUUID',
-            taskType: 'imageInference',
-            taskUUID: shownTaskUUID(task),
-          }),
-        ],
-      }
-    }
     if (attempt.deliveryMethod === 'async') return { items: [ack(shownTaskUUID(task))], errors: [] }
     if (known.length >= task.children.length) return this.answer(task, known)
     const state = await this.untilSettled(task, startedAt + this.deps.syncTimeoutSeconds * 1000)
     // The first request's dispatch may have failed and let go of the task meanwhile.
-    if (!state || state.task.createdAt !== task.createdAt) return this.lost(task)
+    if (!state || state.task.createdAt !== task.createdAt) return { items: [], errors: [lostError(task)] }
     return this.answer(task, state.results)
-  }
-
-  private lost(task: TaskRecord): TaskOutcome {
-    const error = new ApiError(
-      503,
-      {
-        code: 'serviceUnavailable',
-        message: 'The image provider did not take this task; send it again',
-        taskType: 'imageInference',
-        taskUUID: shownTaskUUID(task),
-      },
-      { 'retry-after': '1' },
-    )
-    return { items: [], errors: [error] }
   }
 
   private async newRecord(

@@ -83,7 +83,7 @@ export class ResultRecorder {
         code: report.error.code,
         message: report.error.message,
         at: now,
-        ...(report.billed ? { billed: true } : {}),
+        billed: report.billed,
       }
     const { item } = report
     const objectKey = imageKey(ref.tenant, ref.taskUUID, report.index, ref.outputFormat)
@@ -92,9 +92,10 @@ export class ResultRecorder {
       index: report.index,
       ok: true,
       imageUUID: item.imageUUID ?? crypto.randomUUID(),
-      ...(item.seed !== undefined ? { seed: item.seed } : {}),
-      ...(item.cost !== undefined ? { cost: item.cost } : {}),
-      ...(item.NSFWContent !== undefined ? { nsfw: item.NSFWContent } : {}),
+      // What Runware did not say stays undefined, which the shard stores as NULL.
+      seed: item.seed,
+      cost: item.cost,
+      nsfw: item.NSFWContent,
       objectKey,
       at: now,
     }
