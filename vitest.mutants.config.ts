@@ -9,4 +9,6 @@ import base from './vitest.config.ts'
 const workers = base.test!.projects![0] as TestProjectInlineConfiguration
 const include = process.env.MUTATION_TESTS?.split(',').filter(Boolean)
 
-export default defineConfig({ ...workers, test: { ...workers.test, include: include ?? workers.test!.include } })
+// One test file at a time: Stryker learns which test reached a line from a global that names the
+// running test, and files running side by side in one isolate would blur it.
+export default defineConfig({ ...workers, test: { ...workers.test, include: include ?? workers.test!.include, fileParallelism: false } })

@@ -50,6 +50,9 @@ describe('POST /webhooks/runware', () => {
     for (const url of [forged, moved, missing]) {
       const res = await hook(url, item)
       expect(res.status).toBe(401)
+      expect(((await res.json()) as { errors: unknown[] }).errors).toMatchObject([
+        { code: 'invalidWebhookToken', message: 'The webhook token is not valid for this task' },
+      ])
     }
     const state = (await task(taskUUID)).data
     expect(state.status).toBe('processing')
@@ -68,6 +71,7 @@ describe('POST /webhooks/runware', () => {
     // The upload never landed (the gateway's host is unreachable here): it copies from imageURL.
     const flat = await Promise.all([hook(a.webhookURL, itemA), hook(a.webhookURL, itemA), hook(a.webhookURL, itemA)])
     expect(flat.map((r) => r.status)).toEqual([200, 200, 200])
+    expect(await Promise.all(flat.map((r) => r.json()))).toEqual([{ ok: true }, { ok: true }, { ok: true }])
     const wrapped = await Promise.all([hook(b.webhookURL, { data: [itemB] }), hook(b.webhookURL, { data: [itemB] })])
     expect(wrapped.map((r) => r.status)).toEqual([200, 200])
     expect((await task(taskUUID)).data.status).toBe('processing')
@@ -122,7 +126,10 @@ describe('POST /webhooks/runware', () => {
     const res = await hook(children[0]!.webhookURL, item)
     // Not stored, so Runware is asked to retry: the upload may still land.
     expect(res.status).toBe(503)
-    expect(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('imageNotStored')
+    expect(res.headers.get('retry-after')).toBe('5')
+    expect(((await res.json()) as { errors: unknown[] }).errors).toMatchObject([
+      { code: 'imageNotStored', message: 'The image is not stored yet; retry' },
+    ])
     expect((await (await fetch(`${inject('receiverUrl')}/__received?path=${path}`)).json()) as unknown[]).toEqual([])
     expect((await stored(taskUUID))?.results).toEqual([])
     expect((await task(taskUUID)).data.status).toBe('processing')
@@ -136,7 +143,9 @@ describe('POST /webhooks/runware', () => {
         { code: 'conflictTaskUUID', message: 'The taskUUID was already used', taskType: 'imageInference', taskUUID: child.taskUUID },
       ],
     }
-    expect((await hook(child.webhookURL, conflict)).status).toBe(200)
+    const res = await hook(child.webhookURL, conflict)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: true, ignored: 'no result for this task' })
     expect((await stored(taskUUID))?.results).toEqual([])
     expect((await task(taskUUID)).data.status).toBe('processing')
     expect((await hook(child.webhookURL, await upstreamItem(child.taskUUID))).status).toBe(200)
@@ -145,11 +154,15 @@ describe('POST /webhooks/runware', () => {
     expect(done.results).toMatchObject([{ index: 0, status: 'succeeded' }])
   })
 
-  it("ignores an item for another child on a child's webhook", async () => {
+  it("ignores an item or an error for another child on a child's webhook", async () => {
     const { taskUUID, children } = await submit(2)
     const [first, second] = children as [Child, Child]
-    const res = await hook(first.webhookURL, await upstreamItem(second.taskUUID))
-    expect(res.status).toBe(200)
+    const error = { errors: [{ code: 'providerTimeout', message: 'timed out', taskType: 'imageInference', taskUUID: second.taskUUID }] }
+    for (const body of [await upstreamItem(second.taskUUID), error]) {
+      const res = await hook(first.webhookURL, body)
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ ok: true, ignored: 'no result for this task' })
+    }
     expect((await stored(taskUUID))?.results).toEqual([])
   })
 
@@ -160,7 +173,8 @@ describe('POST /webhooks/runware', () => {
     expect((await hook(child.webhookURL, item)).status).toBe(200)
     expect((await call(`/v1/tasks/${taskUUID}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEY_A}` } })).status).toBe(200)
     const late = await hook(child.webhookURL, item)
-    expect(late.status).toBeLessThan(500)
+    expect(late.status).toBe(200)
+    expect(await late.json()).toEqual({ ok: true, ignored: 'unknown task' })
     expect((await env.IMAGES.list({ prefix: 'images/' })).objects.filter((o) => o.key.includes(taskUUID))).toEqual([])
   })
 })
