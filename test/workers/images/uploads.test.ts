@@ -26,6 +26,7 @@ describe('PUT /uploads', () => {
     const url = (await uploadUrlForNewTask()).slice(BASE.length)
     const first = await call(url, { method: 'PUT', body: JPG, headers: { 'content-length': String(JPG.length) } })
     expect(first.status).toBe(201)
+    expect(await first.json()).toEqual({ stored: true })
     const key = decodeURIComponent(new URL(url, BASE).pathname.slice('/uploads/'.length))
     const stored = await env.IMAGES.get(key)
     expect(stored?.httpMetadata?.contentType).toBe('image/jpeg')
@@ -34,6 +35,7 @@ describe('PUT /uploads', () => {
     const other = new Uint8Array([0xff, 0xd8, 0xff, 0xe1, 1, 2, 3])
     const second = await call(url, { method: 'PUT', body: other })
     expect(second.status).toBe(200)
+    expect(await second.json()).toEqual({ stored: false, reason: 'exists' })
     expect(new Uint8Array(await (await env.IMAGES.get(key))!.arrayBuffer())).toEqual(JPG)
   })
 
@@ -72,6 +74,31 @@ describe('PUT /uploads', () => {
     expect(await env.IMAGES.head(key)).toBeNull()
     const res = await call(url, { method: 'PUT', body: JPG, headers: { 'content-length': String(JPG.length) } })
     expect(res.status).toBe(404)
+    expect(((await res.json()) as { errors: unknown[] }).errors).toMatchObject([
+      { code: 'taskNotFound', message: 'No task for this upload' },
+    ])
     expect(await env.IMAGES.head(key)).toBeNull()
+    // A genuine signature for a task that never existed, or for a key that names no task: the same.
+    const signer = new UrlSigner(env.SIGNING_SECRET, BASE)
+    for (const never of [`images/tnever/${crypto.randomUUID()}/0.jpg`, 'variants/not-an-image-key']) {
+      const put = await call((await signer.uploadUrl(never, 60)).slice(BASE.length), { method: 'PUT', body: JPG })
+      expect(put.status).toBe(404)
+      expect(await env.IMAGES.head(never)).toBeNull()
+    }
+  })
+
+  it('stores a body sent without a length, streamed', async () => {
+    const url = (await uploadUrlForNewTask()).slice(BASE.length)
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(JPG.slice(0, 10))
+        controller.enqueue(JPG.slice(10))
+        controller.close()
+      },
+    })
+    const res = await call(url, { method: 'PUT', body, duplex: 'half' } as RequestInit)
+    expect(res.status).toBe(201)
+    const key = decodeURIComponent(new URL(url, BASE).pathname.slice('/uploads/'.length))
+    expect(new Uint8Array(await (await env.IMAGES.get(key))!.arrayBuffer())).toEqual(JPG)
   })
 })
