@@ -131,6 +131,12 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       sendJson(res, 200, { cleared: true })
       return 200
     }
+    if (pathname === '/__emulator/redirect' && method === 'GET') {
+      // A redirect from Runware's own host: the gateway must not follow it wherever it points.
+      res.writeHead(302, { location: searchParams.get('to') ?? '/' })
+      res.end()
+      return 302
+    }
     if (pathname === '/__emulator/stats' && method === 'GET') {
       sendJson(res, 200, stats())
       return 200

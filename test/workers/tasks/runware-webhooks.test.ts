@@ -5,7 +5,7 @@ import { requireConfig } from '../../../src/config/config'
 import { buildServices } from '../../../src/services'
 import { usageReport } from '../../../src/tenant/budgets'
 import { KEY_A, TEST_SECRETS } from '../../secrets'
-import { BASE, call, hook, inference, postV1, tenantOf, upstreamItem, upstreamRequests } from '../helpers'
+import { BASE, call, emulatorUrl, hook, inference, postV1, tenantOf, upstreamItem, upstreamRequests } from '../helpers'
 
 interface Child {
   taskUUID: string
@@ -133,6 +133,18 @@ describe('POST /webhooks/runware', () => {
     expect((await (await fetch(`${inject('receiverUrl')}/__received?path=${path}`)).json()) as unknown[]).toEqual([])
     expect((await stored(taskUUID))?.results).toEqual([])
     expect((await task(taskUUID)).data.status).toBe('processing')
+  })
+
+  it("follows no redirect from an imageURL on Runware's own host", async () => {
+    const { taskUUID, children } = await submit(1)
+    const item = await upstreamItem(children[0]!.taskUUID)
+    const redirect = `${emulatorUrl()}/__emulator/redirect?to=${encodeURIComponent(String(item.imageURL))}`
+    const res = await hook(children[0]!.webhookURL, { ...item, imageURL: redirect })
+    expect(res.status).toBe(503)
+    expect((await stored(taskUUID))?.results).toEqual([])
+    // The image itself, named directly, is copied.
+    expect((await hook(children[0]!.webhookURL, item)).status).toBe(200)
+    expect((await stored(taskUUID))?.results).toHaveLength(1)
   })
 
   it('takes a conflictTaskUUID error on a webhook as no result: the task stays open, and a later real item records it', async () => {
