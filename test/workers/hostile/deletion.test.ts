@@ -94,7 +94,12 @@ describe('deletion', () => {
     expect((await call(`/v1/tasks/${task.taskUUID}`, { method: 'DELETE', headers: auth })).status).toBe(200)
     const again = await postV1([task])
     expect(again.status).toBe(409)
-    expect(again.json.errors?.[0]).toMatchObject({ code: 'conflictTaskUUID', parameter: 'taskUUID' })
+    expect(again.json.errors?.[0]).toMatchObject({
+      code: 'conflictTaskUUID',
+      message: 'taskUUID belongs to a deleted task; use a new taskUUID',
+      parameter: 'taskUUID',
+      taskType: 'imageInference',
+    })
     expect(await upstreamRequests(marker)).toHaveLength(1)
   })
 })

@@ -32,7 +32,13 @@ describe('taskUUID echo', () => {
 
     const conflict = await postV1([{ ...sync, taskUUID: sync.taskUUID.toLowerCase(), positivePrompt: 'another body' }])
     expect(conflict.status).toBe(409)
-    expect(conflict.json.errors?.[0]).toMatchObject({ code: 'conflictTaskUUID', taskUUID: sync.taskUUID.toLowerCase() })
+    expect(conflict.json.errors?.[0]).toMatchObject({
+      code: 'conflictTaskUUID',
+      message: 'taskUUID was already used with a different request body',
+      parameter: 'taskUUID',
+      taskType: 'imageInference',
+      taskUUID: sync.taskUUID.toLowerCase(),
+    })
 
     const resource = await call(`/v1/tasks/${sync.taskUUID.toLowerCase()}`, { headers: auth })
     expect(((await resource.json()) as { data: { taskUUID: string } }).data.taskUUID).toBe(sync.taskUUID)

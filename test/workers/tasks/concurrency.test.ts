@@ -29,6 +29,29 @@ describe('concurrent identical requests', () => {
   })
 })
 
+describe('the same request again while the first is dispatching', () => {
+  it('answers 503 with Retry-After, naming the task, when the first dispatch fails and lets go of it', async () => {
+    const marker = `lost-${crypto.randomUUID()}`
+    // Runware holds the first dispatch, then refuses it: the task is let go of while the second waits on it.
+    await setFault({ match: marker, responseDelayMs: 1500, httpStatus: { code: 400, errorCode: 'invalidParameter' } })
+    const body = inference({ positivePrompt: `a lost kite ${marker}`, deliveryMethod: 'sync' })
+    const first = postV1([body])
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const second = await postV1([body])
+    expect((await first).status).toBe(400)
+    expect(second.status).toBe(503)
+    expect(second.headers.get('retry-after')).toBe('1')
+    expect(second.json.errors).toMatchObject([
+      {
+        code: 'serviceUnavailable',
+        message: 'The image provider did not take this task; send it again',
+        taskType: 'imageInference',
+        taskUUID: body.taskUUID,
+      },
+    ])
+  })
+})
+
 describe('task creation races', () => {
   it('creates a task once, and schedules its reconciliation once, when two requests start in the same millisecond', async () => {
     const s = buildServices(env, requireConfig(env), { origin: 'http://127.0.0.1:1', waitUntil: () => undefined })
