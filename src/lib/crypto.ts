@@ -27,8 +27,8 @@ export async function hmacSign(key: CryptoKey, data: string): Promise<string> {
 /** Constant-time check of a base64url HMAC (WebCrypto's verify compares in constant time). */
 export async function hmacVerify(key: CryptoKey, data: string, signature: string): Promise<boolean> {
   const sig = fromBase64Url(signature)
-  // Stryker disable next-line ConditionalExpression: a shortcut; WebCrypto's verify also answers false for a missing or short signature
-  if (!sig || sig.length !== 32) return false
+  // A signature of the wrong length simply does not verify.
+  if (!sig) return false
   return crypto.subtle.verify('HMAC', key, sig, utf8(data))
 }
 
