@@ -13,12 +13,10 @@ export const uploadRoutes = new Hono<AppEnv>().put('/*', async (c) => {
   const parts = parseImageKey(key)
   const task = parts ? (await tasks.load(parts.tenant, parts.taskUUID))?.task : null
   if (!task || task.deleted) throw new ApiError(404, { code: 'taskNotFound', message: 'No task for this upload' })
-  // A late upload after the gateway copied the image itself is not an error.
-  if (await images.head(key)) return c.json({ stored: false, reason: 'exists' }, 200)
-
   const length = c.req.header('content-length')
   // Stryker disable next-line OptionalChaining: a task is only ever opened for a registered model; an unknown one would take nothing
   const maxBytes = findModel(task.model)?.maxImageBytes ?? 0
   const outcome = await images.put(key, c.req.raw.body, length === undefined ? null : Number(length), maxBytes)
-  return c.json({ stored: outcome === 'stored' }, outcome === 'stored' ? 201 : 200)
+  // Written once: an image already there (an earlier upload, or the gateway's own copy) stays, and a late upload is not an error.
+  return outcome === 'stored' ? c.json({ stored: true }, 201) : c.json({ stored: false, reason: 'exists' }, 200)
 })
