@@ -3,7 +3,18 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   {
-    ignores: ['node_modules', '.wrangler', 'out', '.vitest', 'worker-configuration.d.ts', 'public/vendor', 'test/artifacts', 'bench/.out', 'reports', '.stryker-tmp'],
+    ignores: [
+      'node_modules',
+      '.wrangler',
+      'out',
+      '.vitest',
+      'worker-configuration.d.ts',
+      'public/vendor',
+      'test/artifacts',
+      'bench/.out',
+      'reports',
+      '.stryker-tmp',
+    ],
   },
   ...tseslint.configs.recommended,
   {
