@@ -233,6 +233,21 @@ describe('TenantAccount through a shard', () => {
 })
 
 describe('TenantAccount storage', () => {
+  it("lists budgets by scope, keys by id and then the tenant's, each standing in its own period", async () => {
+    const tenant = tenantName('tacct')
+    const account = accountOf(tenant)
+    const now = at('2026-12-03T10:00:00Z')
+    await account.setTenantBudget({ budgetMicros: 900_000, budgetPeriod: 'month' }, tenant)
+    expect(await account.reserve(uuid(), 1_000, 1, { keyId: 'key_b', budgetMicros: 500_000 }, now, tenant)).toBeNull()
+    expect(await account.reserve(uuid(), 1_000, 1, { keyId: 'key_a', budgetMicros: 500_000, budgetPeriod: 'day' }, now, tenant)).toBeNull()
+    const listed = (await account.budgets(now)).map((b) => [b.keyId, b.budgetPeriod, b.periodStart, b.reservedMicros])
+    expect(listed).toEqual([
+      ['key_a', 'day', '2026-12-03', 1_000],
+      ['key_b', 'month', '2026-12-01', 1_000],
+      [null, 'month', '2026-12-01', 2_000],
+    ])
+  })
+
   it('writes no spend row for a result that cost nothing, and keeps 40 days of spend', async () => {
     const tenant = tenantName('tacct')
     const account = accountOf(tenant)
