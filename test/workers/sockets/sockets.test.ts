@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { ApiKeys } from '../../../src/access/api-keys'
 import { MAX_TASKS_IN_FLIGHT } from '../../../src/sockets/session-tasks'
 import { KEY_A, KEY_B } from '../../secrets'
-import { call, inference, shardOf, postV1, setFault, tenantOf, upstreamRequests } from '../helpers'
+import { call, hook, inference, shardOf, postV1, setFault, tenantOf, upstreamItem, upstreamRequests } from '../helpers'
 
 type Frame = { data?: Record<string, unknown>[]; errors?: Record<string, unknown>[] }
 
@@ -198,6 +198,29 @@ describe('WebSocket sessions', () => {
     const frame = await client.next((f) => client.about(task.taskUUID).includes(f))
     expect(frame.data).toEqual([expect.objectContaining({ taskUUID: task.taskUUID, seed: 70 })])
     expect(frame.errors).toEqual([expect.objectContaining({ taskUUID: task.taskUUID, code: 'internalServerError' })])
+    await client.close()
+  })
+
+  it("pushes a socket task's results once Runware's webhooks have completed it, in one envelope", async () => {
+    const marker = `socket-${crypto.randomUUID()}`
+    const { client } = await Client.session()
+    const task = inference({ positivePrompt: `a paper boat ${marker}`, numberResults: 2 })
+    client.send([task])
+    let children: Record<string, unknown>[] = []
+    await vi.waitFor(async () => {
+      children = (await upstreamRequests(marker))[0]?.body ?? []
+      expect(children).toHaveLength(2)
+    })
+    // Runware's webhooks, played by hand: nothing is pushed until the last result is stored.
+    for (const child of children) {
+      expect((await hook(String(child.webhookURL), await upstreamItem(String(child.taskUUID)))).status).toBe(200)
+      await settle()
+    }
+    await client.next(() => client.about(task.taskUUID).length > 0)
+    await settle()
+    const frames = client.about(task.taskUUID)
+    expect(frames).toHaveLength(1)
+    expect(frames[0]?.data).toHaveLength(2)
     await client.close()
   })
 
