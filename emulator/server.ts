@@ -116,9 +116,15 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     if ((method === 'GET' || method === 'HEAD') && pathname.startsWith('/images/')) {
       const image = await images.get(pathname.slice('/images/'.length))
       if (!image) throw new HttpError(404, 'image not found')
-      res.writeHead(200, { 'content-type': MIME_TYPES[image.format], 'content-length': image.bytes.length })
+      // A misbehaving image host, for the gateway's copies: the connection dropped, or the image sent under an error status.
+      if (searchParams.has('drop')) {
+        req.socket.destroy()
+        return 0
+      }
+      const status = Number(searchParams.get('status') ?? 200)
+      res.writeHead(status, { 'content-type': MIME_TYPES[image.format], 'content-length': image.bytes.length })
       res.end(method === 'HEAD' ? undefined : image.bytes)
-      return 200
+      return status
     }
     if (pathname === '/__emulator/faults' && method === 'POST') {
       const rule = parseFaultRule(parseJson(await readBody(req)))

@@ -125,7 +125,7 @@ export class GenerationService {
     if (outcome.kind === 'refused') return this.refused(task, outcome.errors)
     // Runware only acknowledged (no result in its reply): nothing to record, straight to the wait.
     const recorded = outcome.reports.length ? await this.deps.recorder.record(task, outcome.reports) : null
-    if (recorded?.final) return this.answer(task, recorded.results)
+    if (recorded?.complete) return this.answer(task, recorded.results)
     return this.answer(task, (await this.untilSettled(task, deadline))?.results ?? recorded?.results ?? [])
   }
 

@@ -107,7 +107,7 @@ export class Reconciler {
       const redispatch = await this.deps.dispatcher.dispatch(task, 'async', { budgetMs: 10_000, attemptTimeoutMs: 8_000 }, notFound)
       if (redispatch.kind === 'accepted') report.redispatched += notFound.length
     }
-    if (outcome?.final) report.finalized++
+    if (outcome?.complete) report.finalized++
   }
 }
 

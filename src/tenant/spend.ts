@@ -52,7 +52,7 @@ export function standing(sql: SqlStorage, key: string | null, since: string): { 
 export function refusal(sql: SqlStorage, neededMicros: number, limits: Limits, tenantBudget: Budget | null, now: number): Refusal | null {
   const key = limits.keyId ?? ''
   if (
-    // Stryker disable next-line ConditionalExpression: without this guard the count is compared with undefined, which is false; only a query is saved
+    // Stryker disable next-line ConditionalExpression: without this guard the count is compared with undefined, which is false (never checking is a curated mutant)
     limits.maxConcurrentTasks !== undefined &&
     scalar(sql, 'SELECT COUNT(*) AS v FROM reservations WHERE api_key = ?', key) >= limits.maxConcurrentTasks
   ) {

@@ -127,7 +127,7 @@ export class TenantAccount extends DurableObject<Env> {
     if (held) return null
     this.sql.exec('DELETE FROM reservations WHERE created_at < ?', now - STALE_MS)
     // The key's budget as its record says now: its alerts are read from here when spend settles.
-    // Stryker disable next-line ConditionalExpression: a bootstrap key (no keyId) has no limits, so this would delete a row that is not there
+    // Stryker disable next-line ConditionalExpression: a bootstrap key (no keyId) has no limits, so this would delete a row that is not there (never storing is a curated mutant)
     if (limits.keyId) this.putBudget(keyScope(limits.keyId), keyBudget(limits))
     const refused = refusal(this.sql, perResult * open, limits, this.budget(TENANT), now)
     if (refused) return refused

@@ -8,6 +8,9 @@ import { buildServices } from '../../../src/services'
 import { BASE, call, shardOf, taskRecord } from '../helpers'
 
 const HTML = '<!doctype html><script>fetch("/v1/usage?k="+sessionStorage.key)</script>'
+const PNG = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='), (c) =>
+  c.charCodeAt(0),
+)
 const SVG = '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
 const signer = () => new UrlSigner(env.SIGNING_SECRET, BASE)
 const get = async (key: string) => {
@@ -60,11 +63,23 @@ describe('inert files', () => {
     await shardOf('thostile', task.taskUUID).open(task, 0, {}, Date.now() + 60_000)
     const key = imageKey(task.tenant, task.taskUUID, 0, 'PNG')
     await env.IMAGES.put(key, HTML, { httpMetadata: { contentType: 'image/png' } })
-    const outcome = await services.recorder.record(task, [
-      { index: 0, item: { taskUUID: task.children[0]!.taskUUID, imageUUID: crypto.randomUUID() } },
-    ])
+    const item = { index: 0, item: { taskUUID: task.children[0]!.taskUUID, imageUUID: crypto.randomUUID() } }
+    const outcome = await services.recorder.record(task, [item])
     expect(outcome.pending).toEqual([0])
     expect(outcome.results).toEqual([])
     expect(await env.IMAGES.head(key)).toBeNull()
+
+    // An image of another format is not the image the key names either.
+    const jpg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...Array.from({ length: 60 }, () => 7)])
+    await env.IMAGES.put(key, jpg, { httpMetadata: { contentType: 'image/png' } })
+    expect((await services.recorder.record(task, [item])).pending).toEqual([0])
+    expect(await env.IMAGES.head(key)).toBeNull()
+
+    // The PNG it names is counted, and kept.
+    await env.IMAGES.put(key, PNG, { httpMetadata: { contentType: 'image/png' } })
+    const landed = await services.recorder.record(task, [item])
+    expect(landed.pending).toEqual([])
+    expect(landed.results).toMatchObject([{ index: 0, ok: true }])
+    expect(await env.IMAGES.head(key)).not.toBeNull()
   })
 })

@@ -147,6 +147,18 @@ describe('POST /webhooks/runware', () => {
     expect((await stored(taskUUID))?.results).toHaveLength(1)
   })
 
+  it("stores nothing from Runware's image host when it drops the connection, answers an error status, or sends no image", async () => {
+    const { taskUUID, children } = await submit(1)
+    const item = await upstreamItem(children[0]!.taskUUID)
+    const image = String(item.imageURL)
+    for (const imageURL of [`${image}?drop=1`, `${image}?status=503`, `${emulatorUrl()}/__emulator/stats`]) {
+      const res = await hook(children[0]!.webhookURL, { ...item, imageURL })
+      expect(res.status).toBe(503)
+      expect((await stored(taskUUID))?.results).toEqual([])
+    }
+    expect((await env.IMAGES.list({ prefix: 'images/' })).objects.filter((o) => o.key.includes(taskUUID))).toEqual([])
+  })
+
   it('takes a conflictTaskUUID error on a webhook as no result: the task stays open, and a later real item records it', async () => {
     const { taskUUID, children } = await submit(1)
     const child = children[0]!
