@@ -59,7 +59,7 @@ export class ResultRecorder {
     // A task deleted, or abandoned before Runware took it. A running task is neither (DELETE refuses
     // one; only a task Runware refused is abandoned, before anything is recorded), so only a late
     // webhook gets here, and its route reads no further than `task`.
-    // Stryker disable next-line ObjectLiteral,ArrayDeclaration: as above, nothing but `task` is read
+    // Stryker disable next-line ObjectLiteral,ArrayDeclaration,BooleanLiteral: as above, nothing but `task` is read
     if (!outcome) return { pending, task: null, complete: false, results: [] }
     const { task, claimed, results } = outcome
     // Only this call's records: each result's events have exactly one producer. A producer that
@@ -133,12 +133,10 @@ export class ResultRecorder {
     if (!response?.ok) return false
     // Stryker disable next-line StringLiteral: without a length the body is read capped instead, and stored the same
     const length = response.headers.get('content-length')
-    try {
-      await this.deps.images.put(objectKey, response.body, length ? Number(length) : null, this.deps.maxImageBytes)
-      return true
-      // Stryker disable next-line BlockStatement: an empty catch returns undefined, which its caller takes as false too
-    } catch {
-      return false
-    }
+    // A body that is no image, or too large, is refused by put: not stored.
+    const stored = await this.deps.images
+      .put(objectKey, response.body, length ? Number(length) : null, this.deps.maxImageBytes)
+      .catch(() => null)
+    return stored !== null
   }
 }
