@@ -52,6 +52,9 @@ function apply(dir: string, mutant: Mutant): () => void {
 }
 
 const chosen = MUTANTS.filter((m) => !only.length || only.includes(m.module))
+// Before any test runs: a mutant whose line was since rewritten must be rewritten too.
+const stale = chosen.filter((m) => readFileSync(join(ROOT, m.file), 'utf8').split(m.from).length !== 2)
+if (stale.length) throw new Error(`no longer occur exactly once in their files: ${stale.map((m) => `${m.file}: ${m.name}`).join('; ')}`)
 const dir = scratchCopy()
 const outcomes: { mutant: Mutant; killed: boolean }[] = []
 try {
