@@ -1,6 +1,6 @@
 /** Acceptance: the playground in a real browser (Debian's Chromium, driven by playwright-core). */
 import { mkdirSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Response as PageResponse } from 'playwright-core'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import examples from '../fixtures/seed-examples.json' with { type: 'json' }
@@ -86,12 +86,15 @@ describe('the playground', () => {
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     const downloads: Promise<{ url: string; type: string; bytes: number }>[] = []
-    page.on('response', (response) => {
+    // Only the grid's first load is measured. The listener comes off once it has loaded, so no body read is
+    // left pending (and rejected unhandled) when the page closes at the end.
+    const measure = (response: PageResponse) => {
       if (new URL(response.url()).pathname.startsWith('/files/'))
         downloads.push(
           response.body().then((body) => ({ url: response.url(), type: response.headers()['content-type'] ?? '', bytes: body.length })),
         )
-    })
+    }
+    page.on('response', measure)
     await page.goto(`${gateway()}/#key=${key}`)
     const thumbs = page.locator('img[data-testid="gallery-thumb"]')
     await expect.poll(() => thumbs.count(), { timeout: 20_000 }).toBe(8)
@@ -102,6 +105,7 @@ describe('the playground', () => {
           (imgs as unknown as { complete: boolean; naturalWidth: number }[]).filter((i) => i.complete && i.naturalWidth === 256).length,
       )
     await expect.poll(loaded, { timeout: 30_000 }).toBe(8)
+    page.off('response', measure)
 
     const seen = await Promise.all(downloads)
     expect(seen).toHaveLength(8)
