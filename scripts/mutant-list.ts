@@ -265,6 +265,14 @@ export const MUTANTS: Mutant[] = [
   },
   {
     module: 'recorder',
+    name: "PUT /uploads stores an image of another format under the key's name",
+    file: 'src/routes/uploads.ts',
+    from: 'maxBytes, task.outputFormat)',
+    to: 'maxBytes)',
+    tests: ['test/workers/images/uploads.test.ts'],
+  },
+  {
+    module: 'recorder',
     name: 'a copy is made into a task that is gone',
     file: 'src/tasks/result-recorder.ts',
     from: 'if (!state || state.task.deleted) return false',

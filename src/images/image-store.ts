@@ -22,20 +22,27 @@ export class ImageStore {
   }
 
   /**
-   * Stores an image at `key` unless one is already there. JPG, PNG and WEBP only, judged
-   * by magic bytes; the Content-Type is taken from them, never from the sender.
+   * Stores an image at `key` unless one is already there. JPG, PNG and WEBP only (or the one
+   * format `only` names, where the key promises it), judged by magic bytes; the Content-Type
+   * is taken from them, never from the sender.
    */
-  async put(key: string, body: ReadableStream<Uint8Array> | null, length: number | null, maxBytes: number): Promise<StoreOutcome> {
+  async put(
+    key: string,
+    body: ReadableStream<Uint8Array> | null,
+    length: number | null,
+    maxBytes: number,
+    only?: ImageFormat,
+  ): Promise<StoreOutcome> {
     if (!body || length === 0) throw new ApiError(400, { code: 'invalidImage', message: 'The image body is empty' })
     if (length !== null && length > maxBytes) throw tooLarge(maxBytes)
     const peeked = await peek(body, SNIFF_BYTES)
     const format = sniffImageFormat(peeked.head)
-    if (!format) {
+    if (!format || (only && format !== only)) {
       await peeked.body.cancel()
       throw new ApiError(415, {
         code: 'unsupportedImageFormat',
-        message: 'The body is not a JPG, PNG or WEBP image',
-        allowedValues: ['JPG', 'PNG', 'WEBP'],
+        message: `The body is not a ${only ?? 'JPG, PNG or WEBP'} image`,
+        allowedValues: only ? [only] : ['JPG', 'PNG', 'WEBP'],
       })
     }
     const value =

@@ -16,7 +16,8 @@ export const uploadRoutes = new Hono<AppEnv>().put('/*', async (c) => {
   const length = c.req.header('content-length')
   // Stryker disable next-line OptionalChaining: a task is only ever opened for a registered model; an unknown one would take nothing
   const maxBytes = findModel(task.model)?.maxImageBytes ?? 0
-  const outcome = await images.put(key, c.req.raw.body, length === undefined ? null : Number(length), maxBytes)
+  // The key names the task's output format, and the recorder serves it under that name: no other format is taken.
+  const outcome = await images.put(key, c.req.raw.body, length === undefined ? null : Number(length), maxBytes, task.outputFormat)
   // Written once: an image already there (an earlier upload, or the gateway's own copy) stays, and a late upload is not an error.
   return outcome === 'stored' ? c.json({ stored: true }, 201) : c.json({ stored: false, reason: 'exists' }, 200)
 })

@@ -108,7 +108,7 @@ export class ResultRecorder {
   /** Whether the image is in R2 and, where uploads are untrusted, is the image its key names (else it is removed). */
   private async landed(ref: TaskRef, objectKey: string): Promise<boolean> {
     const { images, verifyUploads } = this.deps
-    // Stryker disable next-line ConditionalExpression: only Runware holds a worker-mode upload URL, and the upload route stored only image bytes; reading them again finds the same (never checking is a curated mutant)
+    // Stryker disable next-line ConditionalExpression: only Runware holds a worker-mode upload URL, and the upload route stored only an image of the key's format; reading them again finds the same (never checking is a curated mutant)
     if (!verifyUploads) return (await images.head(objectKey)) !== null
     const format = await images.formatOf(objectKey)
     if (format === ref.outputFormat) return true

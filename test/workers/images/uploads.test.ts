@@ -47,6 +47,18 @@ describe('PUT /uploads', () => {
     expect(await env.IMAGES.head(key)).toBeNull()
   })
 
+  it("refuses an image of another format than the key's with 415 naming the format, storing nothing", async () => {
+    const url = (await uploadUrlForNewTask()).slice(BASE.length)
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Array.from({ length: 100 }, () => 7)])
+    const res = await call(url, { method: 'PUT', body: png, headers: { 'content-length': String(png.length) } })
+    expect(res.status).toBe(415)
+    expect(((await res.json()) as { errors: unknown[] }).errors).toMatchObject([
+      { code: 'unsupportedImageFormat', message: 'The body is not a JPG image', allowedValues: ['JPG'] },
+    ])
+    const key = decodeURIComponent(new URL(url, BASE).pathname.slice('/uploads/'.length))
+    expect(await env.IMAGES.head(key)).toBeNull()
+  })
+
   it('refuses a declared size over the limit with 413', async () => {
     const url = (await uploadUrlForNewTask()).slice(BASE.length)
     const res = await call(url, { method: 'PUT', body: JPG, headers: { 'content-length': String(64 * 1024 * 1024) } })
