@@ -70,6 +70,8 @@ export const FLAG = {
   owed: 64,
   /** Its KV record is written: it never is again (a record never changes). */
   cached: 128,
+  /** It finished with no image. Results are recorded only while a task is open, so this never changes. */
+  failed: 256,
 } as const
 const OUTPUT_TYPES = ['URL', 'base64Data', 'dataURI'] as const
 

@@ -17,7 +17,7 @@ import { RecordCache } from './record-cache'
 import type { ImageFormat } from '../lib/image-type'
 import * as rows from './shard-rows'
 import type { ResultRow, TaskRow } from './shard-rows'
-import { footprint, historyRows } from './shard-reports'
+import { footprint, historyRows, indexHistory } from './shard-reports'
 import { addUpload, findImages, forgetUpload } from './shard-images'
 import { ShardNames } from './shard-names'
 import { Outbox } from './shard-outbox'
@@ -40,6 +40,7 @@ export class TaskShard extends DurableObject<Env> {
     this.sql = ctx.storage.sql
     this.sql.exec(rows.SHARD_SCHEMA)
     rows.migrate(this.sql)
+    indexHistory(this.sql)
     this.names = new ShardNames(this.sql)
     this.upkeep = new Upkeep(ctx, this.sql, env.RECONCILE as Queue<ReconcileMessage>, () => this.recheckMs())
     this.outbox = new Outbox(
@@ -155,7 +156,9 @@ export class TaskShard extends DurableObject<Env> {
       // A task with client deliveries keeps its detail until the reconciler has verified them
       // (settled()); one that owes the account keeps it (its price) until it is told.
       const keep = Boolean(row.flags & rows.FLAG.deliveries) || owed
-      this.sql.exec('UPDATE tasks SET state = ?, due_at = ? WHERE id = ?', rows.FINAL, keep ? now + this.recheckMs() : null, row.id)
+      const failed = finalStatus(results) === 'failed' ? rows.FLAG.failed : 0
+      const dueAt = keep ? now + this.recheckMs() : null
+      this.sql.exec('UPDATE tasks SET state = ?, due_at = ?, flags = flags | ? WHERE id = ?', rows.FINAL, dueAt, failed, row.id)
       if (!keep) rows.dropDetail(this.sql, row.id)
       this.waiters.wake(taskUUID)
     }
