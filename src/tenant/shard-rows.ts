@@ -30,7 +30,7 @@ export const SHARD_SCHEMA = `
   CREATE TABLE IF NOT EXISTS uploads (uuid TEXT PRIMARY KEY, object_key TEXT NOT NULL, created_at INTEGER NOT NULL);
   CREATE INDEX IF NOT EXISTS uploads_created ON uploads (created_at);
   CREATE TABLE IF NOT EXISTS usage_by_key (day TEXT NOT NULL, api_key TEXT NOT NULL, model TEXT NOT NULL, images INTEGER NOT NULL,
-    cost INTEGER NOT NULL, PRIMARY KEY (day, api_key, model));
+    cost INTEGER NOT NULL, untold INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (day, api_key, model));
   CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `
 
@@ -42,10 +42,13 @@ export const setSetting = (sql: SqlStorage, name: string, on: boolean) =>
 
 /**
  * Brings a shard made by an older version up to this schema: tasks learn the key that opened
- * them (usage by key), and usage counted before keys were is kept under key ''.
+ * them (usage by key), usage counted before keys were is kept under key '', and usage learns
+ * which part the account never heard of (from then on: older spend is not known to be untold).
  */
 export function migrate(sql: SqlStorage): void {
   if (!runs(sql, 'SELECT api_key FROM tasks LIMIT 0')) sql.exec('ALTER TABLE tasks ADD COLUMN api_key INTEGER')
+  if (!runs(sql, 'SELECT untold FROM usage_by_key LIMIT 0'))
+    sql.exec('ALTER TABLE usage_by_key ADD COLUMN untold INTEGER NOT NULL DEFAULT 0')
   if (runs(sql, 'SELECT 1 FROM usage LIMIT 0')) {
     sql.exec(`INSERT OR IGNORE INTO usage_by_key (day, api_key, model, images, cost) SELECT day, '', model, images, cost FROM usage`)
     sql.exec('DROP TABLE usage')

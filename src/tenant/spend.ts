@@ -35,12 +35,17 @@ export function keyBudget(limits: Limits): Budget | null {
   return budgetMicros === undefined ? null : { budgetMicros, budgetPeriod, ...(alerts ? { alerts } : {}) }
 }
 
-/** Settled spend since `since` (a day) and open reservations: one key's, or (key null) the whole tenant's. */
+/**
+ * Spend since `since` (a day) and open reservations: one key's, or (key null) the whole tenant's.
+ * Spend is what the account settled, and what the shards counted of tasks it never heard of,
+ * as they last told it (a budget set after such spend counts it: tenant-client.ts).
+ */
 export function standing(sql: SqlStorage, key: string | null, since: string): { spentMicros: number; reservedMicros: number } {
   const byKey = key === null ? '' : ' AND api_key = ?'
   const keyed = key === null ? [] : [key]
+  const spend = 'SELECT day, api_key, cost FROM key_spend UNION ALL SELECT day, api_key, cost FROM untold_spend'
   return {
-    spentMicros: scalar(sql, `SELECT SUM(cost) AS v FROM key_spend WHERE day >= ?${byKey}`, since, ...keyed),
+    spentMicros: scalar(sql, `SELECT SUM(cost) AS v FROM (${spend}) WHERE day >= ?${byKey}`, since, ...keyed),
     reservedMicros: scalar(sql, `SELECT SUM(per_result * open) AS v FROM reservations WHERE 1 = 1${byKey}`, ...keyed),
   }
 }
@@ -81,17 +86,44 @@ export function refusal(sql: SqlStorage, neededMicros: number, limits: Limits, t
   return null
 }
 
-/** Counts `costMicros` (and `images`: a settled image is one, a possibly billed failure none) into a shard's usage, under the key that asked. */
-export function addUsage(sql: SqlStorage, now: number, model: string, key: string, costMicros: number, images = 1): void {
+/**
+ * Counts `costMicros` (and `images`: a settled image is one, a possibly billed failure none) into
+ * a shard's usage, under the key that asked; `untold` when the account never hears of it (a task
+ * under no limits), so a budget set later can count it.
+ */
+export function addUsage(
+  sql: SqlStorage,
+  now: number,
+  model: string,
+  key: string,
+  costMicros: number,
+  images: number,
+  untold: boolean,
+): void {
   sql.exec(
-    `INSERT INTO usage_by_key (day, api_key, model, images, cost) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (day, api_key, model) DO UPDATE SET images = images + excluded.images, cost = cost + excluded.cost`,
+    `INSERT INTO usage_by_key (day, api_key, model, images, cost, untold) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (day, api_key, model) DO UPDATE SET images = images + excluded.images, cost = cost + excluded.cost,
+       untold = untold + excluded.untold`,
     day(now),
     key,
     model,
     images,
     costMicros,
+    untold ? costMicros : 0,
   )
+}
+
+/** A shard's spend the account never heard of, since `from` (a day): one key's, or (key null) every key's. */
+export function untoldRows(sql: SqlStorage, from: string, key: string | null): UsageRow[] {
+  const byKey = key === null ? '' : ' AND api_key = ?'
+  return sql
+    .exec<{ day: string; api_key: string; model: string; untold: number }>(
+      `SELECT day, api_key, model, untold FROM usage_by_key WHERE day >= ? AND untold > 0${byKey}`,
+      from,
+      ...(key === null ? [] : [key]),
+    )
+    .toArray()
+    .map((r) => ({ day: r.day, model: r.model, key: r.api_key, images: 0, costMicros: r.untold }))
 }
 
 /** A shard's images and micro-dollars by day, key and model, days inclusive. */

@@ -22,7 +22,7 @@ import { addUpload, findImages, forgetUpload } from './shard-images'
 import { ShardNames } from './shard-names'
 import { Outbox } from './shard-outbox'
 import { recheckMsOf, Upkeep } from './shard-upkeep'
-import { addUsage, chargeOf, usageRows } from './spend'
+import { addUsage, chargeOf, untoldRows, usageRows } from './spend'
 import type { TenantAccount } from './tenant-account'
 import { Waiters } from './waiters'
 
@@ -42,14 +42,8 @@ export class TaskShard extends DurableObject<Env> {
     rows.migrate(this.sql)
     indexHistory(this.sql)
     this.names = new ShardNames(this.sql)
-    this.upkeep = new Upkeep(ctx, this.sql, env.RECONCILE as Queue<ReconcileMessage>, () => this.recheckMs())
-    this.outbox = new Outbox(
-      this.sql,
-      new RecordCache(env.TASKS),
-      () => this.account(),
-      this.upkeep,
-      () => this.recheckMs(),
-    )
+    this.upkeep = new Upkeep(ctx, this.sql, env.RECONCILE as Queue<ReconcileMessage>, this.recheckMs)
+    this.outbox = new Outbox(this.sql, new RecordCache(env.TASKS), () => this.account(), this.upkeep, this.recheckMs)
   }
 
   /**
@@ -146,7 +140,8 @@ export class TaskShard extends DurableObject<Env> {
       if (!inserted) continue
       const record: ResultRecord = draft.ok ? { ...draft, seed: c.seed } : draft
       claimed.push(record)
-      if (record.ok || record.billed) addUsage(this.sql, now, model, key, chargeOf(record, detail.perResult), record.ok ? 1 : 0)
+      const untold = !(row.flags & rows.FLAG.limited)
+      if (record.ok || record.billed) addUsage(this.sql, now, model, key, chargeOf(record, detail.perResult), record.ok ? 1 : 0, untold)
     }
     const results = this.results(row)
     const task = await this.toRecord(row, results)
@@ -249,6 +244,11 @@ export class TaskShard extends DurableObject<Env> {
     return usageRows(this.sql, from, to)
   }
 
+  /** Spend since `from` of tasks the account never heard of: one key's, or (null) the tenant's. */
+  untold(from: string, key: string | null): UsageRow[] {
+    return untoldRows(this.sql, from, key)
+  }
+
   /** Whether the tenant has a budget of its own, so every task reserves with the account (set by the admin API). */
   setBudgeted(on: boolean): void {
     rows.setSetting(this.sql, 'budgeted', on)
@@ -263,9 +263,7 @@ export class TaskShard extends DurableObject<Env> {
     return ns.get(ns.idFromName(this.names.tenant))
   }
 
-  private recheckMs(): number {
-    return recheckMsOf(this.env)
-  }
+  private recheckMs = () => recheckMsOf(this.env)
 
   private row(taskUUID: string): TaskRow | undefined {
     return this.sql.exec<TaskRow>(rows.TASK_ROW, rows.packUUID(taskUUID.toLowerCase())).toArray()[0]

@@ -13,7 +13,7 @@ import type { UpdateKey } from '../schemas/api-keys'
 import type { AlertMessage } from '../schemas/deliveries'
 import { claimCrossings, sendClaimed } from './budget-alerts'
 import { requireConfig } from '../config/config'
-import type { Alerts, Budget, BudgetStatus, KeyTransition, Limits, Refusal } from './contract'
+import type { Alerts, Budget, BudgetStatus, KeyTransition, Limits, Refusal, UsageRow } from './contract'
 import { day, keyBudget, periodStart, refusal, standing } from './spend'
 
 /** Brings an account made before per-key budgets up to this schema: its reservations and spend become the bootstrap key's (''). */
@@ -31,6 +31,7 @@ const SCHEMA = `
     settled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, api_key TEXT NOT NULL DEFAULT '');
   CREATE INDEX IF NOT EXISTS reservations_created ON reservations (created_at);
   CREATE TABLE IF NOT EXISTS key_spend (day TEXT NOT NULL, api_key TEXT NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, api_key));
+  CREATE TABLE IF NOT EXISTS untold_spend (day TEXT NOT NULL, api_key TEXT NOT NULL, cost INTEGER NOT NULL, PRIMARY KEY (day, api_key));
   CREATE TABLE IF NOT EXISTS budgets (scope TEXT PRIMARY KEY, micros INTEGER NOT NULL, period TEXT NOT NULL, alerts TEXT);
   CREATE TABLE IF NOT EXISTS alerts_sent (scope TEXT NOT NULL, period TEXT NOT NULL, threshold REAL NOT NULL,
     sent INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL, PRIMARY KEY (scope, period, threshold));
@@ -95,10 +96,28 @@ export class TenantAccount extends DurableObject<Env> {
       )
   }
 
-  /** Sets (or, with null, removes) the tenant's own budget. */
-  setTenantBudget(budget: Budget | null, tenant: string): void {
+  /** Sets (or, with null, removes) the tenant's own budget, with the spend the shards counted of tasks this object never heard of. */
+  setTenantBudget(budget: Budget | null, tenant: string, untold: readonly UsageRow[] = []): void {
     this.learnTenant(tenant)
     this.putBudget(TENANT, budget)
+    this.countUntold(untold)
+  }
+
+  /**
+   * Takes the shards' latest word on the spend of tasks this object never heard of (tasks under
+   * no limits), so a budget set after it counts it. Each (day, key) is replaced by the sum of the
+   * rows given for it: the shards' counts only grow, so the latest word is the whole of it.
+   */
+  countUntold(rows: readonly UsageRow[], now = Date.now()): void {
+    for (const r of rows) this.sql.exec('DELETE FROM untold_spend WHERE day = ? AND api_key = ?', r.day, r.key)
+    for (const r of rows)
+      this.sql.exec(
+        'INSERT INTO untold_spend (day, api_key, cost) VALUES (?, ?, ?) ON CONFLICT (day, api_key) DO UPDATE SET cost = cost + excluded.cost',
+        r.day,
+        r.key,
+        r.costMicros,
+      )
+    this.sql.exec('DELETE FROM untold_spend WHERE day < ?', day(now - SPEND_DAYS * 86_400_000))
   }
 
   /** The tenant this account is for (its events name it), as the first caller told it. */

@@ -19,7 +19,7 @@ import type {
   UsageRow,
 } from './contract'
 import type { ShardMap } from './shard-map'
-import { sumUsage } from './spend'
+import { periodStart, sumUsage } from './spend'
 import type { TaskShard } from './task-shard'
 import type { TenantAccount } from './tenant-account'
 
@@ -120,18 +120,43 @@ export class TenantClient {
     return Object.assign({}, ...found) as Record<string, string>
   }
 
-  /** Disables, rotates or updates a key of the tenant's, one transition of a key at a time. */
-  keyTransition(tenant: string, id: string, operation: 'disable' | 'rotate' | 'update', patch: UpdateKey = {}): Promise<KeyTransition> {
-    return this.account(tenant).keyTransition(id, operation, patch)
+  /**
+   * Disables, rotates or updates a key of the tenant's, one transition of a key at a time. An
+   * update that leaves the key a budget brings the account the key's spend in its period so far
+   * that it never heard of (its tasks under no limits), so the budget counts it.
+   */
+  async keyTransition(
+    tenant: string,
+    id: string,
+    operation: 'disable' | 'rotate' | 'update',
+    patch: UpdateKey = {},
+  ): Promise<KeyTransition> {
+    const done = await this.account(tenant).keyTransition(id, operation, patch)
+    if (operation === 'update' && done.record?.budgetUSD !== undefined)
+      await this.account(tenant).countUntold(await this.untold(tenant, id, done.record.budgetPeriod ?? 'month'))
+    return done
   }
 
   /**
-   * Sets or removes the tenant's own budget. Every shard learns it counts all of the tenant's
-   * tasks from now on (or only those under a key's limits again); the account keeps the budget.
+   * Sets or removes the tenant's own budget. Every shard learns first that it sends all of the
+   * tenant's tasks to the account from now on (or only those under a key's limits again); then
+   * the account takes the budget with the period's spend so far that it never heard of.
    */
   async setTenantBudget(tenant: string, budget: Budget | null): Promise<void> {
-    await this.account(tenant).setTenantBudget(budget, tenant)
-    await Promise.all(this.map.allShards(tenant).map((index) => this.shard(tenant, index).setBudgeted(budget !== null)))
+    const flag = (on: boolean) => Promise.all(this.map.allShards(tenant).map((index) => this.shard(tenant, index).setBudgeted(on)))
+    if (!budget) {
+      await this.account(tenant).setTenantBudget(null, tenant)
+      await flag(false)
+      return
+    }
+    await flag(true)
+    await this.account(tenant).setTenantBudget(budget, tenant, await this.untold(tenant, null, budget.budgetPeriod))
+  }
+
+  /** What every shard counted since the period began of tasks the account never heard of: one key's, or every key's. */
+  private async untold(tenant: string, key: string | null, period: 'day' | 'month'): Promise<UsageRow[]> {
+    const from = periodStart(period, Date.now())
+    return (await Promise.all(this.map.allShards(tenant).map((index) => this.shard(tenant, index).untold(from, key)))).flat()
   }
 
   /** Where the tenant's budget and each budgeted key's stand in their current periods. */

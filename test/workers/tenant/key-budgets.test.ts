@@ -152,6 +152,40 @@ describe('a tenant budget', () => {
     expect((await image(b.key)).status).toBe(200)
   })
 
+  it("set after spend, counts the period's spend so far: a key's without limits, and a limited key's once", async () => {
+    const tenant = freshTenant()
+    const [free, limited] = [await createKey({ name: 'free', tenant }), await createKey({ name: 'capped', tenant, maxConcurrentTasks: 5 })]
+    // Before any budget: the free key's two images never reach the account; the capped key's one does.
+    for (const k of [free, free, limited]) expect((await image(k.key)).status).toBe(200)
+    const put = await admin(`/tenants/${tenant}/budget`, { method: 'PUT', body: JSON.stringify({ budgetUSD: 0.12, budgetPeriod: 'day' }) })
+    expect(put.status).toBe(200)
+    const tenantBudget = async () => (await usage(`/tenants/${tenant}/usage`)).budgets.find((x) => x.keyId === null)
+    expect(await tenantBudget()).toMatchObject({ spentUSD: 0.09, reservedUSD: 0 })
+    expect((await image(free.key)).status).toBe(200)
+    const refused = await image(limited.key)
+    expect(refused.status).toBe(402)
+    expect(refused.json.errors?.[0]).toMatchObject({ code: 'insufficientCredits', budget: 'tenant' })
+    expect(await tenantBudget()).toMatchObject({ spentUSD: 0.12 })
+    // Removed and set again, it counts what was spent while there was none, and nothing twice.
+    expect((await admin(`/tenants/${tenant}/budget`, { method: 'DELETE' })).status).toBe(200)
+    expect((await image(free.key)).status).toBe(200)
+    await admin(`/tenants/${tenant}/budget`, { method: 'PUT', body: JSON.stringify({ budgetUSD: 1, budgetPeriod: 'month' }) })
+    expect(await tenantBudget()).toMatchObject({ spentUSD: 0.15 })
+  })
+
+  it("given to a key after it spent, counts the key's spend this period so far, and no other key's", async () => {
+    const tenant = freshTenant()
+    const [key, other] = [await createKey({ name: 'later', tenant }), await createKey({ name: 'other', tenant })]
+    for (const k of [key, key, other]) expect((await image(k.key)).status).toBe(200)
+    const patched = await admin(`/keys/${key.id}`, { method: 'PATCH', body: JSON.stringify({ budgetUSD: 0.09, budgetPeriod: 'day' }) })
+    expect(patched.status).toBe(200)
+    expect((await image(key.key)).status).toBe(200)
+    const refused = await image(key.key)
+    expect(refused.status).toBe(402)
+    expect(refused.json.errors?.[0]).toMatchObject({ code: 'insufficientCredits', budget: 'key' })
+    expect((await usage(`/tenants/${tenant}/usage`)).budgets.find((x) => x.keyId === key.id)).toMatchObject({ spentUSD: 0.09 })
+  })
+
   it('validates the budget and its alerts, naming each parameter', async () => {
     const tenant = freshTenant()
     const res = await admin(`/tenants/${tenant}/budget`, {
