@@ -90,6 +90,15 @@ export class ApiKeys {
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
   }
 
+  /**
+   * The ids and names of those of `ids` that are the tenant's keys: one read each, from the id
+   * index's metadata, so naming a tenant's keys costs its own keys, not a list of every tenant's.
+   */
+  async names(tenant: string, ids: readonly string[]): Promise<{ id: string; name: string }[]> {
+    const found = await Promise.all([...new Set(ids)].map((id) => this.kv.getWithMetadata<KeyRecord>(kvKeyIdKey(id))))
+    return found.flatMap(({ metadata }) => (metadata?.tenant === tenant ? [{ id: metadata.id, name: metadata.name }] : []))
+  }
+
   /** The tenant a key id belongs to (which never changes), or null for an unknown id. */
   async tenantOfKey(id: string): Promise<string | null> {
     return (await this.find(id))?.record.tenant ?? null

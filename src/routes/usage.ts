@@ -12,11 +12,9 @@ import { requireTenant, services } from './middleware'
 export async function usageOf({ tenants, keys }: Services, tenant: string, query: Record<string, string>) {
   const { from, to, groupBy } = validate(usageQuerySchema, query)
   const [rows, budgets] = await Promise.all([tenants.usage(tenant, from, to), tenants.budgets(tenant)])
-  // Keys are named by id and name (never by secret), from the managed keys' list: read only when a key is shown.
-  const names =
-    groupBy.includes('key') || budgets.some((b) => b.keyId)
-      ? (await keys.list()).filter((k) => k.tenant === tenant).map(({ id, name }) => ({ id, name }))
-      : []
+  // Keys are named by id and name (never by secret): only the keys shown are read.
+  const shown = [...(groupBy.includes('key') ? rows.map((r) => r.key) : []), ...budgets.map((b) => b.keyId ?? '')].filter(Boolean)
+  const names = await keys.names(tenant, shown)
   const named = new Map(names.map((k) => [k.id, k.name]))
   return {
     tenant,

@@ -10,7 +10,7 @@ import worker from '../../../src/index'
 import { imageKey, kvTaskKey } from '../../../src/lib/storage-keys'
 import { childTaskUUID } from '../../../src/lib/ids'
 import type { TaskShard } from '../../../src/tenant/task-shard'
-import { KEY_A } from '../../secrets'
+import { KEY_A, TEST_SECRETS } from '../../secrets'
 import { BASE, call, inference, postV1, setFault, shardOf, tenantOf, upstreamRequests } from '../helpers'
 
 const auth = { authorization: `Bearer ${KEY_A}` }
@@ -97,6 +97,32 @@ describe('binding calls per request', () => {
     const polled = await countedFetch(`/v1/tasks/${body.taskUUID}`, { headers: auth })
     expect(polled.status).toBe(200)
     expect(storage(polled.calls)).toEqual(['SHARDS.read'])
+  })
+})
+
+describe('usage by key', () => {
+  it('reads one KV entry per key it names, never a list of every tenant’s keys', async () => {
+    const admin = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, 'content-type': 'application/json' }
+    const tenant = `t${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`
+    const keys: { id: string; key: string }[] = []
+    for (const name of ['web', 'mobile']) {
+      const res = await call('/admin/keys', { method: 'POST', headers: admin, body: JSON.stringify({ name, tenant }) })
+      keys.push(((await res.json()) as { data: { id: string; key: string } }).data)
+    }
+    const [web, mobile] = keys as [{ id: string; key: string }, { id: string; key: string }]
+    // Another tenant's key, which must be neither read nor shown.
+    await call('/admin/keys', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'elsewhere' }) })
+    for (const k of [web, mobile, web]) expect((await postV1([inference()], k.key)).status).toBe(200)
+
+    const counted = await countedFetch('/v1/usage?groupBy=key', { headers: { authorization: `Bearer ${web.key}` } })
+    expect(counted.status).toBe(200)
+    expect(counted.calls.filter((c) => c.startsWith('TASKS.'))).toEqual(['TASKS.get', 'TASKS.getWithMetadata', 'TASKS.getWithMetadata'])
+    const shown = await call('/v1/usage?groupBy=key', { headers: { authorization: `Bearer ${web.key}` } })
+    const groups = ((await shown.json()) as { data: { groups: { keyId: string; name: string; images: number }[] } }).data.groups
+    expect(groups.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { keyId: mobile.id, name: 'mobile', images: 1, costUSD: 0.03 },
+      { keyId: web.id, name: 'web', images: 2, costUSD: 0.06 },
+    ])
   })
 })
 
