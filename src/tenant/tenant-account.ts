@@ -12,6 +12,7 @@ import { ApiKeys } from '../access/api-keys'
 import type { UpdateKey } from '../schemas/api-keys'
 import type { AlertMessage } from '../schemas/deliveries'
 import { claimCrossings, sendClaimed } from './budget-alerts'
+import { limitsOf } from './budgets'
 import { requireConfig } from '../config/config'
 import type { Alerts, Budget, BudgetStatus, KeyTransition, Limits, Refusal, UsageRow } from './contract'
 import { day, keyBudget, periodStart, refusal, standing } from './spend'
@@ -211,7 +212,12 @@ export class TenantAccount extends DurableObject<Env> {
     const keys = new ApiKeys(this.env.TASKS, requireConfig(this.env))
     const run = (this.keyQueue.get(id) ?? Promise.resolve()).then(async (): Promise<KeyTransition> => {
       if (operation === 'disable') return { record: await keys.disable(id) }
-      if (operation === 'update') return { record: await keys.update(id, patch) }
+      if (operation === 'update') {
+        const record = await keys.update(id, patch)
+        // Its budget as this object shows it (the usage page) is the new one at once, not from the key's next task.
+        if (record) this.putBudget(keyScope(id), keyBudget(limitsOf({ tenant: record.tenant, keyId: id, limits: record })))
+        return { record }
+      }
       const rotated = await keys.rotate(id)
       return rotated ? { record: rotated.record, key: rotated.key } : { record: null }
     })

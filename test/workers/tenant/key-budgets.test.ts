@@ -179,11 +179,17 @@ describe('a tenant budget', () => {
     for (const k of [key, key, other]) expect((await image(k.key)).status).toBe(200)
     const patched = await admin(`/keys/${key.id}`, { method: 'PATCH', body: JSON.stringify({ budgetUSD: 0.09, budgetPeriod: 'day' }) })
     expect(patched.status).toBe(200)
+    // Shown at once, before the key's next task, with what it spent.
+    const standing = async () => (await usage(`/tenants/${tenant}/usage`)).budgets.find((x) => x.keyId === key.id)
+    expect(await standing()).toMatchObject({ budgetUSD: 0.09, budgetPeriod: 'day', spentUSD: 0.06, name: 'later' })
     expect((await image(key.key)).status).toBe(200)
     const refused = await image(key.key)
     expect(refused.status).toBe(402)
     expect(refused.json.errors?.[0]).toMatchObject({ code: 'insufficientCredits', budget: 'key' })
-    expect((await usage(`/tenants/${tenant}/usage`)).budgets.find((x) => x.keyId === key.id)).toMatchObject({ spentUSD: 0.09 })
+    expect(await standing()).toMatchObject({ spentUSD: 0.09 })
+    // Removed, it is gone from the table at once too.
+    await admin(`/keys/${key.id}`, { method: 'PATCH', body: JSON.stringify({ budgetUSD: null }) })
+    expect(await standing()).toBeUndefined()
   })
 
   it('validates the budget and its alerts, naming each parameter', async () => {
