@@ -11,7 +11,7 @@ import { DurableObject } from 'cloudflare:workers'
 import { requireConfig } from '../config/config'
 import { ApiError, type RunwareError } from '../lib/errors'
 import { memo } from '../lib/memo'
-import { parseMessage, PING_FRAME, PONG_FRAME, refusalFrames } from '../protocol/frames'
+import { isPing, parseMessage, PING_FRAME, PONG_FRAME, refusalFrames } from '../protocol/frames'
 import { buildServices, type Services } from '../services'
 import { ORIGIN_HEADER, SESSION_HEADER } from './open-socket'
 import { AUTH_TIMEOUT_SECONDS, authenticate, IDLE_TIMEOUT_SECONDS } from './session-auth'
@@ -23,6 +23,9 @@ import { runMessage } from './session-tasks'
 
 /** The largest message a client may send; larger images go by URL or through POST /v1/images. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024
+/** The ping text the runtime answers for this session, once a client's differs from PING_FRAME; and how long one may be. */
+const PING_KEY = 'ping'
+const MAX_PING_LENGTH = 100
 
 export class SocketSession extends DurableObject<Env> {
   private readonly store: SessionStore
@@ -35,7 +38,19 @@ export class SocketSession extends DurableObject<Env> {
     super(ctx, env)
     this.store = new SessionStore(ctx.storage.sql)
     this.host = sessionHost(ctx, env, this.store)
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME))
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(this.store.get(PING_KEY) ?? PING_FRAME, PONG_FRAME))
+  }
+
+  /**
+   * The runtime answers one exact ping text without waking the object, and clients spell their
+   * pings differently (Runware's Python SDK, spaced, every 5 s; sdk-js compact, every 45 s). The
+   * first ping of another spelling wakes the object; from then on, the runtime answers that one.
+   */
+  private learnPing(message: string | ArrayBuffer, tasks: unknown[]): void {
+    if (typeof message !== 'string' || message.length > MAX_PING_LENGTH || tasks.length !== 1 || !isPing(tasks[0])) return
+    if (message === (this.store.get(PING_KEY) ?? PING_FRAME)) return
+    this.store.set(PING_KEY, message)
+    this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(message, PONG_FRAME))
   }
 
   /** The upgrade, handed over by the Worker: accept the socket and wait for authentication. */
@@ -80,9 +95,11 @@ export class SocketSession extends DurableObject<Env> {
       // An eager client (Runware's Python SDK pings right after authenticating, without waiting):
       // its message waits for the authentication under way, and is never taken as one.
       if (!(await pending)) return
+      this.learnPing(message, tasks)
       return runMessage(this.host, ws, attachmentOf(ws), services, tasks)
     }
-    if (!a.session) {
+    if (a.session) this.learnPing(message, tasks)
+    else {
       const authenticated = authenticate(this.host, ws, a, services, tasks[0])
       this.authenticating.set(ws, authenticated)
       const ok = await authenticated.finally(() => this.authenticating.delete(ws))

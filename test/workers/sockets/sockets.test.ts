@@ -4,6 +4,7 @@
  * reach this gateway here, so socket tasks stay in flight until a test says otherwise.)
  */
 import { env } from 'cloudflare:workers'
+import { runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it, vi } from 'vitest'
 import { ApiKeys } from '../../../src/access/api-keys'
 import { MAX_TASKS_IN_FLIGHT } from '../../../src/sockets/session-tasks'
@@ -144,6 +145,35 @@ describe('WebSocket sessions', () => {
     } finally {
       slowed.mockRestore()
     }
+  })
+
+  it("answers a spaced ping itself once, then leaves that spelling to the runtime, so the Python SDK's pings never wake it", async () => {
+    const spaced = '[{"taskType": "ping", "ping": true}]'
+    const { client, session: id } = await Client.session()
+    const pongs = () => client.frames.filter((f) => f.data?.[0]?.pong === true).length
+    const autoAnswered = () =>
+      runInDurableObject(session(id), (_instance, state) => ({
+        request: state.getWebSocketAutoResponse()?.request,
+        at: state.getWebSockets().map((ws) => state.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? null),
+      }))
+    // Before: the compact spelling (sdk-js's), and nothing answered by the runtime yet.
+    expect(await autoAnswered()).toEqual({ request: '[{"taskType":"ping","ping":true}]', at: [null] })
+    client.ws.send(spaced)
+    await client.next(() => pongs() === 1)
+    expect((await autoAnswered()).request).toBe(spaced)
+    // The next spaced ping is the runtime's to answer: it stamps the socket, and the pong still comes.
+    client.ws.send(spaced)
+    await client.next(() => pongs() === 2)
+    const after = await autoAnswered()
+    expect(after.at[0]).toEqual(expect.any(Number))
+    // Anything longer or not a lone ping is never learned.
+    client.send([
+      { taskType: 'ping', ping: true },
+      { taskType: 'ping', ping: true },
+    ])
+    await client.next(() => pongs() === 4)
+    expect((await autoAnswered()).request).toBe(spaced)
+    await client.close()
   })
 
   it('runs imageUpload and mediaStorage over the socket as over REST, each answer by its taskUUID', async () => {
