@@ -7,7 +7,8 @@
  *   list
  *   disable KEY_ID
  *   rotate KEY_ID
- *   budget TENANT --budget 25 [--period day|month] [--alerts-url URL --alerts 0.5,1]   (a tenant's own budget)
+ *   budget TENANT --budget 25 --period day|month [--alerts-url URL --alerts 0.5,1]
+ *          (a tenant's own budget, replaced whole: give its alerts again to keep them)
  *   budget TENANT --remove
  *   usage TENANT [--from 2026-11-01] [--to 2026-11-30]
  *   storage TENANT
@@ -53,9 +54,10 @@ function adminToken(): string {
  */
 function limits(): Record<string, unknown> {
   // Never NaN: JSON would send it as null, which PATCH reads as "remove the limit".
-  const num = (text: string) => (text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text)
+  const num = (text: string) => (/^\d+(\.\d+)?$/.test(text) ? Number(text) : text)
   const field = <T>(flag: string | undefined, parse: (text: string) => T) =>
     flag === undefined ? undefined : flag === 'none' ? null : parse(flag)
+  if (values.alerts === 'none' && values['alerts-url']) throw new Error('--alerts none removes the alerts: give no --alerts-url with it')
   const alerts =
     values.alerts === 'none'
       ? null
@@ -94,7 +96,10 @@ async function main(): Promise<unknown> {
       return call('POST', '/admin/keys', { name: values.name, ...(values.tenant ? { tenant: values.tenant } : {}), ...limits() })
     case 'update':
       if (!arg) throw new Error('usage: npm run keys -- update KEY_ID [--name N] [--rate N|none] [--budget USD|none] …')
-      return call('PATCH', `/admin/keys/${encodeURIComponent(arg)}`, { ...(values.name ? { name: values.name } : {}), ...limits() })
+      return call('PATCH', `/admin/keys/${encodeURIComponent(arg)}`, {
+        ...(values.name !== undefined ? { name: values.name } : {}),
+        ...limits(),
+      })
     case 'list':
       return call('GET', '/admin/keys')
     case 'disable':
@@ -102,7 +107,8 @@ async function main(): Promise<unknown> {
       if (!arg) throw new Error(`usage: npm run keys -- ${command} KEY_ID`)
       return call('POST', `/admin/keys/${encodeURIComponent(arg)}/${command}`)
     case 'budget': {
-      if (!arg) throw new Error('usage: npm run keys -- budget TENANT --budget USD [--period day|month] | --remove')
+      if (!arg || (!values.remove && !values.period))
+        throw new Error('usage: npm run keys -- budget TENANT --budget USD --period day|month [--alerts-url URL --alerts 0.5,1] | --remove')
       const path = `/admin/tenants/${encodeURIComponent(arg)}/budget`
       return values.remove ? call('DELETE', path) : call('PUT', path, limits())
     }

@@ -91,12 +91,17 @@ export class ApiKeys {
   }
 
   /**
-   * The ids and names of those of `ids` that are the tenant's keys: one read each, from the id
-   * index's metadata, so naming a tenant's keys costs its own keys, not a list of every tenant's.
+   * The ids and names of those of `ids` that are the tenant's keys, from the id index's metadata,
+   * read in bulk (KV's limit: 100 keys a call): naming a tenant's keys costs its own keys, not a
+   * list of every tenant's.
    */
   async names(tenant: string, ids: readonly string[]): Promise<{ id: string; name: string }[]> {
-    const found = await Promise.all([...new Set(ids)].map((id) => this.kv.getWithMetadata<KeyRecord>(kvKeyIdKey(id))))
-    return found.flatMap(({ metadata }) => (metadata?.tenant === tenant ? [{ id: metadata.id, name: metadata.name }] : []))
+    const unique = [...new Set(ids)].map(kvKeyIdKey)
+    const chunks = Array.from({ length: Math.ceil(unique.length / 100) }, (_, i) => unique.slice(i * 100, i * 100 + 100))
+    const found = await Promise.all(chunks.map((chunk) => this.kv.getWithMetadata<KeyRecord>(chunk)))
+    return found
+      .flatMap((map) => [...map.values()])
+      .flatMap(({ metadata }) => (metadata?.tenant === tenant ? [{ id: metadata.id, name: metadata.name }] : []))
   }
 
   /** The tenant a key id belongs to (which never changes), or null for an unknown id. */

@@ -34,9 +34,11 @@ export const SHARD_SCHEMA = `
   CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `
 
-/** A shard's flag in `settings` (say, `budgeted`: its tenant has a budget of its own). */
-export const setting = (sql: SqlStorage, name: string) =>
-  sql.exec<{ value: number }>('SELECT value FROM settings WHERE name = ?', name).toArray()[0]?.value === 1
+/** A shard's flag in `settings` (say, `budgeted`: its tenant has a budget of its own); null when never set. */
+export function setting(sql: SqlStorage, name: string): boolean | null {
+  const row = sql.exec<{ value: number }>('SELECT value FROM settings WHERE name = ?', name).toArray()[0]
+  return row ? row.value === 1 : null
+}
 export const setSetting = (sql: SqlStorage, name: string, on: boolean) =>
   sql.exec('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', name, on ? 1 : 0)
 

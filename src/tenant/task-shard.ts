@@ -19,6 +19,7 @@ import * as rows from './shard-rows'
 import type { ResultRow, TaskRow } from './shard-rows'
 import { footprint, historyRows, indexHistory } from './shard-reports'
 import { addUpload, findImages, forgetUpload } from './shard-images'
+import { BudgetFlag } from './budget-flag'
 import { ShardNames } from './shard-names'
 import { Outbox } from './shard-outbox'
 import { recheckMsOf, Upkeep } from './shard-upkeep'
@@ -34,6 +35,7 @@ export class TaskShard extends DurableObject<Env> {
   private readonly outbox: Outbox
   private readonly upkeep: Upkeep
   private readonly names: ShardNames
+  private readonly budget: BudgetFlag
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -42,6 +44,7 @@ export class TaskShard extends DurableObject<Env> {
     rows.migrate(this.sql)
     indexHistory(this.sql)
     this.names = new ShardNames(this.sql)
+    this.budget = new BudgetFlag(this.sql, () => this.account().tenantBudgeted())
     this.upkeep = new Upkeep(ctx, this.sql, env.RECONCILE as Queue<ReconcileMessage>, this.recheckMs)
     this.outbox = new Outbox(this.sql, new RecordCache(env.TASKS), () => this.account(), this.upkeep, this.recheckMs)
   }
@@ -55,7 +58,7 @@ export class TaskShard extends DurableObject<Env> {
     const existing = await this.state(task.taskUUID)
     if (existing) return { kind: 'existing', ...existing }
     // A tenant with a budget of its own counts every task; otherwise only those of keys with limits.
-    const limited = hasLimits(limits) || this.budgeted()
+    const limited = hasLimits(limits) || (await this.budget.get())
     if (limited) {
       const refused = await this.account().reserve(
         task.taskUUID,
@@ -251,12 +254,8 @@ export class TaskShard extends DurableObject<Env> {
 
   /** Whether the tenant has a budget of its own, so every task reserves with the account (set by the admin API). */
   setBudgeted(on: boolean): void {
-    rows.setSetting(this.sql, 'budgeted', on)
-    this.#budgeted = on
+    this.budget.set(on)
   }
-
-  #budgeted?: boolean
-  private budgeted = () => (this.#budgeted ??= rows.setting(this.sql, 'budgeted'))
 
   private account(): DurableObjectStub<TenantAccount> {
     const ns = this.env.ACCOUNTS as DurableObjectNamespace<TenantAccount>

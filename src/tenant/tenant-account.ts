@@ -15,7 +15,7 @@ import { claimCrossings, sendClaimed } from './budget-alerts'
 import { limitsOf } from './budgets'
 import { requireConfig } from '../config/config'
 import type { Alerts, Budget, BudgetStatus, KeyTransition, Limits, Refusal, UsageRow } from './contract'
-import { day, keyBudget, periodStart, refusal, standing } from './spend'
+import { day, keyBudget, periodStart, refusal, standing, sumUsage } from './spend'
 
 /** Brings an account made before per-key budgets up to this schema: its reservations and spend become the bootstrap key's (''). */
 export function migrate(sql: SqlStorage): void {
@@ -105,20 +105,25 @@ export class TenantAccount extends DurableObject<Env> {
   }
 
   /**
-   * Takes the shards' latest word on the spend of tasks this object never heard of (tasks under
-   * no limits), so a budget set after it counts it. Each (day, key) is replaced by the sum of the
-   * rows given for it: the shards' counts only grow, so the latest word is the whole of it.
+   * Takes the shards' word on the spend of tasks this object never heard of (tasks under no
+   * limits), so a budget set after it counts it. The shards' counts only grow, so of two words
+   * on a (day, key), the larger is the later: two admin calls at once cannot lower it.
    */
   countUntold(rows: readonly UsageRow[], now = Date.now()): void {
-    for (const r of rows) this.sql.exec('DELETE FROM untold_spend WHERE day = ? AND api_key = ?', r.day, r.key)
-    for (const r of rows)
+    // Every model's rows of a (day, key) as one.
+    for (const { day: d, key, costMicros } of sumUsage([rows.map((r) => ({ ...r, model: '' }))]))
       this.sql.exec(
-        'INSERT INTO untold_spend (day, api_key, cost) VALUES (?, ?, ?) ON CONFLICT (day, api_key) DO UPDATE SET cost = cost + excluded.cost',
-        r.day,
-        r.key,
-        r.costMicros,
+        'INSERT INTO untold_spend (day, api_key, cost) VALUES (?, ?, ?) ON CONFLICT (day, api_key) DO UPDATE SET cost = MAX(cost, excluded.cost)',
+        d,
+        key,
+        costMicros,
       )
     this.sql.exec('DELETE FROM untold_spend WHERE day < ?', day(now - SPEND_DAYS * 86_400_000))
+  }
+
+  /** Whether the tenant has a budget of its own (for a shard the admin API never told). */
+  tenantBudgeted(): boolean {
+    return this.budget(TENANT) !== null
   }
 
   /** The tenant this account is for (its events name it), as the first caller told it. */

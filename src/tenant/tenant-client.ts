@@ -122,8 +122,8 @@ export class TenantClient {
 
   /**
    * Disables, rotates or updates a key of the tenant's, one transition of a key at a time. An
-   * update that leaves the key a budget brings the account the key's spend in its period so far
-   * that it never heard of (its tasks under no limits), so the budget counts it.
+   * update that sets or changes the key's budget brings the account the key's spend in its period
+   * so far that it never heard of (its tasks under no limits), so the budget counts it.
    */
   async keyTransition(
     tenant: string,
@@ -132,25 +132,30 @@ export class TenantClient {
     patch: UpdateKey = {},
   ): Promise<KeyTransition> {
     const done = await this.account(tenant).keyTransition(id, operation, patch)
-    if (operation === 'update' && done.record?.budgetUSD !== undefined)
+    const budgetChanged = patch.budgetUSD !== undefined || patch.budgetPeriod !== undefined
+    if (operation === 'update' && budgetChanged && done.record?.budgetUSD !== undefined)
       await this.account(tenant).countUntold(await this.untold(tenant, id, done.record.budgetPeriod ?? 'month'))
     return done
   }
 
   /**
-   * Sets or removes the tenant's own budget. Every shard learns first that it sends all of the
-   * tenant's tasks to the account from now on (or only those under a key's limits again); then
-   * the account takes the budget with the period's spend so far that it never heard of.
+   * Sets or removes the tenant's own budget. The account takes it first, with the period's spend
+   * so far that it never heard of; then every shard the tenant has or is planned to have learns
+   * to send all of its tasks to the account (or only those under a key's limits again); then the
+   * account hears of the spend recorded meanwhile. A shard no one told asks the account.
    */
   async setTenantBudget(tenant: string, budget: Budget | null): Promise<void> {
-    const flag = (on: boolean) => Promise.all(this.map.allShards(tenant).map((index) => this.shard(tenant, index).setBudgeted(on)))
+    const account = this.account(tenant)
+    const flag = (on: boolean) =>
+      Promise.all(this.map.allShards(tenant, Infinity).map((index) => this.shard(tenant, index).setBudgeted(on)))
     if (!budget) {
-      await this.account(tenant).setTenantBudget(null, tenant)
+      await account.setTenantBudget(null, tenant)
       await flag(false)
       return
     }
+    await account.setTenantBudget(budget, tenant, await this.untold(tenant, null, budget.budgetPeriod))
     await flag(true)
-    await this.account(tenant).setTenantBudget(budget, tenant, await this.untold(tenant, null, budget.budgetPeriod))
+    await account.countUntold(await this.untold(tenant, null, budget.budgetPeriod))
   }
 
   /** What every shard counted since the period began of tasks the account never heard of: one key's, or every key's. */

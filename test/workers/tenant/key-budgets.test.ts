@@ -2,7 +2,13 @@
 import { Webhook } from 'standardwebhooks'
 import { describe, expect, inject, it } from 'vitest'
 import { TEST_SECRETS } from '../../secrets'
-import { call, inference, postV1 } from '../helpers'
+import { env } from 'cloudflare:workers'
+import { runInDurableObject } from 'cloudflare:test'
+import { requireConfig } from '../../../src/config/config'
+import { ShardMap } from '../../../src/tenant/shard-map'
+import { setting } from '../../../src/tenant/shard-rows'
+import { TenantClient } from '../../../src/tenant/tenant-client'
+import { accountOf, call, inference, postV1, taskRecord } from '../helpers'
 
 const admin = (path: string, init: RequestInit = {}) =>
   call(`/admin${path}`, {
@@ -190,6 +196,30 @@ describe('a tenant budget', () => {
     // Removed, it is gone from the table at once too.
     await admin(`/keys/${key.id}`, { method: 'PATCH', body: JSON.stringify({ budgetUSD: null }) })
     expect(await standing()).toBeUndefined()
+  })
+
+  it('reaches every shard the tenant is planned to have, and a shard no one told asks the account', async () => {
+    const tenant = freshTenant()
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)
+    // A growth to 6 shards tomorrow: shards 4 and 5 exist only from then.
+    const plan = requireConfig({ ...env, TENANT_SHARDS: `4, ${tenant}=6@${tomorrow}` } as Env).TENANT_SHARDS
+    const tenants = new TenantClient(env.SHARDS, env.ACCOUNTS, new ShardMap(plan))
+    await tenants.setTenantBudget(tenant, { budgetMicros: 1_000_000, budgetPeriod: 'month' })
+    const flagOf = (index: number) =>
+      runInDurableObject(env.SHARDS.get(env.SHARDS.idFromName(`${tenant}/${index}`)), (_shard, state) =>
+        setting(state.storage.sql, 'budgeted'),
+      )
+    expect(await Promise.all([0, 1, 2, 3, 4, 5].map(flagOf))).toEqual([true, true, true, true, true, true])
+    // Shard 6 comes only with a later change of plan, which no PUT told: its first task asks the account.
+    expect(await flagOf(6)).toBeNull()
+    const shard6 = env.SHARDS.get(env.SHARDS.idFromName(`${tenant}/6`))
+    const record = taskRecord({ tenant, taskUUID: crypto.randomUUID() })
+    expect(await shard6.open(record, 30_000, {}, Date.now() + 600_000)).toEqual({ kind: 'created' })
+    expect(await flagOf(6)).toBe(true)
+    const reserved = await runInDurableObject(accountOf(tenant), (_account, state) =>
+      state.storage.sql.exec('SELECT task FROM reservations').toArray(),
+    )
+    expect(reserved).toEqual([{ task: record.taskUUID }])
   })
 
   it('validates the budget and its alerts, naming each parameter', async () => {
