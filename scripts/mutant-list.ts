@@ -197,7 +197,7 @@ export const MUTANTS: Mutant[] = [
     module: 'money',
     name: 'a tenant budget ignores keys without limits',
     file: 'src/tenant/task-shard.ts',
-    from: 'const limited = hasLimits(limits) || this.budgeted()',
+    from: 'const limited = hasLimits(limits) || (await this.budget.get())',
     to: 'const limited = hasLimits(limits)',
     tests: ACCOUNT,
   },
