@@ -55,10 +55,11 @@ export class TaskShard extends DurableObject<Env> {
    */
   async open(task: TaskRecord, perResultMicros: number, limits: Limits, dueAt: number): Promise<OpenOutcome> {
     this.names.claimTenant(task.tenant)
+    // A tenant with a budget of its own counts every task; otherwise only those of keys with limits.
+    // Asked first: it may wait on the account, and nothing may come between the check and the insert.
+    const limited = hasLimits(limits) || (await this.budget.get())
     const existing = await this.state(task.taskUUID)
     if (existing) return { kind: 'existing', ...existing }
-    // A tenant with a budget of its own counts every task; otherwise only those of keys with limits.
-    const limited = hasLimits(limits) || (await this.budget.get())
     if (limited) {
       const refused = await this.account().reserve(
         task.taskUUID,
