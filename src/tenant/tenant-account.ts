@@ -2,7 +2,8 @@
  * One small Durable Object per tenant for what must be exact across all of its shards: budgets
  * (each key's, and the tenant's own) and in-flight slots, counted per key. Only tasks opened
  * under a key with limits, or in a tenant with a budget, come here (their shard asks, once to
- * reserve and once per recorded result to settle), so a tenant without limits never touches it.
+ * reserve and once per recorded result to settle), so a tenant without limits touches it only
+ * once per shard, when a shard no budget call reached asks whether the tenant has a budget.
  * Requests run one at a time, so "check, then reserve" cannot interleave, and a threshold is
  * crossed once. It also runs key transitions one at a time per key (docs/tenants.md).
  */
