@@ -3,7 +3,7 @@
  * GET /v1/tasks. The order is (created_at, uuid), so a page
  * ends at a point every shard can resume after: tasks created later sort before it and never
  * shift a page already read. The (created_at, uuid) index serves it without a sort, and a
- * partial one of the same order each rare status (shard-rows.ts).
+ * partial one of the same order each rare status (indexHistory, below).
  */
 import type { Footprint, HistoryQuery } from './contract'
 import { DELETED, FINAL, FLAG, OPEN, packUUID, setSetting, setting, type TaskRow } from './shard-rows'

@@ -172,6 +172,8 @@ describe('WebSocket sessions', () => {
       { taskType: 'ping', ping: true },
     ])
     await client.next(() => pongs() === 4)
+    client.ws.send(`[{"taskType": "ping", "ping": true}${' '.repeat(200)}]`)
+    await client.next(() => pongs() === 5)
     expect((await autoAnswered()).request).toBe(spaced)
     await client.close()
   })
