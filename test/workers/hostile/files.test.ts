@@ -82,4 +82,23 @@ describe('inert files', () => {
     expect(landed.results).toMatchObject([{ index: 0, ok: true }])
     expect(await env.IMAGES.head(key)).not.toBeNull()
   })
+
+  it('in worker mode, refuses an upload that is not the image its key names with 415, storing nothing', async () => {
+    const task = taskRecord({ tenant: 'thostile', outputFormat: 'PNG' })
+    await shardOf('thostile', task.taskUUID).open(task, 0, {}, Date.now() + 60_000)
+    const key = imageKey(task.tenant, task.taskUUID, 0, 'PNG')
+    const url = (await signer().uploadUrl(key, 60)).slice(BASE.length)
+    const jpg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...Array.from({ length: 60 }, () => 7)])
+    for (const body of [HTML, SVG, jpg]) {
+      const res = await call(url, { method: 'PUT', body })
+      expect(res.status).toBe(415)
+      expect(((await res.json()) as { errors: unknown[] }).errors).toMatchObject([
+        { code: 'unsupportedImageFormat', message: 'The body is not a PNG image', allowedValues: ['PNG'] },
+      ])
+      expect(await env.IMAGES.head(key)).toBeNull()
+    }
+    // The PNG it names is stored, typed from its bytes.
+    expect((await call(url, { method: 'PUT', body: PNG })).status).toBe(201)
+    expect((await env.IMAGES.head(key))?.httpMetadata?.contentType).toBe('image/png')
+  })
 })
